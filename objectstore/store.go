@@ -1,0 +1,60 @@
+// Package objectstore is the one place castore talks to S3, GCS or the local
+// disk. Everything above it (chunks, blob indexes, directory bundles) sees
+// only the small Store interface.
+package objectstore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+
+	"github.com/castore-go/castore"
+)
+
+// ErrNotFound is returned (wrapped) for a key that does not exist. It is
+// castore.ErrNotFound, so errors.Is works with either.
+var ErrNotFound = castore.ErrNotFound
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Key  string
+	Size int64
+}
+
+// Store is a flat key/value object store under a base prefix.
+//
+// Keys are relative to the store's base, '/'-separated, without a leading
+// slash. Every method must:
+//   - return an error wrapping ErrNotFound for a missing key (Get, Head,
+//     Delete);
+//   - make a Put all-or-nothing: a reader that fails midway or a cancelled
+//     context leaves no object (and any older object under the key intact);
+//   - keep an acknowledged Put durable;
+//   - never put credentials into an error.
+type Store interface {
+	// Get opens the object for reading. Reading it may still fail later
+	// (a broken connection): such errors are never io.EOF.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Put stores everything r yields under key, replacing any object there.
+	Put(ctx context.Context, key string, r io.Reader) error
+	// PutIfAbsent stores r under key only if nothing is there. It reports
+	// whether it created the object; an existing object is not an error.
+	// Backends use a native precondition where they have one, so the
+	// common "already there" case costs one request and no upload race.
+	PutIfAbsent(ctx context.Context, key string, r io.Reader) (created bool, err error)
+	// Head returns the object's size.
+	Head(ctx context.Context, key string) (ObjectInfo, error)
+	// Delete removes the object.
+	Delete(ctx context.Context, key string) error
+	// List yields every object whose key starts with prefix, in key order,
+	// paging through the backend as needed. It stops after an error.
+	List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error]
+	// Close releases the store's resources.
+	Close() error
+}
+
+// notFound wraps ErrNotFound with the key.
+func notFound(op, key string) error {
+	return fmt.Errorf("%s %q: %w", op, key, ErrNotFound)
+}
