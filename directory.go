@@ -124,3 +124,53 @@ func (d *Directory) Equal(o *Directory) bool {
 func (d *Directory) String() string {
 	return fmt.Sprintf("Directory(%s, %d entries, size %d)", d.Digest(), len(d.entries), d.size)
 }
+
+// DirectoryFromLists builds a Directory from the three lists of the wire
+// form (tvix.castore.v1.Directory): directories, files and symlinks, each
+// of which must already be sorted by name, without repeats, and with entries
+// of the matching type. Every rule is checked, and the error names the
+// first entry that breaks one: an invalid name, wrong sorting within a list,
+// a name repeated within or across the lists, an invalid node, or a size
+// overflow. The slices are not retained.
+func DirectoryFromLists(directories, files, symlinks []Entry) (*Directory, error) {
+	lists := [...][]Entry{directories, files, symlinks}
+	total := 0
+	for li, l := range lists {
+		want := NodeType(li + 1)
+		for i := range l {
+			if err := ValidateName([]byte(l[i].Name)); err != nil {
+				return nil, err
+			}
+			if l[i].Node.Type != want {
+				return nil, &ValidationError{Name: string(l[i].Name), Err: fmt.Errorf("%w: %s node in the %s list", ErrNoNodeSet, l[i].Node.Type, want)}
+			}
+			if i == 0 {
+				continue
+			}
+			switch {
+			case l[i].Name < l[i-1].Name:
+				return nil, invalid([]byte(l[i].Name), ErrWrongSorting)
+			case l[i].Name == l[i-1].Name:
+				return nil, invalid([]byte(l[i].Name), ErrDuplicateName)
+			}
+		}
+		total += len(l)
+	}
+	// Merge the three sorted lists; a name in two lists ends up adjacent,
+	// where init reports it as a duplicate.
+	merged := make([]Entry, 0, total)
+	for {
+		pick := -1
+		for li := range lists {
+			if len(lists[li]) > 0 && (pick < 0 || lists[li][0].Name < lists[pick][0].Name) {
+				pick = li
+			}
+		}
+		if pick < 0 {
+			break
+		}
+		merged = append(merged, lists[pick][0])
+		lists[pick] = lists[pick][1:]
+	}
+	return newDirectorySorted(merged)
+}

@@ -108,57 +108,48 @@ func putBuf(p *[]byte) {
 // errors wrap ErrInvalid and name the entry; bytes that are not a protobuf
 // Directory at all, or not in canonical form, wrap ErrNotCanonical.
 func UnmarshalDirectory(b []byte) (*Directory, error) {
-	var lists [4][]Entry // indexed by NodeType
-	for rest := b; len(rest) > 0; {
-		num, typ, n := protowire.ConsumeTag(rest)
+	if len(b) == 0 {
+		return &Directory{}, nil
+	}
+	// Names and targets are substrings of one copy of the input: one
+	// allocation instead of one per entry.
+	src := string(b)
+	all := make([]Entry, 0, len(b)/48+1)
+	var bounds [4]int // bounds[t] = index in all where type t ends
+	last := NodeDirectory
+	for off := 0; off < len(src); {
+		num, typ, n := protowire.ConsumeTag(b[off:])
 		if n < 0 {
 			return nil, wireErr("directory", protowire.ParseError(n))
 		}
-		rest = rest[n:]
+		off += n
 		t := NodeType(num)
 		if (t != NodeDirectory && t != NodeFile && t != NodeSymlink) || typ != protowire.BytesType {
 			return nil, &ValidationError{Err: fmt.Errorf("%w: unexpected field %d of wire type %d in directory", ErrNotCanonical, num, typ)}
 		}
-		msg, n := protowire.ConsumeBytes(rest)
-		if n < 0 {
+		if t < last {
+			return nil, &ValidationError{Err: fmt.Errorf("%w: %s node after %s nodes", ErrNotCanonical, t, last)}
+		}
+		for ; last < t; last++ {
+			bounds[last] = len(all)
+		}
+		msgLen, n := protowire.ConsumeVarint(b[off:])
+		if n < 0 || msgLen > uint64(len(b)-off-n) {
 			return nil, wireErr("directory", protowire.ParseError(n))
 		}
-		rest = rest[n:]
-		e, err := decodeNode(t, msg)
+		off += n
+		e, err := decodeNode(t, b, src, off, off+int(msgLen))
 		if err != nil {
 			return nil, err
 		}
-		lists[t] = append(lists[t], e)
+		off += int(msgLen)
+		all = append(all, e)
+	}
+	for ; last <= NodeSymlink; last++ {
+		bounds[last] = len(all)
 	}
 
-	// Each list must be strictly sorted on its own; then merge the three,
-	// which finds names repeated across lists.
-	total := 0
-	for _, t := range [...]NodeType{NodeDirectory, NodeFile, NodeSymlink} {
-		l := lists[t]
-		for i := 1; i < len(l); i++ {
-			switch {
-			case l[i].Name < l[i-1].Name:
-				return nil, invalid([]byte(l[i].Name), ErrWrongSorting)
-			case l[i].Name == l[i-1].Name:
-				return nil, invalid([]byte(l[i].Name), ErrDuplicateName)
-			}
-		}
-		total += len(l)
-	}
-	merged := make([]Entry, 0, total)
-	a, f, s := lists[NodeDirectory], lists[NodeFile], lists[NodeSymlink]
-	for len(a)+len(f)+len(s) > 0 {
-		var pick *[]Entry
-		for _, l := range []*[]Entry{&a, &f, &s} {
-			if len(*l) > 0 && (pick == nil || (*l)[0].Name < (*pick)[0].Name) {
-				pick = l
-			}
-		}
-		merged = append(merged, (*pick)[0])
-		*pick = (*pick)[1:]
-	}
-	d, err := newDirectorySorted(merged)
+	d, err := DirectoryFromLists(all[:bounds[NodeDirectory]], all[bounds[NodeDirectory]:bounds[NodeFile]], all[bounds[NodeFile]:bounds[NodeSymlink]])
 	if err != nil {
 		return nil, err
 	}
@@ -182,56 +173,72 @@ func wireErr(what string, err error) error {
 	return &ValidationError{Err: fmt.Errorf("%w: %s: %v", ErrNotCanonical, what, err)}
 }
 
-// decodeNode decodes one DirectoryNode, FileNode or SymlinkNode message.
+// decodeNode decodes one DirectoryNode, FileNode or SymlinkNode message,
+// b[start:end]; strings it returns are substrings of src, which is b as a
+// string.
 // Later occurrences of a field overwrite earlier ones, as in protobuf; the
 // canonical comparison afterwards refuses such encodings.
-func decodeNode(t NodeType, msg []byte) (Entry, error) {
+func decodeNode(t NodeType, b []byte, src string, start, end int) (Entry, error) {
 	var (
-		name, digest, target []byte
+		name, digest, target string
 		size, exec           uint64
 		hasDigest            bool
 	)
+	msg := b[start:end]
+	pos := start
 	for len(msg) > 0 {
 		num, typ, n := protowire.ConsumeTag(msg)
 		if n < 0 {
 			return Entry{}, wireErr(t.String()+" node", protowire.ParseError(n))
 		}
-		msg = msg[n:]
+		msg, pos = msg[n:], pos+n
+		var field *string
 		switch {
 		case num == fieldName && typ == protowire.BytesType:
-			name, n = protowire.ConsumeBytes(msg)
+			field = &name
 		case num == fieldDigest && typ == protowire.BytesType && t != NodeSymlink:
-			digest, n = protowire.ConsumeBytes(msg)
+			field = &digest
 			hasDigest = true
 		case num == fieldTarget && typ == protowire.BytesType && t == NodeSymlink:
-			target, n = protowire.ConsumeBytes(msg)
+			field = &target
 		case num == fieldSize && typ == protowire.VarintType && t != NodeSymlink:
 			size, n = protowire.ConsumeVarint(msg)
 		case num == fieldExecutable && typ == protowire.VarintType && t == NodeFile:
 			exec, n = protowire.ConsumeVarint(msg)
 		default:
-			return Entry{}, &ValidationError{Name: string(name), Err: fmt.Errorf("%w: unexpected field %d of wire type %d in %s node", ErrNotCanonical, num, typ, t)}
+			return Entry{}, &ValidationError{Name: name, Err: fmt.Errorf("%w: unexpected field %d of wire type %d in %s node", ErrNotCanonical, num, typ, t)}
+		}
+		if field != nil {
+			var l uint64
+			l, n = protowire.ConsumeVarint(msg)
+			if n >= 0 && l > uint64(len(msg)-n) {
+				n = -1
+			}
+			if n >= 0 {
+				*field = src[pos+n : pos+n+int(l)]
+				n += int(l)
+			}
 		}
 		if n < 0 {
 			return Entry{}, wireErr(t.String()+" node", protowire.ParseError(n))
 		}
-		msg = msg[n:]
+		msg, pos = msg[n:], pos+n
 	}
-	if err := ValidateName(name); err != nil {
-		return Entry{}, err
+	if rule := nameRule([]byte(name)); rule != nil {
+		return Entry{}, &ValidationError{Name: name, Err: rule}
 	}
 	e := Entry{Name: PathComponent(name), Node: Node{Type: t}}
 	switch t {
 	case NodeSymlink:
-		if err := ValidateSymlinkTarget(target); err != nil {
-			return Entry{}, &ValidationError{Name: string(name), Err: err}
+		if err := ValidateSymlinkTarget([]byte(target)); err != nil {
+			return Entry{}, &ValidationError{Name: name, Err: err}
 		}
-		e.Node.Target = string(target)
+		e.Node.Target = target
 	default:
 		if !hasDigest || len(digest) != DigestSize {
-			return Entry{}, invalid(name, fmt.Errorf("%w (got %d)", ErrDigestLength, len(digest)))
+			return Entry{}, &ValidationError{Name: name, Err: fmt.Errorf("%w (got %d)", ErrDigestLength, len(digest))}
 		}
-		e.Node.Digest = Digest(digest)
+		copy(e.Node.Digest[:], digest)
 		e.Node.Size = size
 		e.Node.Executable = exec != 0
 	}
