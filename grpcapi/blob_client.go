@@ -1,0 +1,387 @@
+package grpcapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/grpcapi/castorepb"
+)
+
+// BlobClient is a castore.BlobService backed by a remote
+// tvix.castore.v1.BlobService. Everything it reads is verified here, so a
+// misbehaving server cannot make it return wrong bytes.
+type BlobClient struct {
+	c pb.BlobServiceClient
+	// SpoolMemory is how much of an unchunked blob is held in memory while
+	// it is verified; the rest is spooled to an unlinked temporary file.
+	SpoolMemory int
+}
+
+// NewBlobClient returns a BlobService that talks to conn.
+func NewBlobClient(conn grpc.ClientConnInterface) *BlobClient {
+	return &BlobClient{c: pb.NewBlobServiceClient(conn), SpoolMemory: 16 << 20}
+}
+
+var _ castore.BlobService = (*BlobClient)(nil)
+
+// Has asks the server with one Stat.
+func (c *BlobClient) Has(ctx context.Context, d castore.Digest) (bool, error) {
+	_, err := c.c.Stat(ctx, &pb.StatBlobRequest{Digest: d[:]})
+	err = fromStatus("stat blob "+d.String(), err)
+	if errors.Is(err, castore.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Chunks asks the server for the chunk list and validates it.
+func (c *BlobClient) Chunks(ctx context.Context, d castore.Digest) ([]castore.ChunkMeta, error) {
+	resp, err := c.c.Stat(ctx, &pb.StatBlobRequest{Digest: d[:], SendChunks: true})
+	if err != nil {
+		return nil, fromStatus("stat blob "+d.String(), err)
+	}
+	out := make([]castore.ChunkMeta, len(resp.GetChunks()))
+	for i, cm := range resp.GetChunks() {
+		cd, err := castore.DigestFromBytes(cm.GetDigest())
+		if err != nil {
+			return nil, fmt.Errorf("stat blob %s: chunk #%d: %w", d, i, errors.Join(castore.ErrCorrupt, err))
+		}
+		if cm.GetSize() == 0 {
+			return nil, fmt.Errorf("stat blob %s: chunk #%d has size 0: %w", d, i, castore.ErrCorrupt)
+		}
+		out[i] = castore.ChunkMeta{Digest: cd, Size: cm.GetSize()}
+	}
+	return out, nil
+}
+
+// Open stats the blob for its chunks and returns a reader that fetches only
+// the chunks it reads, verifying each. A blob the server does not split is
+// downloaded whole and verified before the first byte is returned.
+func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+	if d == castore.EmptyDigest {
+		return nopCloser{bytes.NewReader(nil)}, nil
+	}
+	chunks, err := c.Chunks(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if len(chunks) == 0 {
+		return c.spool(ctx, d)
+	}
+	return newChunkedReader(ctx, c, chunks), nil
+}
+
+// fetch reads one whole blob or chunk into memory, refusing more than max
+// bytes, and verifies it.
+func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) ([]byte, error) {
+	stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
+	if err != nil {
+		return nil, fromStatus("read chunk "+d.String(), err)
+	}
+	buf := make([]byte, 0, size)
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fromStatus("read chunk "+d.String(), err)
+		}
+		if uint64(len(buf)+len(msg.GetData())) > size {
+			return nil, fmt.Errorf("read chunk %s: server sent more than its %d bytes: %w", d, size, castore.ErrCorrupt)
+		}
+		buf = append(buf, msg.GetData()...)
+	}
+	if uint64(len(buf)) != size {
+		return nil, fmt.Errorf("read chunk %s: got %d bytes, want %d: %w", d, len(buf), size, castore.ErrCorrupt)
+	}
+	if castore.Sum(buf) != d {
+		return nil, fmt.Errorf("read chunk %s: content does not match its digest: %w", d, castore.ErrCorrupt)
+	}
+	return buf, nil
+}
+
+// spool downloads an unchunked blob, verifying it before handing it out:
+// into memory up to SpoolMemory, beyond that into an unlinked temp file.
+func (c *BlobClient) spool(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+	stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
+	if err != nil {
+		return nil, fromStatus("read blob "+d.String(), err)
+	}
+	h := castore.NewHasher()
+	var mem []byte
+	var f *os.File
+	fail := func(err error) (castore.BlobReader, error) {
+		if f != nil {
+			f.Close()
+		}
+		return nil, err
+	}
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(fromStatus("read blob "+d.String(), err))
+		}
+		data := msg.GetData()
+		h.Write(data)
+		if f == nil && len(mem)+len(data) > c.SpoolMemory {
+			if f, err = os.CreateTemp("", "castore-blob-*"); err != nil {
+				return fail(fmt.Errorf("read blob %s: spool: %w", d, err))
+			}
+			os.Remove(f.Name())
+			if _, err := f.Write(mem); err != nil {
+				return fail(fmt.Errorf("read blob %s: spool: %w", d, err))
+			}
+			mem = nil
+		}
+		if f != nil {
+			if _, err := f.Write(data); err != nil {
+				return fail(fmt.Errorf("read blob %s: spool: %w", d, err))
+			}
+			continue
+		}
+		mem = append(mem, data...)
+	}
+	if h.Sum() != d {
+		return fail(fmt.Errorf("read blob %s: content does not match its digest: %w", d, castore.ErrCorrupt))
+	}
+	if f == nil {
+		return nopCloser{bytes.NewReader(mem)}, nil
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fail(fmt.Errorf("read blob %s: spool: %w", d, err))
+	}
+	return &fileReader{SectionReader: io.NewSectionReader(f, 0, size), f: f}, nil
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+type fileReader struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (r *fileReader) Close() error { return r.f.Close() }
+
+// Create streams a new blob to the server. The server's digest is checked
+// against one computed here.
+func (c *BlobClient) Create(ctx context.Context) castore.BlobWriter {
+	return &blobWriter{ctx: ctx, c: c, h: castore.NewHasher()}
+}
+
+type blobWriter struct {
+	ctx    context.Context
+	c      *BlobClient
+	h      *castore.Hasher
+	stream grpc.ClientStreamingClient[pb.BlobChunk, pb.PutBlobResponse]
+	err    error
+}
+
+func (w *blobWriter) open() error {
+	if w.stream == nil && w.err == nil {
+		w.stream, w.err = w.c.c.Put(w.ctx)
+		w.err = fromStatus("put blob", w.err)
+	}
+	return w.err
+}
+
+func (w *blobWriter) Write(p []byte) (int, error) {
+	if err := w.open(); err != nil {
+		return 0, err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), ReadMessageSize)
+		if err := w.stream.Send(&pb.BlobChunk{Data: p[:k]}); err != nil {
+			// The real reason comes with CloseAndRecv.
+			_, err = w.stream.CloseAndRecv()
+			w.err = fromStatus("put blob", err)
+			if w.err == nil {
+				w.err = fmt.Errorf("put blob: stream closed early")
+			}
+			return 0, w.err
+		}
+		w.h.Write(p[:k])
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (w *blobWriter) Close() (castore.Digest, error) {
+	if err := w.open(); err != nil {
+		return castore.Digest{}, err
+	}
+	resp, err := w.stream.CloseAndRecv()
+	if err != nil {
+		return castore.Digest{}, fromStatus("put blob", err)
+	}
+	d, err := castore.DigestFromBytes(resp.GetDigest())
+	if err != nil {
+		return castore.Digest{}, fmt.Errorf("put blob: server answered: %w", err)
+	}
+	if want := w.h.Sum(); d != want {
+		return castore.Digest{}, fmt.Errorf("put blob: server says %s, the bytes sent hash to %s: %w", d, want, castore.ErrCorrupt)
+	}
+	return d, nil
+}
+
+// chunkedReader reads a chunked blob, fetching and verifying chunks as they
+// are needed and the next one ahead of a sequential reader.
+type chunkedReader struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	c       *BlobClient
+	chunks  []castore.ChunkMeta
+	offsets []int64 // offsets[i] = start of chunk i; offsets[len] = size
+	pos     int64
+
+	mu    sync.Mutex
+	cache map[int]*chunkFetch
+	order []int // fetch order, for eviction
+}
+
+type chunkFetch struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// cachedChunks bounds the chunks a reader holds: the current one, the one
+// read ahead, and a few for concurrent ReadAt callers.
+const cachedChunks = 4
+
+func newChunkedReader(ctx context.Context, c *BlobClient, chunks []castore.ChunkMeta) *chunkedReader {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &chunkedReader{ctx: ctx, cancel: cancel, c: c, chunks: chunks, cache: map[int]*chunkFetch{}}
+	r.offsets = make([]int64, len(chunks)+1)
+	for i, ch := range chunks {
+		r.offsets[i+1] = r.offsets[i] + int64(ch.Size)
+	}
+	return r
+}
+
+func (r *chunkedReader) size() int64 { return r.offsets[len(r.chunks)] }
+
+// chunk returns chunk i, fetching it once however many callers want it.
+func (r *chunkedReader) chunk(i int, wait bool) ([]byte, error) {
+	r.mu.Lock()
+	f, ok := r.cache[i]
+	if !ok {
+		f = &chunkFetch{done: make(chan struct{})}
+		r.cache[i] = f
+		r.order = append(r.order, i)
+		if len(r.order) > cachedChunks {
+			delete(r.cache, r.order[0])
+			r.order = r.order[1:]
+		}
+		go func() {
+			f.data, f.err = r.c.fetch(r.ctx, r.chunks[i].Digest, r.chunks[i].Size)
+			close(f.done)
+		}()
+	}
+	r.mu.Unlock()
+	if !wait {
+		return nil, nil
+	}
+	<-f.done
+	if f.err != nil {
+		r.mu.Lock()
+		if r.cache[i] == f {
+			delete(r.cache, i) // let a later call retry
+		}
+		r.mu.Unlock()
+	}
+	return f.data, f.err
+}
+
+// chunkAt returns the index of the chunk holding offset off.
+func (r *chunkedReader) chunkAt(off int64) int {
+	lo, hi := 0, len(r.chunks)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if r.offsets[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+func (r *chunkedReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read at %d: negative offset", off)
+	}
+	n := 0
+	for n < len(p) {
+		if off >= r.size() {
+			return n, io.EOF
+		}
+		i := r.chunkAt(off)
+		data, err := r.chunk(i, true)
+		if err != nil {
+			return n, err
+		}
+		if i+1 < len(r.chunks) {
+			r.chunk(i+1, false) // read ahead
+		}
+		k := copy(p[n:], data[off-r.offsets[i]:])
+		n += k
+		off += int64(k)
+	}
+	return n, nil
+}
+
+func (r *chunkedReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.pos >= r.size() {
+		return 0, io.EOF
+	}
+	// Stay within one chunk per call, like a plain file read.
+	i := r.chunkAt(r.pos)
+	end := min(r.offsets[i+1]-r.pos, int64(len(p)))
+	n, err := r.ReadAt(p[:end], r.pos)
+	r.pos += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+func (r *chunkedReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.pos
+	case io.SeekEnd:
+		offset += r.size()
+	default:
+		return r.pos, fmt.Errorf("seek: invalid whence %d", whence)
+	}
+	if offset < 0 {
+		return r.pos, fmt.Errorf("seek to %d: negative position", offset)
+	}
+	r.pos = offset
+	return offset, nil
+}
+
+func (r *chunkedReader) Close() error {
+	r.cancel()
+	return nil
+}

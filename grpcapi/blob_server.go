@@ -1,0 +1,117 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/grpcapi/castorepb"
+)
+
+// ReadMessageSize is the size of the data messages a Read stream sends
+// (the last one may be shorter).
+const ReadMessageSize = 1 << 20
+
+// BlobServer serves a castore.BlobService as tvix.castore.v1.BlobService.
+type BlobServer struct {
+	pb.UnimplementedBlobServiceServer
+	svc castore.BlobService
+}
+
+// NewBlobServer returns a server for svc. Register it with
+// pb.RegisterBlobServiceServer.
+func NewBlobServer(svc castore.BlobService) *BlobServer { return &BlobServer{svc: svc} }
+
+var _ pb.BlobServiceServer = (*BlobServer)(nil)
+
+// Stat answers whether a blob or chunk exists, with its chunk list when
+// asked. Without send_chunks it costs the backend one existence check.
+func (s *BlobServer) Stat(ctx context.Context, req *pb.StatBlobRequest) (*pb.StatBlobResponse, error) {
+	d, err := digestArg("digest", req.GetDigest())
+	if err != nil {
+		return nil, err
+	}
+	if !req.GetSendChunks() {
+		if d == castore.EmptyDigest {
+			return &pb.StatBlobResponse{}, nil
+		}
+		ok, err := s.svc.Has(ctx, d)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		if !ok {
+			return nil, status.Errorf(codes.NotFound, "blob %s not found", d)
+		}
+		return &pb.StatBlobResponse{}, nil
+	}
+	chunks, err := s.svc.Chunks(ctx, d)
+	if errors.Is(err, castore.ErrNotFound) && d == castore.EmptyDigest {
+		return &pb.StatBlobResponse{}, nil
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.StatBlobResponse{Chunks: make([]*pb.StatBlobResponse_ChunkMeta, len(chunks))}
+	for i, c := range chunks {
+		resp.Chunks[i] = &pb.StatBlobResponse_ChunkMeta{Digest: c.Digest[:], Size: c.Size}
+	}
+	return resp, nil
+}
+
+// Read streams a blob or chunk in messages of ReadMessageSize bytes.
+func (s *BlobServer) Read(req *pb.ReadBlobRequest, stream grpc.ServerStreamingServer[pb.BlobChunk]) error {
+	d, err := digestArg("digest", req.GetDigest())
+	if err != nil {
+		return err
+	}
+	r, err := s.svc.Open(stream.Context(), d)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer r.Close()
+	buf := make([]byte, ReadMessageSize)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if serr := stream.Send(&pb.BlobChunk{Data: buf[:n]}); serr != nil {
+				return serr
+			}
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return nil
+		case err != nil:
+			return toStatus(err)
+		}
+	}
+}
+
+// Put stores the streamed bytes as one blob. If the stream breaks before
+// the client half-closes it, the write is abandoned and no blob appears.
+func (s *BlobServer) Put(stream grpc.ClientStreamingServer[pb.BlobChunk, pb.PutBlobResponse]) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel() // abandons the writer on every early return
+	w := s.svc.Create(ctx)
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(msg.GetData()); err != nil {
+			return toStatus(err)
+		}
+	}
+	d, err := w.Close()
+	if err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&pb.PutBlobResponse{Digest: d[:]})
+}

@@ -1,0 +1,152 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// MaxMessageSize bounds any single message a client or server accepts.
+// Blob data travels in ReadMessageSize pieces and directories are far
+// smaller, so this only has to cover large directories.
+const MaxMessageSize = 64 << 20
+
+// Dial connects to a castore (or tvix) server at addr:
+//
+//	grpc+unix:///path/to.sock
+//	grpc+http://host:port
+//	grpc+https://host:port[?ca=FILE][&cert=FILE&key=FILE]
+//
+// With ?wait-connect=1 it connects eagerly and fails if the server cannot be
+// reached before ctx ends; otherwise it connects on first use. A path on an
+// http(s) address, a host on a unix address, and unknown options are
+// errors.
+func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	if !strings.Contains(addr, "://") {
+		return nil, fmt.Errorf("grpc address %q: unknown scheme: write grpc+http://host:port, grpc+https://host:port or grpc+unix:///path.sock", redact(addr))
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("grpc address %q: %w", redact(addr), errors.Unwrap(err))
+	}
+	q := u.Query()
+	waitConnect := false
+	switch v := q.Get("wait-connect"); v {
+	case "", "0", "false":
+	case "1", "true":
+		waitConnect = true
+	default:
+		return nil, fmt.Errorf("grpc address %q: wait-connect must be 0 or 1, got %q", redact(addr), v)
+	}
+	q.Del("wait-connect")
+
+	var target string
+	creds := insecure.NewCredentials()
+	switch u.Scheme {
+	case "grpc+unix":
+		if u.Host != "" {
+			return nil, fmt.Errorf("grpc address %q: a unix socket address has no host: write grpc+unix:///abs/path.sock", redact(addr))
+		}
+		if u.Path == "" {
+			return nil, fmt.Errorf("grpc address %q: the socket path is missing", redact(addr))
+		}
+		target = "unix://" + u.Path
+	case "grpc+http", "grpc+https":
+		if u.Host == "" {
+			return nil, fmt.Errorf("grpc address %q: host:port is missing", redact(addr))
+		}
+		if u.Path != "" && u.Path != "/" {
+			return nil, fmt.Errorf("grpc address %q: a path (%q) is not allowed on an http(s) address", redact(addr), u.Path)
+		}
+		if u.Port() == "" {
+			return nil, fmt.Errorf("grpc address %q: the port is missing", redact(addr))
+		}
+		target = "dns:///" + u.Host
+		if u.Scheme == "grpc+https" {
+			cfg, err := clientTLS(q)
+			if err != nil {
+				return nil, fmt.Errorf("grpc address %q: %w", redact(addr), err)
+			}
+			creds = credentials.NewTLS(cfg)
+		}
+	default:
+		return nil, fmt.Errorf("grpc address %q: unknown scheme %q (want grpc+unix, grpc+http or grpc+https)", redact(addr), u.Scheme)
+	}
+	for k := range q {
+		return nil, fmt.Errorf("grpc address %q: unknown option %q", redact(addr), k)
+	}
+
+	opts = append([]grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
+	}, opts...)
+	conn, err := grpc.NewClient(target, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("grpc address %q: %w", redact(addr), err)
+	}
+	if waitConnect {
+		conn.Connect()
+		for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
+			if !conn.WaitForStateChange(ctx, s) {
+				conn.Close()
+				return nil, fmt.Errorf("connect to %s: %w (last state %s)", redact(addr), ctx.Err(), s)
+			}
+		}
+	}
+	return conn, nil
+}
+
+// clientTLS builds the client's TLS configuration from the address options
+// ca, cert and key (files), consuming them from q.
+func clientTLS(q url.Values) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca := q.Get("ca"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca %s: no PEM certificates in it", ca)
+		}
+		cfg.RootCAs = pool
+	}
+	cert, key := q.Get("cert"), q.Get("key")
+	if (cert == "") != (key == "") {
+		return nil, fmt.Errorf("cert and key must be given together")
+	}
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{kp}
+	}
+	for _, k := range []string{"ca", "cert", "key"} {
+		q.Del(k)
+	}
+	return cfg, nil
+}
+
+// redact drops userinfo from an address before it goes into an error.
+func redact(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil || u.User == nil {
+		if i := strings.Index(addr, "@"); i >= 0 {
+			return "<redacted>" + addr[i:]
+		}
+		return addr
+	}
+	u.User = url.User("<redacted>")
+	return u.String()
+}

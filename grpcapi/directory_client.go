@@ -1,0 +1,195 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+
+	"google.golang.org/grpc"
+
+	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/grpcapi/castorepb"
+)
+
+// DirectoryClient is a castore.DirectoryService backed by a remote
+// tvix.castore.v1.DirectoryService. It verifies every directory it
+// receives against the digest it asked for or was referred to.
+type DirectoryClient struct {
+	c pb.DirectoryServiceClient
+}
+
+// NewDirectoryClient returns a DirectoryService that talks to conn.
+func NewDirectoryClient(conn grpc.ClientConnInterface) *DirectoryClient {
+	return &DirectoryClient{c: pb.NewDirectoryServiceClient(conn)}
+}
+
+var _ castore.DirectoryService = (*DirectoryClient)(nil)
+
+func (c *DirectoryClient) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.c.Get(ctx, &pb.GetDirectoryRequest{ByWhat: &pb.GetDirectoryRequest_Digest{Digest: d[:]}})
+	if err != nil {
+		return nil, fromStatus("get directory "+d.String(), err)
+	}
+	msg, err := stream.Recv()
+	if err == io.EOF {
+		return nil, fmt.Errorf("get directory %s: server sent nothing: %w", d, castore.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fromStatus("get directory "+d.String(), err)
+	}
+	dir, err := received(msg, d)
+	if err != nil {
+		return nil, fmt.Errorf("get directory %s: %w", d, err)
+	}
+	return dir, nil
+}
+
+// received converts a directory from the server and checks its digest.
+func received(msg *pb.Directory, want castore.Digest) (*castore.Directory, error) {
+	dir, err := pb.ToDirectory(msg)
+	if err != nil {
+		return nil, fmt.Errorf("server sent an invalid directory: %w", errJoinCorrupt(err))
+	}
+	if got := dir.Digest(); got != want {
+		return nil, fmt.Errorf("server sent directory %s: %w", got, castore.ErrCorrupt)
+	}
+	return dir, nil
+}
+
+func errJoinCorrupt(err error) error { return fmt.Errorf("%w: %w", castore.ErrCorrupt, err) }
+
+// GetRecursive streams the closure and checks it as it arrives: the root
+// first, then only directories an earlier one referred to, with the sizes
+// it gave, each once, and nothing missing at the end.
+func (c *DirectoryClient) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	return func(yield func(*castore.Directory, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		fail := func(err error) { yield(nil, fmt.Errorf("get closure %s: %w", root, err)) }
+		stream, err := c.c.Get(ctx, &pb.GetDirectoryRequest{ByWhat: &pb.GetDirectoryRequest_Digest{Digest: root[:]}, Recursive: true})
+		if err != nil {
+			fail(fromStatus("get", err))
+			return
+		}
+		pending := map[castore.Digest]uint64{} // referred to, not yet received
+		seen := map[castore.Digest]bool{}
+		first := true
+		for {
+			msg, err := stream.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fail(fromStatus("get", err))
+				return
+			}
+			dir, err := pb.ToDirectory(msg)
+			if err != nil {
+				fail(fmt.Errorf("server sent an invalid directory: %w", errJoinCorrupt(err)))
+				return
+			}
+			d := dir.Digest()
+			switch size, ok := pending[d]; {
+			case first && d != root:
+				fail(fmt.Errorf("server sent %s first instead of the root: %w", d, castore.ErrCorrupt))
+				return
+			case !first && !ok:
+				fail(fmt.Errorf("server sent directory %s that nothing before it refers to: %w", d, castore.ErrCorrupt))
+				return
+			case !first && size != dir.Size():
+				fail(fmt.Errorf("directory %s has size %d, its parent says %d: %w", d, dir.Size(), size, castore.ErrCorrupt))
+				return
+			}
+			first = false
+			delete(pending, d)
+			seen[d] = true
+			for _, e := range dir.Entries() {
+				if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
+					if s, ok := pending[e.Node.Digest]; ok && s != e.Node.Size {
+						fail(fmt.Errorf("directory %s is referred to with sizes %d and %d: %w", e.Node.Digest, s, e.Node.Size, castore.ErrCorrupt))
+						return
+					}
+					pending[e.Node.Digest] = e.Node.Size
+				}
+			}
+			if !yield(dir, nil) {
+				return
+			}
+		}
+		if !first && len(pending) > 0 {
+			fail(fmt.Errorf("server's closure lacks %d directories: %w", len(pending), castore.ErrCorrupt))
+		}
+	}
+}
+
+func (c *DirectoryClient) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
+	p := c.NewPutter(ctx)
+	if err := p.Put(dir); err != nil {
+		return castore.Digest{}, err
+	}
+	return p.Close()
+}
+
+// NewPutter streams a closure to the server; Close reports its verdict.
+func (c *DirectoryClient) NewPutter(ctx context.Context) castore.DirectoryPutter {
+	return &directoryPutter{ctx: ctx, c: c}
+}
+
+type directoryPutter struct {
+	ctx    context.Context
+	c      *DirectoryClient
+	stream grpc.ClientStreamingClient[pb.Directory, pb.PutDirectoryResponse]
+	last   castore.Digest
+	n      int
+	err    error
+}
+
+func (p *directoryPutter) Put(dir *castore.Directory) error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.stream == nil {
+		p.stream, p.err = p.c.c.Put(p.ctx)
+		if p.err != nil {
+			p.err = fromStatus("put directories", p.err)
+			return p.err
+		}
+	}
+	if err := p.stream.Send(pb.FromDirectory(dir)); err != nil {
+		// The server ended the stream; its reason comes with CloseAndRecv.
+		_, err = p.stream.CloseAndRecv()
+		p.err = fromStatus("put directories", err)
+		if p.err == nil {
+			p.err = fmt.Errorf("put directories: server closed the stream early")
+		}
+		return p.err
+	}
+	p.last = dir.Digest()
+	p.n++
+	return nil
+}
+
+func (p *directoryPutter) Close() (castore.Digest, error) {
+	if p.err != nil {
+		return castore.Digest{}, p.err
+	}
+	if p.n == 0 {
+		return castore.Digest{}, fmt.Errorf("put directories: nothing was put: %w", castore.ErrInvalid)
+	}
+	p.err = fmt.Errorf("put directories: putter already closed")
+	resp, err := p.stream.CloseAndRecv()
+	if err != nil {
+		return castore.Digest{}, fromStatus("put directories", err)
+	}
+	root, err := castore.DigestFromBytes(resp.GetRootDigest())
+	if err != nil {
+		return castore.Digest{}, fmt.Errorf("put directories: server answered: %w", err)
+	}
+	if root != p.last {
+		return castore.Digest{}, fmt.Errorf("put directories: server says the root is %s, the last directory sent was %s: %w", root, p.last, castore.ErrCorrupt)
+	}
+	return root, nil
+}
