@@ -1,0 +1,12 @@
+package objectstore_test
+
+import (
+	"testing"
+
+	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/storetest"
+)
+
+func TestMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) objectstore.Store { return objectstore.NewMemory() })
+}
