@@ -1,0 +1,198 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Parameters of castore's own service types, as written in a config file.
+
+// MemoryParams has no parameters.
+type MemoryParams struct{}
+
+// ObjectStoreBlobParams: chunked blobs on an object store.
+type ObjectStoreBlobParams struct {
+	// URL of the object store: s3://, gs://, file:///abs, memory://.
+	URL string `yaml:"url"`
+	// AvgChunkSize is the FastCDC average chunk size in bytes (default
+	// 256 KiB).
+	AvgChunkSize int `yaml:"avg_chunk_size"`
+}
+
+// ObjectStoreDirectoryParams: directory closures as bundles on an object
+// store.
+type ObjectStoreDirectoryParams struct {
+	URL string `yaml:"url"`
+}
+
+// EmbeddedParams: the embedded directory store in one local file.
+type EmbeddedParams struct {
+	Path string `yaml:"path"`
+}
+
+// GRPCParams: a remote castore or tvix server.
+type GRPCParams struct {
+	URL string `yaml:"url"`
+}
+
+// CombinedParams: a near/far blob service.
+type CombinedParams struct {
+	Near string `yaml:"near"`
+	Far  string `yaml:"far"`
+	// Write says where new blobs go: "near", "far" or "both" (default).
+	Write string `yaml:"write"`
+}
+
+func (p *CombinedParams) Refs() []string { return []string{p.Near, p.Far} }
+
+// CacheParams: a near/far directory service.
+type CacheParams struct {
+	Near string `yaml:"near"`
+	Far  string `yaml:"far"`
+}
+
+func (p *CacheParams) Refs() []string { return []string{p.Near, p.Far} }
+
+// BigtableParams: directories in Cloud Bigtable.
+type BigtableParams struct {
+	ProjectID    string        `yaml:"project_id"`
+	InstanceName string        `yaml:"instance_name"`
+	TableName    string        `yaml:"table_name"`
+	FamilyName   string        `yaml:"family_name"`
+	AppProfileID string        `yaml:"app_profile_id"`
+	ChannelSize  int           `yaml:"channel_size"`
+	Timeout      time.Duration `yaml:"timeout"`
+	IsReadOnly   bool          `yaml:"is_read_only"`
+}
+
+// SpecFromURL turns a service URL into a type and its parameters:
+//
+//	memory://                                  memory
+//	objectstore+s3://bucket/prefix?...         objectstore (blobs or bundles)
+//	objectstore+gs://bucket/prefix             objectstore
+//	objectstore+file:///abs/path               objectstore
+//	objectstore+memory:///                     objectstore
+//	bolt:///abs/path.db                        embedded (directories only)
+//	bigtable://INSTANCE?project_id=..&...      bigtable (directories only)
+//	grpc+http://host:port, grpc+https://.., grpc+unix:///..   grpc
+func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", nil, fmt.Errorf("service address %q: %w", RedactURL(raw), errors.Unwrap(err))
+	}
+	bad := func(format string, args ...any) (string, any, error) {
+		return "", nil, fmt.Errorf("service address %q: %s", RedactURL(raw), fmt.Sprintf(format, args...))
+	}
+	switch {
+	case u.Scheme == "memory":
+		if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return bad("memory:// takes no host, path or options")
+		}
+		return "memory", &MemoryParams{}, nil
+	case strings.HasPrefix(u.Scheme, "objectstore+"):
+		inner := strings.TrimPrefix(raw, "objectstore+")
+		if k == Blobs {
+			p := &ObjectStoreBlobParams{URL: inner}
+			q := u.Query()
+			if v := q.Get("avg_chunk_size"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 {
+					return bad("avg_chunk_size must be a positive number of bytes, got %q", v)
+				}
+				p.AvgChunkSize = n
+				q.Del("avg_chunk_size")
+				iu, _ := url.Parse(inner)
+				iu.RawQuery = q.Encode()
+				p.URL = iu.String()
+			}
+			return "objectstore", p, nil
+		}
+		return "objectstore", &ObjectStoreDirectoryParams{URL: inner}, nil
+	case strings.HasPrefix(u.Scheme, "grpc+"):
+		return "grpc", &GRPCParams{URL: raw}, nil
+	case u.Scheme == "bolt":
+		if k != Directories {
+			return bad("bolt:// holds directories, not blobs")
+		}
+		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+			return bad("want bolt:///absolute/path.db")
+		}
+		return "embedded", &EmbeddedParams{Path: u.Path}, nil
+	case u.Scheme == "bigtable":
+		if k != Directories {
+			return bad("bigtable:// holds directories, not blobs")
+		}
+		p := &BigtableParams{InstanceName: u.Host, ChannelSize: 4, Timeout: 4 * time.Second, AppProfileID: "default"}
+		q := u.Query()
+		for key, vals := range q {
+			v := vals[0]
+			switch key {
+			case "project_id":
+				p.ProjectID = v
+			case "table_name":
+				p.TableName = v
+			case "family_name":
+				p.FamilyName = v
+			case "app_profile_id":
+				p.AppProfileID = v
+			case "channel_size":
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 {
+					return bad("channel_size must be a positive integer, got %q", v)
+				}
+				p.ChannelSize = n
+			case "timeout":
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					if secs, err2 := strconv.ParseFloat(v, 64); err2 == nil && secs > 0 {
+						d, err = time.Duration(secs*float64(time.Second)), nil
+					}
+				}
+				if err != nil || d <= 0 {
+					return bad("timeout must be a duration like 4s, got %q", v)
+				}
+				p.Timeout = d
+			case "is_read_only":
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return bad("is_read_only must be true or false, got %q", v)
+				}
+				p.IsReadOnly = b
+			default:
+				return bad("unknown option %q", key)
+			}
+		}
+		return "bigtable", p, nil
+	case u.Scheme == "":
+		return bad("no scheme: want e.g. grpc+http://host:port, objectstore+file:///abs/path, bolt:///abs/path.db or memory://")
+	}
+	return bad("unknown scheme %q", u.Scheme)
+}
+
+// RedactURL hides userinfo and any query value that looks secret, for
+// addresses that go into logs and errors.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "<redacted>" + raw[i:]
+		}
+		return raw
+	}
+	if u.User != nil {
+		u.User = url.User("<redacted>")
+	}
+	q := u.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "password") || strings.Contains(lk, "key") && lk != "key" {
+			q.Set(k, "<redacted>")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,71 @@
+package compose_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/castore-go/castore/compose"
+)
+
+func TestSpecFromURL(t *testing.T) {
+	for _, tc := range []struct {
+		kind   compose.Kind
+		url    string
+		typ    string
+		params any
+	}{
+		{compose.Blobs, "memory://", "memory", &compose.MemoryParams{}},
+		{compose.Blobs, "objectstore+file:///var/lib/castore/blobs", "objectstore", &compose.ObjectStoreBlobParams{URL: "file:///var/lib/castore/blobs"}},
+		{compose.Blobs, "objectstore+s3://b/p?region=x&avg_chunk_size=65536", "objectstore", &compose.ObjectStoreBlobParams{URL: "s3://b/p?region=x", AvgChunkSize: 65536}},
+		{compose.Directories, "objectstore+gs://b/p", "objectstore", &compose.ObjectStoreDirectoryParams{URL: "gs://b/p"}},
+		{compose.Directories, "bolt:///tmp/d.db", "embedded", &compose.EmbeddedParams{Path: "/tmp/d.db"}},
+		{compose.Blobs, "grpc+unix:///run/c.sock", "grpc", &compose.GRPCParams{URL: "grpc+unix:///run/c.sock"}},
+		{compose.Directories, "bigtable://inst?project_id=p&table_name=t&family_name=f&timeout=2s&channel_size=2&is_read_only=true", "bigtable",
+			&compose.BigtableParams{InstanceName: "inst", ProjectID: "p", TableName: "t", FamilyName: "f", AppProfileID: "default", ChannelSize: 2, Timeout: 2 * time.Second, IsReadOnly: true}},
+	} {
+		typ, params, err := compose.SpecFromURL(tc.kind, tc.url)
+		if err != nil || typ != tc.typ {
+			t.Errorf("SpecFromURL(%s) = %s, %v", tc.url, typ, err)
+			continue
+		}
+		if got, want := strings.TrimSpace(fmtAny(params)), strings.TrimSpace(fmtAny(tc.params)); got != want {
+			t.Errorf("SpecFromURL(%s) params = %s, want %s", tc.url, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		kind compose.Kind
+		url  string
+		want string
+	}{
+		{compose.Blobs, "bolt:///x.db", "not blobs"},
+		{compose.Directories, "bolt://relative/x.db", "absolute"},
+		{compose.Blobs, "ftp://x", `unknown scheme "ftp"`},
+		{compose.Blobs, "/just/a/path", "no scheme"},
+		{compose.Blobs, "memory://host", "no host"},
+		{compose.Directories, "bigtable://i?colour=red", `unknown option "colour"`},
+		{compose.Directories, "bigtable://i?timeout=soon", "timeout"},
+		{compose.Blobs, "objectstore+s3://b?avg_chunk_size=-1", "avg_chunk_size"},
+		{compose.Blobs, "objectstore+s3://AKIA:hunter2@b/p%zz", "address"},
+	} {
+		_, _, err := compose.SpecFromURL(tc.kind, tc.url)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("SpecFromURL(%s) = %v, want an error containing %q", tc.url, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("SpecFromURL(%s) leaks a secret: %v", tc.url, err)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	got := compose.RedactURL("s3://AKIA:hunter2@bucket/p?secret_access_key=abc&region=eu")
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "abc") || !strings.Contains(got, "region=eu") {
+		t.Errorf("RedactURL = %s", got)
+	}
+}
+
+func fmtAny(v any) string { return strings.ReplaceAll(fmtV(v), "\n", " ") }
+
+func fmtV(v any) string { return fmt.Sprintf("%+v", v) }
