@@ -352,12 +352,12 @@ func (failing) NewPutter(context.Context) castore.DirectoryPutter { return faili
 
 type failingWriter struct{}
 
-func (failingWriter) Write([]byte) (int, error)       { return 0, errDown }
+func (failingWriter) Write([]byte) (int, error)      { return 0, errDown }
 func (failingWriter) Close() (castore.Digest, error) { return castore.Digest{}, errDown }
 
 type failingPutter struct{}
 
-func (failingPutter) Put(*castore.Directory) error     { return errDown }
+func (failingPutter) Put(*castore.Directory) error   { return errDown }
 func (failingPutter) Close() (castore.Digest, error) { return castore.Digest{}, errDown }
 
 // A backend failure is UNAVAILABLE, never a silent success.
