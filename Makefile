@@ -39,7 +39,13 @@ TEST_TIMEOUT ?= 40m
 all: build
 
 build:
-	$(GO) build -o $(BIN)/castore ./cmd/castore 2>/dev/null || $(GO) build ./...
+	$(GO) build ./...
+	$(GO) build -o $(BIN)/castore ./cmd/castore
+
+## run: serve on 127.0.0.1:8000 with the embedded local stores
+## (DATA_DIR defaults to $$XDG_DATA_HOME/castore or ~/.local/share/castore).
+run: build
+	$(BIN)/castore serve $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 ## tools: install every pinned tool into ./bin.
 tools: $(TOOL_STAMPS)

@@ -19,15 +19,6 @@ func mustDir(t testing.TB, es ...castore.Entry) *castore.Directory {
 	return d
 }
 
-func digestOf(t testing.TB, hx string) castore.Digest {
-	t.Helper()
-	d, err := castore.ParseDigest(hx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // The directories of tvix's fixtures, with the digests tvix computes.
 func TestDirectoryVectors(t *testing.T) {
 	empty := mustDir(t)

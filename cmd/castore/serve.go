@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/castore-go/castore/compose"
+	"github.com/castore-go/castore/grpcapi"
+)
+
+// storeFlags are the flags every command that opens stores has.
+type storeFlags struct {
+	dataDir   string
+	blobAddr  string
+	dirAddr   string
+	config    string
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.dataDir, "data-dir", "", "directory of the embedded local stores (default $XDG_DATA_HOME/castore or ~/.local/share/castore)")
+	fs.StringVar(&s.blobAddr, "blob-service-addr", "", "blob service URL: objectstore+file:///abs, objectstore+s3://bucket/prefix, objectstore+gs://bucket/prefix, grpc+http://host:port, memory://")
+	fs.StringVar(&s.dirAddr, "directory-service-addr", "", "directory service URL: bolt:///abs/path.db, objectstore+s3://.., bigtable://instance?.., grpc+http://host:port, memory://")
+	fs.StringVar(&s.config, "config", "", "YAML composition file; its services named 'default' are used")
+}
+
+// defaultDataDir is $XDG_DATA_HOME/castore, else ~/.local/share/castore.
+func defaultDataDir(env *environment) (string, error) {
+	if x := env.getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "castore"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no --data-dir, no XDG_DATA_HOME and no home directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "castore"), nil
+}
+
+// embeddedAddrs are the URLs of the embedded default stores in dataDir:
+// chunked blobs in dataDir/blobs and directories in dataDir/directories.db.
+func embeddedAddrs(dataDir string) (blobs, dirs string, err error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(filepath.Join(abs, "blobs"), 0o700); err != nil {
+		return "", "", fmt.Errorf("data dir: %w", err)
+	}
+	return "objectstore+file://" + filepath.Join(abs, "blobs"), "bolt://" + filepath.Join(abs, "directories.db"), nil
+}
+
+// options resolves the flags into compose options: a config file, or two
+// addresses where the missing ones default to the embedded stores in the
+// data dir.
+func (s *storeFlags) options(env *environment) (compose.Options, error) {
+	if s.config != "" {
+		if s.blobAddr != "" || s.dirAddr != "" {
+			return compose.Options{}, usagef("--config excludes --blob-service-addr and --directory-service-addr")
+		}
+		return compose.Options{ConfigFile: s.config}, nil
+	}
+	opts := compose.Options{BlobServiceAddr: s.blobAddr, DirectoryServiceAddr: s.dirAddr}
+	if opts.BlobServiceAddr != "" && opts.DirectoryServiceAddr != "" {
+		return opts, nil
+	}
+	dataDir := s.dataDir
+	if dataDir == "" {
+		var err error
+		if dataDir, err = defaultDataDir(env); err != nil {
+			return opts, err
+		}
+	}
+	b, d, err := embeddedAddrs(dataDir)
+	if err != nil {
+		return opts, err
+	}
+	if opts.BlobServiceAddr == "" {
+		opts.BlobServiceAddr = b
+	}
+	if opts.DirectoryServiceAddr == "" {
+		opts.DirectoryServiceAddr = d
+	}
+	return opts, nil
+}
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC.\nWith no store flags it serves the embedded local default: chunked blobs in\nDATA_DIR/blobs and directories in DATA_DIR/directories.db.")
+	var sf storeFlags
+	sf.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8000", "address to listen on: host:port, or unix:/path/to.sock")
+	grace := fs.Duration("grace-period", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may finish")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	log, err := newLogger(env, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	opts, err := sf.options(env)
+	if err != nil {
+		return err
+	}
+	svcs, err := compose.Open(ctx, compose.DefaultRegistry(), opts)
+	if err != nil {
+		return err
+	}
+	defer svcs.Close()
+	if opts.ConfigFile != "" {
+		log.Info("services", "config", opts.ConfigFile)
+	} else {
+		log.Info("services", "blobs", compose.RedactURL(opts.BlobServiceAddr), "directories", compose.RedactURL(opts.DirectoryServiceAddr))
+	}
+
+	l, err := listenOn(*listen)
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer(grpcapi.ServerOptions()...)
+	grpcapi.Register(srv, svcs.Blobs, svcs.Directories)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	log.Info("serving", "listen", l.Addr().String())
+	if env.onListen != nil {
+		env.onListen(l.Addr())
+	}
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace_period", grace.String())
+	hs.Shutdown()
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(*grace):
+		log.Warn("grace period over; cancelling calls still in flight")
+		srv.Stop()
+		<-stopped
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// listenOn listens on host:port or unix:/path. A socket file left by a
+// dead server is replaced; one a live server answers on is an error.
+func listenOn(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if path == "" {
+			return nil, usagef("--listen unix: needs a path, as in unix:/run/castore.sock")
+		}
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listen on %s: another server is answering there", addr)
+		} else if _, serr := os.Stat(path); serr == nil {
+			os.Remove(path)
+		}
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		return l, nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, usagef("--listen %q: want host:port or unix:/path", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return l, nil
+}
+
+func newLogger(env *environment, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.stderr, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.stderr, o)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", format)
+}
