@@ -1,0 +1,67 @@
+package objectstore
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestGroupSyncerCoversCaller: wait returns only after a sync that started
+// after wait was called, even when a sync is in progress at the call.
+func TestGroupSyncerCoversCaller(t *testing.T) {
+	var started, finished atomic.Int64
+	inSync := make(chan struct{}, 1)
+	release := make(chan struct{})
+	g := groupSyncer{sync: func() error {
+		n := started.Add(1)
+		if n == 1 {
+			inSync <- struct{}{}
+			<-release // hold the first round open
+		}
+		finished.Store(n)
+		return nil
+	}}
+	first := make(chan error)
+	go func() { first <- g.wait(context.Background()) }()
+	<-inSync // round 1 is running
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			before := started.Load() // 1: this call comes after round 1 began
+			if err := g.wait(context.Background()); err != nil {
+				t.Error(err)
+			}
+			if got := finished.Load(); got <= before {
+				t.Errorf("wait returned after round %d, which started before the call", got)
+			}
+		})
+	}
+	for g.joined.Load() < 9 {
+		runtime.Gosched() // until all have joined a round
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}
+
+func TestGroupSyncerError(t *testing.T) {
+	boom := errors.New("disk on fire")
+	g := groupSyncer{sync: func() error { return boom }}
+	if err := g.wait(context.Background()); !errors.Is(err, boom) {
+		t.Errorf("wait = %v, want the sync's error", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	block := make(chan struct{})
+	g = groupSyncer{sync: func() error { <-block; return nil }}
+	if err := g.wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait with a cancelled context = %v", err)
+	}
+	close(block)
+}

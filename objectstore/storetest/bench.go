@@ -1,0 +1,82 @@
+package storetest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/castore-go/castore/objectstore"
+)
+
+// BenchPutGet puts n objects of size bytes with inflight puts at a time,
+// then gets them all back the same way, once per benchmark iteration. Keys
+// are laid out like chunks (chunks/b3/<4 hex>/<64 hex>). It reports put
+// and get throughput as "put-MB/s" and "get-MB/s".
+func BenchPutGet(b *testing.B, s objectstore.Store, n, size, inflight int) {
+	ctx := b.Context()
+	data := make([]byte, size)
+	rand.Read(data)
+	var putTime, getTime time.Duration
+	iters := 0
+	for b.Loop() {
+		keys := make([]string, n)
+		for i := range keys {
+			var d [32]byte
+			rand.Read(d[:])
+			h := hex.EncodeToString(d[:])
+			keys[i] = fmt.Sprintf("chunks/b3/%s/%s", h[:4], h)
+		}
+		start := time.Now()
+		parallel(b, keys, inflight, func(key string) error {
+			return s.Put(ctx, key, bytes.NewReader(data))
+		})
+		putTime += time.Since(start)
+		start = time.Now()
+		parallel(b, keys, inflight, func(key string) error {
+			rc, err := s.Get(ctx, key)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			got, err := io.Copy(io.Discard, rc)
+			if err == nil && got != int64(size) {
+				err = fmt.Errorf("get %q: %d bytes, want %d", key, got, size)
+			}
+			return err
+		})
+		getTime += time.Since(start)
+		iters++
+	}
+	mb := float64(iters*n*size) / 1e6
+	b.ReportMetric(mb/putTime.Seconds(), "put-MB/s")
+	b.ReportMetric(mb/getTime.Seconds(), "get-MB/s")
+}
+
+func parallel(b *testing.B, keys []string, inflight int, fn func(string) error) {
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range inflight {
+		wg.Go(func() {
+			for k := range ch {
+				if err := fn(k); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		})
+	}
+	for _, k := range keys {
+		ch <- k
+	}
+	close(ch)
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+}
