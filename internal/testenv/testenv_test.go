@@ -1,0 +1,117 @@
+package testenv_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/castore-go/castore/internal/testenv"
+)
+
+func TestRepoRoot(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil || !bytes.Contains(b, []byte("module github.com/castore-go/castore")) {
+		t.Fatalf("RepoRoot = %s, go.mod: %v", root, err)
+	}
+}
+
+func TestFreePort(t *testing.T) {
+	port := testenv.FreePort(t)
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("port %d is not free: %v", port, err)
+	}
+	l.Close()
+}
+
+// TestMinIO starts MinIO, writes through the S3 API, survives a restart
+// with its data, and refuses connections while stopped.
+func TestMinIO(t *testing.T) {
+	m := testenv.MinIO(t)
+	if !strings.HasPrefix(m.Endpoint, "http://127.0.0.1:") {
+		t.Errorf("Endpoint = %s, want loopback", m.Endpoint)
+	}
+	c := m.Client()
+	ctx := t.Context()
+	put := func(key string) {
+		t.Helper()
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(m.Bucket), Key: aws.String(key), Body: strings.NewReader("hello")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a")
+	m.Stop()
+	if _, err := http.Get(m.Endpoint + "/minio/health/live"); err == nil {
+		t.Error("MinIO still answers after Stop")
+	}
+	m.Start()
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(m.Bucket), Key: aws.String("a")})
+	if err != nil {
+		t.Fatalf("object lost across restart: %v", err)
+	}
+	body, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(body) != "hello" {
+		t.Errorf("object holds %q", body)
+	}
+	if !strings.Contains(m.URL("pre/fix"), "s3://"+m.Bucket+"/pre/fix?") {
+		t.Errorf("URL = %s", m.URL("pre/fix"))
+	}
+	if strings.Contains(m.URL("x"), m.SecretKey) {
+		t.Error("URL contains the secret key")
+	}
+}
+
+// TestFakeGCS starts fake-gcs-server with both backends and finds its
+// bucket through the JSON API.
+func TestFakeGCS(t *testing.T) {
+	for _, backend := range []testenv.GCSBackend{testenv.GCSMemory, testenv.GCSFilesystem} {
+		t.Run(string(backend), func(t *testing.T) {
+			g := testenv.FakeGCS(t, backend)
+			resp, err := http.Get(g.Endpoint + "/storage/v1/b/" + g.Bucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("bucket %s: %s", g.Bucket, resp.Status)
+			}
+			g.Stop()
+			g.Start()
+			resp, err = http.Get(g.Endpoint + "/storage/v1/b")
+			if err != nil {
+				t.Fatalf("after restart: %v", err)
+			}
+			resp.Body.Close()
+		})
+	}
+}
+
+// TestToolMissing: a missing tool fails the test (never skips) and says
+// how to install it. The failing test runs in a child process.
+func TestToolMissing(t *testing.T) {
+	if os.Getenv("TESTENV_CHILD") == "1" {
+		testenv.Tool(t, "no-such-tool")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestToolMissing$", "-test.v")
+	cmd.Env = append(os.Environ(), "TESTENV_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the child test passed:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--- FAIL") || strings.Contains(string(out), "--- SKIP") || !strings.Contains(string(out), "make tools") {
+		t.Errorf("the child test did not fail with a `make tools` hint:\n%s", out)
+	}
+}
