@@ -48,6 +48,12 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 func commands() []command {
 	return []command{
 		{"serve", "serve the castore gRPC API over local or cloud stores", runServe},
+		{"import", "put a directory, file or tar archive in; print its root digest", runImport},
+		{"export", "write a tree out into a directory or as a tar stream", runExport},
+		{"ls", "list a directory of a stored tree", runLs},
+		{"cat", "write a stored file or blob to stdout", runCat},
+		{"stat", "describe a stored directory or blob", runStat},
+		{"copy", "copy a tree and its blobs to other stores", runCopy},
 	}
 }
 

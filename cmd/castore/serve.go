@@ -22,10 +22,10 @@ import (
 
 // storeFlags are the flags every command that opens stores has.
 type storeFlags struct {
-	dataDir   string
-	blobAddr  string
-	dirAddr   string
-	config    string
+	dataDir  string
+	blobAddr string
+	dirAddr  string
+	config   string
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/castore-go/castore/compose"
+	"github.com/castore-go/castore/ingest"
+)
+
+// defaultServer is where client commands go when no store is named: the
+// address `castore serve` listens on by default.
+const defaultServer = "grpc+http://127.0.0.1:8000"
+
+// clientOptions resolves the store flags of a client command: a config
+// file; or the given addresses, each defaulting to the local server; or,
+// with --data-dir, the embedded stores in that directory, with no server.
+func (s *storeFlags) clientOptions() (compose.Options, error) {
+	if s.config != "" {
+		if s.blobAddr != "" || s.dirAddr != "" || s.dataDir != "" {
+			return compose.Options{}, usagef("--config excludes --blob-service-addr, --directory-service-addr and --data-dir")
+		}
+		return compose.Options{ConfigFile: s.config}, nil
+	}
+	opts := compose.Options{BlobServiceAddr: s.blobAddr, DirectoryServiceAddr: s.dirAddr}
+	def := [2]string{defaultServer, defaultServer}
+	if s.dataDir != "" {
+		b, d, err := embeddedAddrs(s.dataDir)
+		if err != nil {
+			return opts, err
+		}
+		def = [2]string{b, d}
+	}
+	if opts.BlobServiceAddr == "" {
+		opts.BlobServiceAddr = def[0]
+	}
+	if opts.DirectoryServiceAddr == "" {
+		opts.DirectoryServiceAddr = def[1]
+	}
+	return opts, nil
+}
+
+// openClientStores opens the stores a client command's flags name.
+func openClientStores(ctx context.Context, sf *storeFlags) (*compose.Services, error) {
+	opts, err := sf.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	return compose.Open(ctx, compose.DefaultRegistry(), opts)
+}
+
+// clientFlagSet is a flag set with the store flags, documented for client
+// commands.
+func clientFlagSet(env *environment, name, argsUsage, about string) (*flag.FlagSet, *storeFlags) {
+	fs := newFlagSet(env, name, argsUsage, about+"\n\nWithout store flags it talks to the server at "+defaultServer+"; with\n--data-dir DIR it opens the embedded stores in DIR directly.")
+	sf := &storeFlags{}
+	sf.register(fs)
+	return fs, sf
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// showProgress prints files, bytes and rate to w every half second until
+// stop is closed, when w is a terminal.
+func showProgress(w io.Writer, p *ingest.Progress) (stop func()) {
+	if !isTerminal(w) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				b := p.Bytes.Load()
+				rate := float64(b) / time.Since(start).Seconds()
+				fmt.Fprintf(w, "\r\033[K%d files, %s, %s/s", p.Files.Load(), humanBytes(float64(b)), humanBytes(rate))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func humanBytes(b float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for b >= 1024 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", b, units[i])
+}

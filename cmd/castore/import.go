@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/ingest"
+)
+
+func runImport(ctx context.Context, env *environment, args []string) error {
+	fs, sf := clientFlagSet(env, "import", "PATH | --tar FILE|-",
+		"Import a directory, file or symlink (or a tar archive: plain, gzip, bzip2, xz or\nzstd) and print its root digest as b3:<base64> alone on stdout.")
+	tarFile := fs.String("tar", "", "import a tar archive from FILE, or - for stdin")
+	asJSON := fs.Bool("json", false, `print the root node as JSON: {"type":"directory","digest":"b3:…","size":N}`)
+	skipSpecial := fs.Bool("skip-special", false, "leave out sockets, devices and fifos instead of failing")
+	wrap := fs.Bool("wrap", false, "make an archive's top-level entries the children of one root directory")
+	concurrency := fs.Int("concurrency", 0, "files uploaded at once (default 4 x cores)")
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	if (*tarFile == "") == (fs.NArg() != 1) || fs.NArg() > 1 {
+		return usagef("give exactly one PATH, or --tar FILE")
+	}
+	svcs, err := openClientStores(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer svcs.Close()
+	var prog ingest.Progress
+	o := ingest.Options{SkipSpecial: *skipSpecial, Wrap: *wrap, Concurrency: *concurrency, Progress: &prog}
+	stop := showProgress(env.stderr, &prog)
+	var n castore.Node
+	if *tarFile != "" {
+		var r io.Reader = env.stdin
+		if *tarFile != "-" {
+			f, ferr := os.Open(*tarFile)
+			if ferr != nil {
+				stop()
+				return ferr
+			}
+			defer f.Close()
+			r = f
+		}
+		n, err = ingest.ImportTar(ctx, svcs.Blobs, svcs.Directories, r, o)
+	} else {
+		n, err = ingest.ImportPath(ctx, svcs.Blobs, svcs.Directories, fs.Arg(0), o)
+	}
+	stop()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(env.stdout).Encode(nodeJSON(n))
+	}
+	if n.Type != castore.NodeDirectory && n.Type != castore.NodeFile {
+		return json.NewEncoder(env.stdout).Encode(nodeJSON(n))
+	}
+	_, err = fmt.Fprintln(env.stdout, n.Digest)
+	return err
+}
+
+// jsonNode is the JSON form of a node.
+type jsonNode struct {
+	Type       string  `json:"type"`
+	Digest     string  `json:"digest,omitempty"`
+	Size       *uint64 `json:"size,omitempty"`
+	Executable bool    `json:"executable,omitempty"`
+	Target     string  `json:"target,omitempty"`
+}
+
+func nodeJSON(n castore.Node) jsonNode {
+	j := jsonNode{Type: n.Type.String()}
+	switch n.Type {
+	case castore.NodeDirectory, castore.NodeFile:
+		size := n.Size
+		j.Digest, j.Size, j.Executable = n.Digest.String(), &size, n.Executable
+	case castore.NodeSymlink:
+		j.Target = n.Target
+	}
+	return j
+}

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/ingest"
+)
+
+// splitRootArg splits "ROOT[/path]": ROOT is a b3:<base64> digest (which
+// itself contains slashes, but has a fixed length) or 64 hex characters.
+func splitRootArg(arg string) (castore.Digest, castore.Path, error) {
+	n := len(arg)
+	switch {
+	case strings.HasPrefix(arg, "b3:"):
+		n = min(n, 3+44)
+	default:
+		if i := strings.IndexByte(arg, '/'); i >= 0 {
+			n = i
+		}
+	}
+	d, err := castore.ParseDigest(arg[:n])
+	if err != nil {
+		return d, "", usagef("root %q: %v", arg[:n], err)
+	}
+	rest := strings.TrimPrefix(arg[n:], "/")
+	rest = strings.TrimSuffix(rest, "/")
+	p, err := castore.ParsePath(rest)
+	if err != nil {
+		return d, "", usagef("path %q: %v", rest, err)
+	}
+	return d, p, nil
+}
+
+// resolve finds the node at ROOT[/path], where ROOT is a directory digest.
+func resolve(ctx context.Context, dirs castore.DirectoryService, arg string) (castore.Node, error) {
+	d, p, err := splitRootArg(arg)
+	if err != nil {
+		return castore.Node{}, err
+	}
+	root, err := dirs.Get(ctx, d)
+	if err != nil {
+		return castore.Node{}, fmt.Errorf("root directory %s: %w", d, err)
+	}
+	n := root.Node()
+	var walked castore.Path
+	for _, c := range p.Components() {
+		if n.Type != castore.NodeDirectory {
+			return castore.Node{}, fmt.Errorf("%s: %s is a %s, not a directory", p, walked, n.Type)
+		}
+		dir := root
+		if walked != "" {
+			if dir, err = dirs.Get(ctx, n.Digest); err != nil {
+				return castore.Node{}, fmt.Errorf("directory %s at %s: %w", n.Digest, walked, err)
+			}
+		}
+		walked = walked.Join(c)
+		var ok bool
+		if n, ok = dir.Lookup(c); !ok {
+			return castore.Node{}, fmt.Errorf("%s: no such file or directory: %w", walked, castore.ErrNotFound)
+		}
+	}
+	return n, nil
+}
+
+func runExport(ctx context.Context, env *environment, args []string) error {
+	fs, sf := clientFlagSet(env, "export", "ROOT[/path] DEST | --tar ROOT[/path] > out.tar",
+		"Write a tree out: into DEST (which must be empty or missing, unless --force),\nor as a tar stream on stdout. Nothing is written outside DEST.")
+	asTar := fs.Bool("tar", false, "write a tar stream to stdout")
+	force := fs.Bool("force", false, "write into a non-empty DEST, replacing what is in the way")
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	if *asTar && fs.NArg() != 1 || !*asTar && fs.NArg() != 2 {
+		return usagef("give ROOT DEST, or --tar ROOT")
+	}
+	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
+		return err
+	}
+	svcs, err := openClientStores(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer svcs.Close()
+	n, err := resolve(ctx, svcs.Directories, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asTar {
+		if isTerminal(env.stdout) {
+			return usagef("refusing to write a tar stream to a terminal: redirect stdout")
+		}
+		return ingest.ExportTar(ctx, svcs.Blobs, svcs.Directories, n, env.stdout)
+	}
+	return ingest.ExportDir(ctx, svcs.Blobs, svcs.Directories, n, fs.Arg(1), ingest.ExportOptions{Force: *force})
+}
+
+func runLs(ctx context.Context, env *environment, args []string) error {
+	fs, sf := clientFlagSet(env, "ls", "ROOT[/path]", "List a directory of a stored tree.")
+	long := fs.Bool("l", false, "long listing: type and mode, size, digest or target")
+	recursive := fs.Bool("R", false, "list subdirectories recursively")
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("give one ROOT[/path]")
+	}
+	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
+		return err
+	}
+	svcs, err := openClientStores(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer svcs.Close()
+	n, err := resolve(ctx, svcs.Directories, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 1, ' ', tabwriter.AlignRight)
+	defer tw.Flush()
+	line := func(prefix string, name castore.PathComponent, e castore.Node) {
+		if !*long {
+			fmt.Fprintf(tw, "%s%s\n", prefix, name)
+			return
+		}
+		switch e.Type {
+		case castore.NodeDirectory:
+			fmt.Fprintf(tw, "dr-xr-xr-x\t%d\t %s\t %s%s/\n", e.Size, e.Digest, prefix, name)
+		case castore.NodeFile:
+			mode := "-r--r--r--"
+			if e.Executable {
+				mode = "-r-xr-xr-x"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t %s\t %s%s\n", mode, e.Size, e.Digest, prefix, name)
+		case castore.NodeSymlink:
+			fmt.Fprintf(tw, "lrwxrwxrwx\t%d\t %s\t %s%s -> %s\n", len(e.Target), "-", prefix, name, e.Target)
+		}
+	}
+	if n.Type != castore.NodeDirectory {
+		_, p, _ := splitRootArg(fs.Arg(0))
+		_, base := p.Split()
+		line("", base, n)
+		return nil
+	}
+	var list func(d castore.Digest, prefix string) error
+	list = func(d castore.Digest, prefix string) error {
+		dir, err := svcs.Directories.Get(ctx, d)
+		if err != nil {
+			return fmt.Errorf("directory %s: %w", d, err)
+		}
+		for _, e := range dir.Entries() {
+			line(prefix, e.Name, e.Node)
+			if *recursive && e.Node.Type == castore.NodeDirectory {
+				if err := list(e.Node.Digest, prefix+string(e.Name)+"/"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return list(n.Digest, "")
+}
+
+func runCat(ctx context.Context, env *environment, args []string) error {
+	fs, sf := clientFlagSet(env, "cat", "ROOT/path | DIGEST", "Write a file of a stored tree, or a blob by its digest, to stdout.")
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("give one ROOT/path or DIGEST")
+	}
+	d, p, err := splitRootArg(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	svcs, err := openClientStores(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer svcs.Close()
+	if p != "" {
+		n, err := resolve(ctx, svcs.Directories, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if n.Type != castore.NodeFile {
+			return fmt.Errorf("%s is a %s, not a file", p, n.Type)
+		}
+		d = n.Digest
+	}
+	r, err := svcs.Blobs.Open(ctx, d)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", d, err)
+	}
+	defer r.Close()
+	if _, err := io.Copy(env.stdout, struct{ io.Reader }{r}); err != nil {
+		return fmt.Errorf("blob %s: %w", d, err)
+	}
+	return nil
+}
+
+func runStat(ctx context.Context, env *environment, args []string) error {
+	fs, sf := clientFlagSet(env, "stat", "DIGEST", "Describe a stored directory (entries, size) or blob (size, chunks).")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("give one DIGEST")
+	}
+	d, err := castore.ParseDigest(fs.Arg(0))
+	if err != nil {
+		return usagef("digest %q: %v", fs.Arg(0), err)
+	}
+	svcs, err := openClientStores(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer svcs.Close()
+	out := json.NewEncoder(env.stdout)
+	out.SetIndent("", "  ")
+	dir, err := svcs.Directories.Get(ctx, d)
+	switch {
+	case err == nil:
+		counts := map[castore.NodeType]int{}
+		for _, e := range dir.Entries() {
+			counts[e.Node.Type]++
+		}
+		if *asJSON {
+			return out.Encode(map[string]any{"type": "directory", "digest": d.String(), "size": dir.Size(),
+				"entries": dir.Len(), "directories": counts[castore.NodeDirectory], "files": counts[castore.NodeFile], "symlinks": counts[castore.NodeSymlink]})
+		}
+		fmt.Fprintf(env.stdout, "directory %s\nsize      %d\nentries   %d (%d directories, %d files, %d symlinks)\n",
+			d, dir.Size(), dir.Len(), counts[castore.NodeDirectory], counts[castore.NodeFile], counts[castore.NodeSymlink])
+		return nil
+	case !errors.Is(err, castore.ErrNotFound):
+		return fmt.Errorf("directory %s: %w", d, err)
+	}
+	chunks, err := svcs.Blobs.Chunks(ctx, d)
+	if err != nil {
+		if errors.Is(err, castore.ErrNotFound) {
+			return fmt.Errorf("%s is neither a directory nor a blob in this store: %w", d, castore.ErrNotFound)
+		}
+		return fmt.Errorf("blob %s: %w", d, err)
+	}
+	var size uint64
+	for _, c := range chunks {
+		size += c.Size
+	}
+	if len(chunks) == 0 {
+		r, err := svcs.Blobs.Open(ctx, d)
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", d, err)
+		}
+		end, err := r.Seek(0, io.SeekEnd)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", d, err)
+		}
+		size = uint64(end)
+	}
+	if *asJSON {
+		cs := make([]map[string]any, len(chunks))
+		for i, c := range chunks {
+			cs[i] = map[string]any{"digest": c.Digest.String(), "size": c.Size}
+		}
+		return out.Encode(map[string]any{"type": "blob", "digest": d.String(), "size": size, "chunks": cs})
+	}
+	fmt.Fprintf(env.stdout, "blob   %s\nsize   %d\nchunks %d\n", d, size, len(chunks))
+	for _, c := range chunks {
+		fmt.Fprintf(env.stdout, "  %s %d\n", c.Digest, c.Size)
+	}
+	return nil
+}
+
+func runCopy(ctx context.Context, env *environment, args []string) error {
+	fs, sf := clientFlagSet(env, "copy", "ROOT[/path] --to-blob-service-addr URL --to-directory-service-addr URL",
+		"Copy a tree and its blobs to other stores, sending only what they lack.")
+	toBlobs := fs.String("to-blob-service-addr", "", "blob service to copy to (required)")
+	toDirs := fs.String("to-directory-service-addr", "", "directory service to copy to (required)")
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("give one ROOT")
+	}
+	if *toBlobs == "" || *toDirs == "" {
+		return usagef("--to-blob-service-addr and --to-directory-service-addr are required")
+	}
+	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
+		return err
+	}
+	from, err := openClientStores(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	to, err := openClientStores(ctx, &storeFlags{blobAddr: *toBlobs, dirAddr: *toDirs})
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer to.Close()
+	n, err := resolve(ctx, from.Directories, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var st ingest.CopyStats
+	if err := ingest.Copy(ctx, from.Blobs, from.Directories, to.Blobs, to.Directories, n, ingest.Options{}, &st); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "copied %d blobs (%s), %d already there; %d directories\n",
+		st.Blobs.Load(), humanBytes(float64(st.Bytes.Load())), st.BlobsSkipped.Load(), st.Directories)
+	fmt.Fprintln(env.stdout, n.Digest)
+	return nil
+}

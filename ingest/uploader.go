@@ -1,0 +1,132 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/castore-go/castore"
+)
+
+// Options tune an import.
+type Options struct {
+	// Concurrency is how many files are uploaded at once (default
+	// 4 x GOMAXPROCS, at least 8).
+	Concurrency int
+	// MemoryBudget bounds the bytes of small files an archive import holds
+	// while they upload (default 64 MiB).
+	MemoryBudget int64
+	// SkipSpecial skips sockets, devices and fifos instead of failing.
+	SkipSpecial bool
+	// Wrap makes an archive's top-level entries the children of a root
+	// directory, instead of requiring exactly one top-level directory.
+	Wrap bool
+	// Progress, if set, is updated as files are stored.
+	Progress *Progress
+}
+
+// Progress counts what an import has stored so far. It is safe to read
+// while the import runs.
+type Progress struct {
+	Files atomic.Int64
+	Bytes atomic.Int64
+}
+
+func (o *Options) concurrency() int {
+	if o.Concurrency > 0 {
+		return o.Concurrency
+	}
+	return max(8, 4*runtime.GOMAXPROCS(0))
+}
+
+func (o *Options) memoryBudget() int64 {
+	if o.MemoryBudget > 0 {
+		return o.MemoryBudget
+	}
+	return 64 << 20
+}
+
+// uploader stores blobs with bounded concurrency and collects the first
+// error.
+type uploader struct {
+	ctx   context.Context
+	blobs castore.BlobService
+	g     *errgroup.Group
+	prog  *Progress
+
+	skipSpecial bool
+	links       []link // hard links, resolved after the uploads
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	avail int64 // bytes of the memory budget not held
+	total int64
+}
+
+func newUploader(ctx context.Context, blobs castore.BlobService, o *Options) *uploader {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.concurrency())
+	u := &uploader{ctx: ctx, blobs: blobs, g: g, prog: o.Progress, skipSpecial: o.SkipSpecial, avail: o.memoryBudget(), total: o.memoryBudget()}
+	u.cond = sync.NewCond(&u.mu)
+	return u
+}
+
+// upload stores the bytes r yields, in the calling goroutine, and checks
+// the length.
+func (u *uploader) upload(what string, r io.Reader, size int64) (castore.Digest, error) {
+	w := u.blobs.Create(u.ctx)
+	n, err := io.Copy(w, r)
+	if err != nil {
+		return castore.Digest{}, fmt.Errorf("%s: %w", what, err)
+	}
+	if n != size {
+		return castore.Digest{}, fmt.Errorf("%s: read %d bytes, expected %d (did it change while being imported?)", what, n, size)
+	}
+	d, err := w.Close()
+	if err != nil {
+		return castore.Digest{}, fmt.Errorf("%s: %w", what, err)
+	}
+	if u.prog != nil {
+		u.prog.Files.Add(1)
+		u.prog.Bytes.Add(size)
+	}
+	return d, nil
+}
+
+// acquire reserves n bytes of the memory budget, waiting for uploads in
+// flight to release some, and returns what it reserved (a request larger
+// than the whole budget takes all of it).
+func (u *uploader) acquire(n int64) int64 {
+	n = min(n, u.total)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for u.avail < n {
+		u.cond.Wait()
+	}
+	u.avail -= n
+	return n
+}
+
+func (u *uploader) release(n int64) {
+	u.mu.Lock()
+	u.avail += n
+	u.mu.Unlock()
+	u.cond.Broadcast()
+}
+
+// wait waits for every upload, then resolves hard links, and returns the
+// first error.
+func (u *uploader) wait() error {
+	if err := u.g.Wait(); err != nil {
+		return err
+	}
+	for _, l := range u.links {
+		l.from.node = l.to.node
+	}
+	return nil
+}
