@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"net"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -27,6 +28,9 @@ const MaxMessageSize = 64 << 20
 //	grpc+http://host:port
 //	grpc+https://host:port[?ca=FILE][&cert=FILE&key=FILE]
 //
+// A bearer token for servers that want one is read from the file named by
+// ?token-file=FILE, else from the CASTORE_TOKEN environment variable; it is
+// only sent over TLS, a unix socket or loopback.
 // With ?wait-connect=1 it connects eagerly and fails if the server cannot be
 // reached before ctx ends; otherwise it connects on first use. A path on an
 // http(s) address, a host on a unix address, and unknown options are
@@ -50,8 +54,15 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 	}
 	q.Del("wait-connect")
 
+	token, err := readToken(q.Get("token-file"))
+	if err != nil {
+		return nil, fmt.Errorf("grpc address %q: %w", redact(addr), err)
+	}
+	q.Del("token-file")
+
 	var target string
 	creds := insecure.NewCredentials()
+	local := u.Scheme == "grpc+unix" || isLoopback(u.Hostname())
 	switch u.Scheme {
 	case "grpc+unix":
 		if u.Host != "" {
@@ -86,6 +97,12 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 		return nil, fmt.Errorf("grpc address %q: unknown option %q", redact(addr), k)
 	}
 
+	if token != "" {
+		if u.Scheme != "grpc+https" && !local {
+			return nil, fmt.Errorf("grpc address %q: refusing to send a token over plain http to a remote host: use grpc+https", redact(addr))
+		}
+		opts = append(opts, WithToken(token, u.Scheme != "grpc+https"))
+	}
 	opts = append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
@@ -149,4 +166,29 @@ func redact(addr string) string {
 	}
 	u.User = url.User("<redacted>")
 	return u.String()
+}
+
+// readToken reads a bearer token from file, or from CASTORE_TOKEN.
+func readToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv("CASTORE_TOKEN")), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("token-file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("token-file %s is empty", file)
+	}
+	return t, nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

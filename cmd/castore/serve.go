@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -102,9 +103,41 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	grace := fs.Duration("grace-period", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may finish")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate to serve TLS with (reloaded when it changes)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	tlsClientCA := fs.String("tls-client-ca", "", "PEM CA that client certificates must be signed by (mutual TLS)")
+	authTokens := fs.String("auth-tokens", "", "file of bearer tokens: one 'SHA256-HEX read|write' per line; every call then needs one")
+	readOnly := fs.Bool("read-only", false, "refuse every write")
+	insecureListen := fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	if *tlsClientCA != "" && *tlsCert == "" {
+		return usagef("--tls-client-ca needs --tls-cert and --tls-key")
+	}
+	if !isLocalListen(*listen) && *tlsCert == "" && *authTokens == "" && !*insecureListen {
+		return usagef("refusing to listen on %s, which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", *listen)
+	}
+	srvOpts := grpcapi.ServerOptions()
+	if *tlsCert != "" {
+		cfg, err := grpcapi.ServerTLS(*tlsCert, *tlsKey, *tlsClientCA)
+		if err != nil {
+			return err
+		}
+		srvOpts = append(srvOpts, grpc.Creds(credentials.NewTLS(cfg)))
+	}
+	access := &grpcapi.Access{ReadOnly: *readOnly}
+	if *authTokens != "" {
+		tokens, err := grpcapi.LoadTokens(*authTokens)
+		if err != nil {
+			return err
+		}
+		access.Tokens = tokens
+	}
+	srvOpts = append(srvOpts, access.Interceptors()...)
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
@@ -126,12 +159,13 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	} else {
 		log.Info("services", "blobs", compose.RedactURL(opts.BlobServiceAddr), "directories", compose.RedactURL(opts.DirectoryServiceAddr))
 	}
+	log.Info("access", "tls", *tlsCert != "", "mutual_tls", *tlsClientCA != "", "tokens", *authTokens != "", "read_only", *readOnly)
 
 	l, err := listenOn(*listen)
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(grpcapi.ServerOptions()...)
+	srv := grpc.NewServer(srvOpts...)
 	grpcapi.Register(srv, svcs.Blobs, svcs.Directories)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
@@ -191,6 +225,23 @@ func listenOn(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	return l, nil
+}
+
+// isLocalListen reports whether a --listen address is reachable only from
+// this machine: a unix socket or a loopback host.
+func isLocalListen(addr string) bool {
+	if strings.HasPrefix(addr, "unix:") {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func newLogger(env *environment, format, level string) (*slog.Logger, error) {
