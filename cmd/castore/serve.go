@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,10 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/compose"
 	"github.com/castore-go/castore/grpcapi"
 )
@@ -109,6 +112,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	authTokens := fs.String("auth-tokens", "", "file of bearer tokens: one 'SHA256-HEX read|write' per line; every call then needs one")
 	readOnly := fs.Bool("read-only", false, "refuse every write")
 	insecureListen := fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
+	maxStreams := fs.Uint("max-concurrent-streams", 256, "most concurrent calls one client connection may have")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
@@ -121,7 +125,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if !isLocalListen(*listen) && *tlsCert == "" && *authTokens == "" && !*insecureListen {
 		return usagef("refusing to listen on %s, which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", *listen)
 	}
-	srvOpts := grpcapi.ServerOptions()
+	srvOpts := append(grpcapi.ServerOptions(),
+		grpc.MaxConcurrentStreams(uint32(*maxStreams)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: 30 * time.Minute}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+	)
 	if *tlsCert != "" {
 		cfg, err := grpcapi.ServerTLS(*tlsCert, *tlsKey, *tlsClientCA)
 		if err != nil {
@@ -170,7 +178,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	go awaitBackends(ctx, log, hs, svcs)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -225,6 +234,39 @@ func listenOn(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	return l, nil
+}
+
+// awaitBackends reports NOT_SERVING until both services answer a probe (a
+// lookup of a digest nobody stores: not found is an answer), then SERVING.
+func awaitBackends(ctx context.Context, log *slog.Logger, hs *health.Server, svcs *compose.Services) {
+	probe := castore.Sum([]byte("castore readiness probe"))
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, berr := svcs.Blobs.Has(pctx, probe)
+		_, derr := svcs.Directories.Get(pctx, probe)
+		cancel()
+		if errors.Is(derr, castore.ErrNotFound) {
+			derr = nil
+		}
+		if berr == nil && derr == nil {
+			hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			log.Info("ready")
+			return
+		}
+		log.Warn("backends not ready", "blobs", errString(berr), "directories", errString(derr))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
 }
 
 // isLocalListen reports whether a --listen address is reachable only from
