@@ -112,6 +112,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	authTokens := fs.String("auth-tokens", "", "file of bearer tokens: one 'SHA256-HEX read|write' per line; every call then needs one")
 	readOnly := fs.Bool("read-only", false, "refuse every write")
 	insecureListen := fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on this address (host:port) at /metrics")
 	maxStreams := fs.Uint("max-concurrent-streams", 256, "most concurrent calls one client connection may have")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
@@ -125,7 +126,12 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if !isLocalListen(*listen) && *tlsCert == "" && *authTokens == "" && !*insecureListen {
 		return usagef("refusing to listen on %s, which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", *listen)
 	}
-	srvOpts := append(grpcapi.ServerOptions(),
+	tel, err := setupTelemetry(ctx, env)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer tel.close()
+	srvOpts := append(grpcapi.ServerOptions(), tel.serverOption(),
 		grpc.MaxConcurrentStreams(uint32(*maxStreams)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: 30 * time.Minute}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
@@ -181,6 +187,14 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	go awaitBackends(ctx, log, hs, svcs)
 
+	if *metricsListen != "" {
+		stopMetrics, err := tel.serveMetrics(ctx, *metricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		defer stopMetrics()
+		log.Info("metrics", "listen", *metricsListen)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	log.Info("serving", "listen", l.Addr().String())
