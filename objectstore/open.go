@@ -132,7 +132,7 @@ func ParseURL(rawURL string) (Location, error) {
 			allowed = []string{"region", "endpoint", "force_path_style"}
 			loc.Region = q.Get("region")
 			if loc.Region != "" && !regionRE.MatchString(loc.Region) {
-				return fail("region %q is not a region name", loc.Region)
+				return fail("region is not a region name (lowercase letters, digits and '-')")
 			}
 			if v := q.Get("endpoint"); v != "" {
 				e, err := url.Parse(v)
@@ -163,6 +163,39 @@ func ParseURL(rawURL string) (Location, error) {
 		}
 	}
 	return loc, nil
+}
+
+// String returns the URL of the location, as ParseURL accepts it.
+func (l Location) String() string {
+	u := url.URL{Scheme: l.Scheme}
+	q := url.Values{}
+	switch l.Scheme {
+	case "memory":
+		return "memory://"
+	case "file":
+		switch l.Sync {
+		case SyncEach:
+			q.Set("sync", "each")
+		case SyncNone:
+			q.Set("sync", "none")
+		}
+		// url.URL drops the empty authority of file:///path.
+		return "file://" + (&url.URL{Path: l.Path, RawQuery: q.Encode()}).String()
+	case "s3":
+		if l.Region != "" {
+			q.Set("region", l.Region)
+		}
+		if l.Endpoint != "" {
+			q.Set("endpoint", l.Endpoint)
+		}
+		if l.ForcePathStyle {
+			q.Set("force_path_style", "true")
+		}
+	}
+	u.Host = l.Bucket
+	u.Path = "/" + l.Prefix
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 var (
