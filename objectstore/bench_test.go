@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
@@ -30,6 +31,13 @@ func BenchmarkPutGet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer s.Close()
+		storetest.BenchPutGet(b, s, benchObjects, benchSize, benchInflight)
+	})
+	b.Run("minio", func(b *testing.B) {
+		m := testenv.MinIO(b)
+		m.SetEnv(b)
+		s := openMinIO(b, m, "bench")
 		defer s.Close()
 		storetest.BenchPutGet(b, s, benchObjects, benchSize, benchInflight)
 	})

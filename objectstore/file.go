@@ -37,18 +37,19 @@ const (
 	// Cost: a put waits for two whole-filesystem syncs, so its latency is
 	// that of syncfs (which also flushes other dirty data on the same file
 	// system), while throughput grows with concurrency. Measured with
-	// BenchmarkFileSync (1,000 puts then gets; ext4 on a 2-core VM shared
-	// with other jobs, so ranges over runs):
+	// BenchmarkFileSync (1,000 puts, then gets, of fresh chunk-like keys;
+	// ext4 on a 2-core VM shared with other jobs, ranges over 3 runs):
 	//
-	//	             256 KiB, 16 in flight   256 KiB, 1    4 KiB, 16 in flight
-	//	SyncGroup    310-425 MB/s            ~180 MB/s     ~2,100 puts/s
-	//	SyncEach     220-350 MB/s            66-83 MB/s    ~800 puts/s
-	//	SyncNone     300-530 MB/s            ~225 MB/s     ~1,300-1,400 puts/s
+	//	put throughput  256 KiB, 16 in flight  256 KiB, 1 at a time  4 KiB, 16 in flight
+	//	SyncGroup       310-480 MB/s           150-180 MB/s          1,900-2,100 puts/s
+	//	SyncEach        195-350 MB/s            66-85 MB/s             850-1,000 puts/s
+	//	SyncNone        300-530 MB/s           225-255 MB/s          1,300-1,450 puts/s
 	//
-	// Group commit ran 0.27 (256 KiB) to 0.38 (4 KiB) syncs per put with
-	// 16 in flight, against two fsyncs per put for SyncEach. At 256 KiB
-	// the disk's bandwidth dominates and the modes are within the noise;
-	// with small objects or one writer, group commit is 2.5x faster.
+	// With 16 in flight group commit ran 0.26-0.38 syncs per put (two per
+	// batch of 6-8 puts) and kept up with not syncing at all, where one
+	// fsync per file and directory halved throughput. Alone, a writer pays
+	// two syncs per put, still faster than fsyncing a file and its
+	// directory chain.
 	SyncGroup FileSync = iota
 	// SyncEach fsyncs every file and then its directory chain, one put at
 	// a time: durable, and the baseline SyncGroup is measured against.

@@ -86,7 +86,12 @@ func (m *Memory) put(ctx context.Context, op, key string, r io.Reader, replace b
 	if err := check(ctx, op, key); err != nil {
 		return false, err
 	}
-	data, err := io.ReadAll(ctxReader{ctx, r})
+	var buf bytes.Buffer
+	if lr, ok := r.(interface{ Len() int }); ok {
+		buf.Grow(lr.Len() + bytes.MinRead) // one allocation for known sizes
+	}
+	_, err := buf.ReadFrom(ctxReader{ctx, r})
+	data := buf.Bytes()
 	if err == nil {
 		err = ctx.Err()
 	}
