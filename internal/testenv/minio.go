@@ -77,6 +77,9 @@ func (m *MinIOServer) Start() {
 	m.proc.start()
 }
 
+// PID returns the server's process id, or 0 while it is stopped.
+func (m *MinIOServer) PID() int { return m.proc.pid() }
+
 // Client returns an S3 client for the server with its root credentials.
 func (m *MinIOServer) Client() *s3.Client {
 	return s3.New(s3.Options{

@@ -114,6 +114,7 @@ func (p *process) start() {
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		p.t.Fatalf("starting %s: %v", p.name, err)
@@ -143,6 +144,16 @@ func (p *process) start() {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// pid returns the running server's process id, or 0.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
 }
 
 // stop kills the server (SIGKILL, like a crash) and waits for it to exit.

@@ -2,6 +2,7 @@ package testenv_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -113,5 +116,34 @@ func TestToolMissing(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "--- FAIL") || strings.Contains(string(out), "--- SKIP") || !strings.Contains(string(out), "make tools") {
 		t.Errorf("the child test did not fail with a `make tools` hint:\n%s", out)
+	}
+}
+
+// TestServerDiesWithTest: a test binary that dies without running its
+// cleanups (as on a -timeout panic) takes its servers with it.
+func TestServerDiesWithTest(t *testing.T) {
+	if os.Getenv("TESTENV_CHILD") == "orphan" {
+		m := testenv.MinIO(t)
+		fmt.Printf("PID %d\n", m.PID())
+		os.Exit(3) // no cleanups
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServerDiesWithTest$")
+	cmd.Env = append(os.Environ(), "TESTENV_CHILD=orphan")
+	out, _ := cmd.CombinedOutput()
+	var pid int
+	i := bytes.Index(out, []byte("PID "))
+	if i < 0 {
+		t.Fatalf("child printed no PID:\n%s", out)
+	}
+	if _, err := fmt.Sscanf(string(out[i:]), "PID %d", &pid); err != nil || pid <= 0 {
+		t.Fatalf("child printed no PID:\n%s", out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("minio (pid %d) outlived its test binary", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
