@@ -1,0 +1,153 @@
+package objectstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instrumented wraps a Store so that every call is a trace span and is
+// counted: castore_objectstore_calls (by op and result), its latency, and
+// the bytes put and read. It uses the global OpenTelemetry providers, so it
+// costs next to nothing until a program installs real ones.
+type Instrumented struct {
+	Store
+	backend string
+	tracer  trace.Tracer
+	calls   metric.Int64Counter
+	latency metric.Float64Histogram
+	bytes   metric.Int64Counter
+}
+
+// Instrument wraps s; backend names it in spans and metrics ("s3", "gcs",
+// "file", "memory").
+func Instrument(s Store, backend string) *Instrumented {
+	m := otel.Meter("github.com/castore-go/castore/objectstore")
+	calls, _ := m.Int64Counter("castore_objectstore_calls", metric.WithDescription("object store calls, by op and result"))
+	latency, _ := m.Float64Histogram("castore_objectstore_latency_seconds", metric.WithDescription("object store call latency"), metric.WithUnit("s"))
+	bytes, _ := m.Int64Counter("castore_objectstore_bytes", metric.WithDescription("bytes put to and read from the object store, by op"), metric.WithUnit("By"))
+	return &Instrumented{Store: s, backend: backend, tracer: otel.Tracer("github.com/castore-go/castore/objectstore"), calls: calls, latency: latency, bytes: bytes}
+}
+
+var _ Store = (*Instrumented)(nil)
+
+func (s *Instrumented) start(ctx context.Context, op, key string) (context.Context, func(error)) {
+	ctx, span := s.tracer.Start(ctx, "objectstore."+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("objectstore.backend", s.backend), attribute.String("objectstore.key", key)))
+	began := time.Now()
+	return ctx, func(err error) {
+		result := "ok"
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrNotFound):
+			result = "not_found"
+		default:
+			result = "error"
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		attrs := metric.WithAttributes(attribute.String("backend", s.backend), attribute.String("op", op), attribute.String("result", result))
+		s.calls.Add(ctx, 1, attrs)
+		s.latency.Record(ctx, time.Since(began).Seconds(), attrs)
+		span.End()
+	}
+}
+
+func (s *Instrumented) countBytes(ctx context.Context, op string, n int64) {
+	s.bytes.Add(ctx, n, metric.WithAttributes(attribute.String("backend", s.backend), attribute.String("op", op)))
+}
+
+// Get's span covers opening the object; bytes are counted as they are
+// read.
+func (s *Instrumented) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	ctx, done := s.start(ctx, "get", key)
+	r, err := s.Store.Get(ctx, key)
+	done(err)
+	if err != nil {
+		return nil, err
+	}
+	return &countingReadCloser{ReadCloser: r, count: func(n int64) { s.countBytes(ctx, "get", n) }}, nil
+}
+
+// readerLen is the size of readers that know it (bytes.Reader and the
+// like). The reader itself goes to the backend untouched, so it keeps the
+// Seek and Len a backend may use.
+func readerLen(r io.Reader) int64 {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return int64(l.Len())
+	}
+	return -1
+}
+
+func (s *Instrumented) Put(ctx context.Context, key string, r io.Reader) error {
+	ctx, done := s.start(ctx, "put", key)
+	n := readerLen(r)
+	err := s.Store.Put(ctx, key, r)
+	if err == nil && n >= 0 {
+		s.countBytes(ctx, "put", n)
+	}
+	done(err)
+	return err
+}
+
+func (s *Instrumented) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+	ctx, done := s.start(ctx, "put_if_absent", key)
+	n := readerLen(r)
+	created, err := s.Store.PutIfAbsent(ctx, key, r)
+	if err == nil && created && n >= 0 {
+		s.countBytes(ctx, "put", n)
+	}
+	done(err)
+	return created, err
+}
+
+func (s *Instrumented) Head(ctx context.Context, key string) (ObjectInfo, error) {
+	ctx, done := s.start(ctx, "head", key)
+	oi, err := s.Store.Head(ctx, key)
+	done(err)
+	return oi, err
+}
+
+func (s *Instrumented) Delete(ctx context.Context, key string) error {
+	ctx, done := s.start(ctx, "delete", key)
+	err := s.Store.Delete(ctx, key)
+	done(err)
+	return err
+}
+
+func (s *Instrumented) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error] {
+	return func(yield func(ObjectInfo, error) bool) {
+		ctx, done := s.start(ctx, "list", prefix)
+		var err error
+		defer func() { done(err) }()
+		for oi, e := range s.Store.List(ctx, prefix) {
+			if e != nil {
+				err = e
+			}
+			if !yield(oi, e) {
+				return
+			}
+		}
+	}
+}
+
+type countingReadCloser struct {
+	io.ReadCloser
+	count func(int64)
+}
+
+func (c *countingReadCloser) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if n > 0 {
+		c.count(int64(n))
+	}
+	return n, err
+}

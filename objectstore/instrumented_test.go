@@ -1,0 +1,66 @@
+package objectstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/storetest"
+)
+
+// The decorator is held to the same contract as the backends.
+func TestInstrumentedConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) objectstore.Store {
+		return objectstore.Instrument(objectstore.NewMemory(), "memory")
+	})
+}
+
+// Calls are counted by op and result, and put bytes are counted.
+func TestInstrumentedMetrics(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	prev := otel.GetMeterProvider()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+
+	s := objectstore.Instrument(objectstore.NewMemory(), "memory")
+	ctx := context.Background()
+	if err := s.Put(ctx, "a", bytes.NewReader(make([]byte, 1000))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Head(ctx, "missing"); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				continue
+			}
+			for _, dp := range sum.DataPoints {
+				op, _ := dp.Attributes.Value("op")
+				res, _ := dp.Attributes.Value("result")
+				got[m.Name+"/"+op.AsString()+"/"+res.AsString()] += dp.Value
+			}
+		}
+	}
+	for k, want := range map[string]int64{
+		"castore_objectstore_calls/put/ok":         1,
+		"castore_objectstore_calls/head/not_found": 1,
+		"castore_objectstore_bytes/put/":           1000,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], want, got)
+		}
+	}
+}
