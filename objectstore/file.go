@@ -153,7 +153,9 @@ func (f *File) Head(ctx context.Context, key string) (ObjectInfo, error) {
 	return ObjectInfo{Key: key, Size: fi.Size()}, nil
 }
 
-// Put writes r to a temporary file and renames it over key.
+// Put writes r to a temporary file and renames it over key. An error from
+// the final sync, after the rename, leaves the object in place, possibly
+// not durable.
 func (f *File) Put(ctx context.Context, key string, r io.Reader) error {
 	_, err := f.put(ctx, key, r, true)
 	return err
@@ -172,7 +174,10 @@ func (f *File) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, 
 		}
 		// The object may be another put's that is not yet durable; wait
 		// for it, as a caller may rely on it from now on.
-		return false, f.commit(p)
+		if err := f.commit(p); err != nil {
+			return false, fmt.Errorf("put %q: %w", key, err)
+		}
+		return false, nil
 	}
 	return f.put(ctx, key, r, false)
 }
@@ -212,7 +217,10 @@ func (f *File) put(ctx context.Context, key string, r io.Reader, replace bool) (
 			if fi, statErr := os.Lstat(p); statErr == nil && !fi.Mode().IsRegular() {
 				return false, fmt.Errorf("put %q: a directory or special file is in the way", key)
 			}
-			return false, f.commit(p)
+			if err := f.commit(p); err != nil {
+				return false, fmt.Errorf("put %q: %w", key, err)
+			}
+			return false, nil
 		}
 	}
 	if err != nil {
