@@ -95,6 +95,10 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 		return "memory", &MemoryParams{}, nil
 	case strings.HasPrefix(u.Scheme, "objectstore+"):
 		inner := strings.TrimPrefix(raw, "objectstore+")
+		iu, err := url.Parse(inner)
+		if err != nil || iu.Scheme == "" {
+			return bad("want objectstore+SCHEME://… with SCHEME one of s3, gs, file, memory")
+		}
 		if k == Blobs {
 			p := &ObjectStoreBlobParams{URL: inner}
 			q := u.Query()
@@ -105,7 +109,6 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 				}
 				p.AvgChunkSize = n
 				q.Del("avg_chunk_size")
-				iu, _ := url.Parse(inner)
 				iu.RawQuery = q.Encode()
 				p.URL = iu.String()
 			}
