@@ -1,6 +1,11 @@
 // Package objectstore is the one place castore talks to S3, GCS or the local
 // disk. Everything above it (chunks, blob indexes, directory bundles) sees
 // only the small Store interface.
+//
+// Backends, one file each: S3 (s3.go), GCS (gcs.go), File (file.go) and
+// Memory (memory.go); Open (open.go) builds one from a URL. Every backend
+// refuses the same keys (CheckKey) and passes the conformance suite in
+// objectstore/storetest, S3 against MinIO and GCS against fake-gcs-server.
 package objectstore
 
 import (
