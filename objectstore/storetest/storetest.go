@@ -83,6 +83,7 @@ func testRoundTrip(t *testing.T, s objectstore.Store) {
 		{"small", 5, false},
 		{"1MiB", 1 << 20, false},
 		{"1MiB-unknown-size", 1 << 20, true},
+		{"12MiB", 12 << 20, false}, // multipart from a seekable body
 		{"64MiB-unknown-size", BigSize, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
