@@ -7,12 +7,20 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
 )
 
 // DefaultRegistry returns a registry of castore's own service types.
 func DefaultRegistry() *Registry {
 	r := NewRegistry()
+	RegisterBlobService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryParams) (castore.BlobService, error) {
+		return chunkstore.NewMemory(), nil
+	})
+	RegisterDirectoryService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryParams) (castore.DirectoryService, error) {
+		return dirstore.NewMemory(), nil
+	})
 	RegisterBlobService(r, "grpc", func(ctx context.Context, c *Composition, p *GRPCParams) (castore.BlobService, error) {
 		conn, err := dialParams(ctx, p)
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/dirstore"
 	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
@@ -383,4 +385,10 @@ func TestWireBackendFailure(t *testing.T) {
 	wantCode(t, "Get recursive", err, codes.Unavailable)
 	_, err = putStream(ctx, e.dc, toPB(diamond(t)...))
 	wantCode(t, "Put directories", err, codes.Unavailable)
+}
+
+func TestWireMemory(t *testing.T) {
+	e := newWireEnv(t, chunkstore.NewMemory(), dirstore.NewMemory())
+	t.Run("blobs", func(t *testing.T) { testBlobWire(t, e) })
+	t.Run("directories", func(t *testing.T) { testDirectoryWire(t, e) })
 }

@@ -76,14 +76,18 @@ func ImportTar(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 	u := newUploader(ctx, blobs, &o)
 	t := newTree()
 	hasDot := false
+	tail := &tailReader{r: dr}
 	readErr := func() error {
-		tr := tar.NewReader(dr)
+		tr := tar.NewReader(tail)
 		for {
 			if err := u.ctx.Err(); err != nil {
 				return err
 			}
 			h, err := tr.Next()
 			if err == io.EOF {
+				if !tail.endsInZeroBlocks() {
+					return errors.New("archive: truncated: it ends without the end-of-archive marker")
+				}
 				return nil
 			}
 			if err != nil {
@@ -223,3 +227,38 @@ func addEntry(u *uploader, t *tree, tr *tar.Reader, h *tar.Header, p castore.Pat
 // link is a hard link whose node is copied from its target once all
 // uploads are done.
 type link struct{ from, to *node }
+
+// tailReader remembers the last 1024 bytes read through it. archive/tar
+// reads block by block and stops right after the two zero blocks that end
+// an archive, so an archive that ends properly leaves them here; one cut
+// off at an entry boundary does not (archive/tar takes that as a clean
+// end).
+type tailReader struct {
+	r    io.Reader
+	last [1024]byte
+	n    int64
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n >= len(t.last) {
+		copy(t.last[:], p[n-len(t.last):n])
+	} else if n > 0 {
+		copy(t.last[:], t.last[n:])
+		copy(t.last[len(t.last)-n:], p[:n])
+	}
+	t.n += int64(n)
+	return n, err
+}
+
+func (t *tailReader) endsInZeroBlocks() bool {
+	if t.n < int64(len(t.last)) {
+		return false
+	}
+	for _, b := range t.last {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}

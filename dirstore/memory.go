@@ -1,0 +1,139 @@
+package dirstore
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"sync"
+
+	"github.com/castore-go/castore"
+)
+
+// Memory is a DirectoryService in memory: every directory is addressable.
+type Memory struct {
+	mu   sync.RWMutex
+	dirs map[castore.Digest]*castore.Directory
+}
+
+// NewMemory returns an empty memory DirectoryService.
+func NewMemory() *Memory { return &Memory{dirs: map[castore.Digest]*castore.Directory{}} }
+
+var _ castore.DirectoryService = (*Memory)(nil)
+
+// Get returns the directory with digest d.
+func (m *Memory) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	dir, ok := m.dirs[d]
+	m.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("directory %s: %w", d, castore.ErrNotFound)
+	}
+	return dir, nil
+}
+
+// Put stores one directory. Its subdirectories must be stored already, with
+// the sizes it gives them.
+func (m *Memory) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
+	if err := ctx.Err(); err != nil {
+		return castore.Digest{}, err
+	}
+	d := dir.Digest()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range dir.Entries() {
+		if e.Node.Type != castore.NodeDirectory {
+			continue
+		}
+		child, ok := m.dirs[e.Node.Digest]
+		if !ok {
+			return castore.Digest{}, invalidClosure(d, "entry %q refers to directory %s, which is not stored", e.Name, e.Node.Digest)
+		}
+		if child.Size() != e.Node.Size {
+			return castore.Digest{}, invalidClosure(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, child.Size())
+		}
+	}
+	m.dirs[d] = dir
+	return d, nil
+}
+
+// GetRecursive yields the closure of root, root first, breadth-first, each
+// directory once.
+func (m *Memory) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	return BreadthFirst(ctx, root, m.Get)
+}
+
+// NewPutter validates the closure and stores it at Close, all at once.
+func (m *Memory) NewPutter(ctx context.Context) castore.DirectoryPutter {
+	return &memPutter{ctx: ctx, m: m, v: NewClosureValidator()}
+}
+
+type memPutter struct {
+	ctx context.Context
+	m   *Memory
+	v   *ClosureValidator
+	err error
+}
+
+func (p *memPutter) Put(dir *castore.Directory) error {
+	if p.err != nil {
+		return p.err
+	}
+	if _, err := p.v.Add(dir); err != nil {
+		p.err = err
+	}
+	return p.err
+}
+
+func (p *memPutter) Close() (castore.Digest, error) {
+	if p.err != nil {
+		return castore.Digest{}, p.err
+	}
+	p.err = fmt.Errorf("putter already closed")
+	if err := p.ctx.Err(); err != nil {
+		return castore.Digest{}, err
+	}
+	root, dirs, err := p.v.Finish()
+	if err != nil {
+		return castore.Digest{}, err
+	}
+	p.m.mu.Lock()
+	for _, d := range dirs {
+		p.m.dirs[d.Digest()] = d
+	}
+	p.m.mu.Unlock()
+	return root, nil
+}
+
+// BreadthFirst walks the closure of root with get, one directory at a
+// time: root first, breadth-first, each digest once. An unknown root
+// yields nothing; a missing subdirectory is an error.
+func BreadthFirst(ctx context.Context, root castore.Digest, get func(context.Context, castore.Digest) (*castore.Directory, error)) iter.Seq2[*castore.Directory, error] {
+	return func(yield func(*castore.Directory, error) bool) {
+		seen := map[castore.Digest]bool{root: true}
+		queue := []castore.Digest{root}
+		for len(queue) > 0 {
+			d := queue[0]
+			queue = queue[1:]
+			dir, err := get(ctx, d)
+			if err != nil {
+				if d == root && isNotFound(err) {
+					return
+				}
+				yield(nil, fmt.Errorf("closure of %s: %w", root, err))
+				return
+			}
+			for _, e := range dir.Entries() {
+				if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
+					seen[e.Node.Digest] = true
+					queue = append(queue, e.Node.Digest)
+				}
+			}
+			if !yield(dir, nil) {
+				return
+			}
+		}
+	}
+}
