@@ -47,19 +47,6 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func putBlob(t *testing.T, bs castore.BlobService, data []byte) castore.Digest {
-	t.Helper()
-	w := bs.Create(ctxT(t))
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	d, err := w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func randBytes(n int, seed byte) []byte {
 	b := make([]byte, n)
 	rand.NewChaCha8([32]byte{seed}).Read(b)

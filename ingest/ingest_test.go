@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -177,7 +176,9 @@ func tarOf(t *testing.T, entries ...any) []byte {
 	return b.Bytes()
 }
 
-func dirH(name string) *tar.Header { return &tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755} }
+func dirH(name string) *tar.Header {
+	return &tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}
+}
 func fileH(name string) *tar.Header {
 	return &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}
 }
@@ -264,7 +265,9 @@ func TestRoundTripGOROOT(t *testing.T) {
 	}
 	ctx := context.Background()
 	blobs, dirs := stores(t)
-	goroot := runtime.GOROOT()
+	out0, err := exec.Command("go", "env", "GOROOT").Output()
+	must(t, err)
+	goroot := strings.TrimSpace(string(out0))
 	var prog ingest.Progress
 	n, err := ingest.ImportPath(ctx, blobs, dirs, goroot, ingest.Options{Progress: &prog})
 	must(t, err)
@@ -356,7 +359,7 @@ func (failingBlobs) Create(context.Context) castore.BlobWriter { return failingW
 
 type failingWriter struct{}
 
-func (failingWriter) Write(p []byte) (int, error)     { return len(p), nil }
+func (failingWriter) Write(p []byte) (int, error)    { return len(p), nil }
 func (failingWriter) Close() (castore.Digest, error) { return castore.Digest{}, errFull }
 
 var _ io.Writer = failingWriter{}

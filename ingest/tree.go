@@ -30,7 +30,9 @@ type tree struct {
 	root *node // the directory at Path ""
 }
 
-func newTree() *tree { return &tree{root: &node{isDir: true, children: map[castore.PathComponent]*node{}}} }
+func newTree() *tree {
+	return &tree{root: &node{isDir: true, children: map[castore.PathComponent]*node{}}}
+}
 
 // dir returns the directory at p, creating missing parents. It refuses to
 // go through anything that is not a directory: a symlink or file entry
