@@ -125,6 +125,9 @@ func (c *DirectoryClient) GetRecursive(ctx context.Context, root castore.Digest)
 	}
 }
 
+// Put sends one directory as a closure of one. As with tvix, the server
+// then refuses a directory with subdirectories (even stored ones): send
+// closures through a putter.
 func (c *DirectoryClient) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
 	p := c.NewPutter(ctx)
 	if err := p.Put(dir); err != nil {

@@ -1,0 +1,284 @@
+// Package dirtest is the conformance suite every castore.DirectoryService
+// runs: memory, embedded, bundles, caches, Bigtable, and gRPC clients.
+package dirtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/castore-go/castore"
+)
+
+// Options describe what a service can do.
+type Options struct {
+	// RootsOnly is set for services that address only the roots of
+	// closures put through a putter (bundles): Get of a subdirectory is
+	// not found, and Put of a directory with subdirectories is refused.
+	RootsOnly bool
+	// PutLeavesOnly is set for services whose single-directory Put cannot
+	// refer to subdirectories, even stored ones: over the wire a Put is a
+	// closure of one message, as in tvix. RootsOnly implies it.
+	PutLeavesOnly bool
+}
+
+// Run runs the suite; newService returns a fresh, empty service.
+func Run(t *testing.T, newService func(t *testing.T) castore.DirectoryService, o Options) {
+	t.Run("SingleDirectories", func(t *testing.T) { testSingle(t, newService(t), o) })
+	t.Run("Closures", func(t *testing.T) { testClosures(t, newService(t), o) })
+	t.Run("LargeTree", func(t *testing.T) { testLargeTree(t, newService(t), o) })
+	t.Run("Unknown", func(t *testing.T) { testUnknown(t, newService(t)) })
+	t.Run("PutterRejects", func(t *testing.T) { testRejects(t, newService, o) })
+	t.Run("CancelledPutter", func(t *testing.T) { testCancelled(t, newService(t)) })
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func mustDir(t testing.TB, es ...castore.Entry) *castore.Directory {
+	t.Helper()
+	d, err := castore.NewDirectory(es...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func file(name string, seed int) castore.Entry {
+	return castore.Entry{Name: castore.PathComponent(name), Node: castore.FileNode(castore.Sum([]byte(fmt.Sprint(seed))), uint64(seed), seed%2 == 0)}
+}
+
+func sub(name string, d *castore.Directory) castore.Entry {
+	return castore.Entry{Name: castore.PathComponent(name), Node: d.Node()}
+}
+
+// put sends dirs (leaves first) through one putter.
+func put(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) (castore.Digest, error) {
+	t.Helper()
+	p := s.NewPutter(ctx(t))
+	for _, d := range dirs {
+		if err := p.Put(d); err != nil {
+			p.Close()
+			return castore.Digest{}, err
+		}
+	}
+	return p.Close()
+}
+
+// collect runs GetRecursive and returns the digests in order.
+func collect(t *testing.T, s castore.DirectoryService, root castore.Digest) ([]castore.Digest, error) {
+	var out []castore.Digest
+	for d, err := range s.GetRecursive(ctx(t), root) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, d.Digest())
+	}
+	return out, nil
+}
+
+func wantOrder(t *testing.T, got []castore.Digest, want ...*castore.Directory) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("GetRecursive yielded %d directories, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i].Digest() {
+			t.Fatalf("GetRecursive[%d] = %s, want %s", i, got[i], want[i].Digest())
+		}
+	}
+}
+
+func testSingle(t *testing.T, s castore.DirectoryService, o Options) {
+	leaf := mustDir(t, file("a", 1), castore.Entry{Name: "l", Node: castore.SymlinkNode("/x")})
+	empty := mustDir(t)
+	for _, d := range []*castore.Directory{leaf, empty} {
+		got, err := s.Put(ctx(t), d)
+		if err != nil || got != d.Digest() {
+			t.Fatalf("Put = %s, %v", got, err)
+		}
+		back, err := s.Get(ctx(t), d.Digest())
+		if err != nil || !back.Equal(d) {
+			t.Fatalf("Get after Put: %v", err)
+		}
+		order, err := collect(t, s, d.Digest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOrder(t, order, d)
+	}
+	// Idempotent.
+	if _, err := s.Put(ctx(t), leaf); err != nil {
+		t.Fatalf("second Put: %v", err)
+	}
+	parent := mustDir(t, sub("leaf", leaf))
+	_, err := s.Put(ctx(t), parent)
+	if o.RootsOnly || o.PutLeavesOnly {
+		if err == nil {
+			t.Fatal("a roots-only service accepted Put of a directory with subdirectories")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Put of a parent of a stored directory: %v", err)
+	}
+	orphan := mustDir(t, sub("nowhere", mustDir(t, file("zz", 99))))
+	if _, err := s.Put(ctx(t), orphan); !errors.Is(err, castore.ErrInvalid) {
+		t.Fatalf("Put of a directory whose child is not stored: %v", err)
+	}
+}
+
+func testClosures(t *testing.T, s castore.DirectoryService, o Options) {
+	// A chain: c -> b -> a.
+	a := mustDir(t, file("f", 1))
+	b := mustDir(t, sub("a", a), file("g", 2))
+	c := mustDir(t, sub("b", b))
+	root, err := put(t, s, a, b, c)
+	if err != nil || root != c.Digest() {
+		t.Fatalf("chain: %s %v", root, err)
+	}
+	order, err := collect(t, s, c.Digest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOrder(t, order, c, b, a)
+
+	// A diamond: r -> {x -> s, y -> s}, s shared; sent twice.
+	sh := mustDir(t, file("shared", 3))
+	x := mustDir(t, sub("s", sh), file("x", 4))
+	y := mustDir(t, sub("s2", sh))
+	r := mustDir(t, sub("x", x), sub("y", y))
+	if root, err := put(t, s, sh, x, sh, y, r); err != nil || root != r.Digest() {
+		t.Fatalf("diamond: %s %v", root, err)
+	}
+	order, err = collect(t, s, r.Digest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOrder(t, order, r, x, y, sh)
+	if _, err := s.Get(ctx(t), r.Digest()); err != nil {
+		t.Fatalf("Get of a root: %v", err)
+	}
+	_, err = s.Get(ctx(t), sh.Digest())
+	if o.RootsOnly && !errors.Is(err, castore.ErrNotFound) || !o.RootsOnly && err != nil {
+		t.Fatalf("Get of a subdirectory: %v (roots only: %v)", err, o.RootsOnly)
+	}
+}
+
+// testLargeTree puts 10,000 directories: a root over 100 directories of
+// 99 leaf directories each, every leaf with a few files.
+func testLargeTree(t *testing.T, s castore.DirectoryService, o Options) {
+	var all []*castore.Directory
+	var mids []castore.Entry
+	n := 0
+	for i := range 100 {
+		var leaves []castore.Entry
+		for j := range 99 {
+			n++
+			l := mustDir(t, file("f", n), file(fmt.Sprintf("g%d", j), i))
+			all = append(all, l)
+			leaves = append(leaves, sub(fmt.Sprintf("l%02d", j), l))
+		}
+		m := mustDir(t, leaves...)
+		all = append(all, m)
+		mids = append(mids, sub(fmt.Sprintf("m%03d", i), m))
+	}
+	root := mustDir(t, mids...)
+	all = append(all, root)
+	got, err := put(t, s, all...)
+	if err != nil || got != root.Digest() {
+		t.Fatalf("put of %d directories: %s %v", len(all), got, err)
+	}
+	order, err := collect(t, s, root.Digest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != len(all) || order[0] != root.Digest() {
+		t.Fatalf("GetRecursive yielded %d directories, want %d, root first", len(order), len(all))
+	}
+	// Breadth-first: every middle directory before every leaf.
+	mid := map[castore.Digest]bool{}
+	for _, m := range mids {
+		mid[m.Node.Digest] = true
+	}
+	for i, d := range order[1:101] {
+		if !mid[d] {
+			t.Fatalf("GetRecursive[%d] is not a middle directory: not breadth-first", i+1)
+		}
+	}
+	seen := map[castore.Digest]bool{}
+	for _, d := range order {
+		if seen[d] {
+			t.Fatalf("GetRecursive yielded %s twice", d)
+		}
+		seen[d] = true
+	}
+}
+
+func testUnknown(t *testing.T, s castore.DirectoryService) {
+	d := castore.Sum([]byte("unknown"))
+	if _, err := s.Get(ctx(t), d); !errors.Is(err, castore.ErrNotFound) {
+		t.Errorf("Get of an unknown digest: %v", err)
+	}
+	order, err := collect(t, s, d)
+	if err != nil || len(order) != 0 {
+		t.Errorf("GetRecursive of an unknown root: %d directories, %v", len(order), err)
+	}
+}
+
+func testRejects(t *testing.T, newService func(t *testing.T) castore.DirectoryService, o Options) {
+	a := mustDir(t, file("f", 1))
+	b := mustDir(t, sub("a", a))
+	wrong := mustDir(t, castore.Entry{Name: "a", Node: castore.DirectoryNode(a.Digest(), a.Size()+1)})
+	c := mustDir(t, sub("b", b))
+	other := mustDir(t, file("o", 2))
+	for _, tc := range []struct {
+		name string
+		dirs []*castore.Directory
+	}{
+		{"empty", nil},
+		{"missing child", []*castore.Directory{b}},
+		{"root before child", []*castore.Directory{b, a}},
+		{"wrong child size", []*castore.Directory{a, wrong}},
+		{"disconnected", []*castore.Directory{a, b, other}},
+		{"two roots", []*castore.Directory{a, other, b}},
+		{"skipped level", []*castore.Directory{a, c}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newService(t)
+			_, err := put(t, s, tc.dirs...)
+			if !errors.Is(err, castore.ErrInvalid) {
+				t.Fatalf("got %v, want an error wrapping ErrInvalid", err)
+			}
+			if len(tc.dirs) > 0 {
+				last := tc.dirs[len(tc.dirs)-1].Digest()
+				if _, err := s.Get(ctx(t), last); !errors.Is(err, castore.ErrNotFound) {
+					t.Fatalf("after a rejected closure, Get(last) = %v, want not found", err)
+				}
+			}
+		})
+	}
+}
+
+func testCancelled(t *testing.T, s castore.DirectoryService) {
+	a := mustDir(t, file("cancelled", 7))
+	b := mustDir(t, sub("a", a))
+	c, cancel := context.WithCancel(context.Background())
+	p := s.NewPutter(c)
+	if err := p.Put(a); err != nil {
+		t.Fatal(err)
+	}
+	p.Put(b)
+	cancel()
+	if _, err := p.Close(); err == nil {
+		t.Fatal("Close of a cancelled putter succeeded")
+	}
+	if _, err := s.Get(ctx(t), b.Digest()); !errors.Is(err, castore.ErrNotFound) {
+		t.Fatalf("a cancelled putter left its root: %v", err)
+	}
+}

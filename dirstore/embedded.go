@@ -1,0 +1,162 @@
+package dirstore
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/castore-go/castore"
+)
+
+var bucketDirs = []byte("directories")
+
+// Embedded is a DirectoryService in one local bbolt file, the local
+// default. Every directory is addressable. A putter's closure is committed
+// in one transaction, so a crash leaves either all of it or nothing of its
+// root; bbolt syncs every commit.
+type Embedded struct {
+	db *bolt.DB
+}
+
+// OpenEmbedded opens (creating if needed) the store at path. Another
+// process holding the file is an error after a second, not a hang.
+func OpenEmbedded(path string) (*Embedded, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open directory store %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketDirs)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open directory store %s: %w", path, err)
+	}
+	return &Embedded{db: db}, nil
+}
+
+var _ castore.DirectoryService = (*Embedded)(nil)
+
+// Close closes the file.
+func (e *Embedded) Close() error { return e.db.Close() }
+
+// decode checks stored bytes against their key before decoding them.
+func decode(d castore.Digest, b []byte) (*castore.Directory, error) {
+	if castore.Sum(b) != d {
+		return nil, fmt.Errorf("directory %s: stored bytes do not match the digest: %w", d, castore.ErrCorrupt)
+	}
+	dir, err := castore.UnmarshalDirectory(b)
+	if err != nil {
+		return nil, fmt.Errorf("directory %s: %w: %w", d, castore.ErrCorrupt, err)
+	}
+	return dir, nil
+}
+
+// Get reads and verifies one directory.
+func (e *Embedded) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var dir *castore.Directory
+	err := e.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDirs).Get(d[:])
+		if b == nil {
+			return fmt.Errorf("directory %s: %w", d, castore.ErrNotFound)
+		}
+		var err error
+		dir, err = decode(d, b) // decodes into fresh memory: b is only valid in the tx
+		return err
+	})
+	return dir, err
+}
+
+// Put stores one directory whose subdirectories are stored already.
+func (e *Embedded) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
+	if err := ctx.Err(); err != nil {
+		return castore.Digest{}, err
+	}
+	d := dir.Digest()
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketDirs)
+		for _, en := range dir.Entries() {
+			if en.Node.Type != castore.NodeDirectory {
+				continue
+			}
+			b := bk.Get(en.Node.Digest[:])
+			if b == nil {
+				return invalidClosure(d, "entry %q refers to directory %s, which is not stored", en.Name, en.Node.Digest)
+			}
+			child, err := decode(en.Node.Digest, b)
+			if err != nil {
+				return err
+			}
+			if child.Size() != en.Node.Size {
+				return invalidClosure(d, "entry %q gives directory %s size %d, its size is %d", en.Name, en.Node.Digest, en.Node.Size, child.Size())
+			}
+		}
+		return bk.Put(d[:], dir.Marshal())
+	})
+	if err != nil {
+		return castore.Digest{}, err
+	}
+	return d, nil
+}
+
+// GetRecursive yields the closure of root, breadth-first.
+func (e *Embedded) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	return BreadthFirst(ctx, root, e.Get)
+}
+
+// NewPutter validates the closure as it arrives and commits it in one
+// transaction at Close.
+func (e *Embedded) NewPutter(ctx context.Context) castore.DirectoryPutter {
+	return &embeddedPutter{ctx: ctx, e: e, v: NewClosureValidator()}
+}
+
+type embeddedPutter struct {
+	ctx context.Context
+	e   *Embedded
+	v   *ClosureValidator
+	err error
+}
+
+func (p *embeddedPutter) Put(dir *castore.Directory) error {
+	if p.err == nil {
+		_, p.err = p.v.Add(dir)
+	}
+	return p.err
+}
+
+func (p *embeddedPutter) Close() (castore.Digest, error) {
+	if p.err != nil {
+		return castore.Digest{}, p.err
+	}
+	p.err = fmt.Errorf("putter already closed")
+	if err := p.ctx.Err(); err != nil {
+		return castore.Digest{}, err
+	}
+	root, dirs, err := p.v.Finish()
+	if err != nil {
+		return castore.Digest{}, err
+	}
+	err = p.e.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketDirs)
+		for _, d := range dirs {
+			dg := d.Digest()
+			if bk.Get(dg[:]) != nil {
+				continue
+			}
+			if err := bk.Put(dg[:], d.Marshal()); err != nil {
+				return err
+			}
+		}
+		return p.ctx.Err() // a cancelled putter commits nothing
+	})
+	if err != nil {
+		return castore.Digest{}, fmt.Errorf("put closure %s: %w", root, err)
+	}
+	return root, nil
+}

@@ -1,0 +1,55 @@
+package grpcapi_test
+
+import (
+	"net"
+	"path/filepath"
+	"testing"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/dirstore/dirtest"
+	"github.com/castore-go/castore/grpcapi"
+)
+
+// clientOf serves dirs (and blobs) on a fresh listener and returns clients.
+func clientsOf(t *testing.T, network string, blobs castore.BlobService, dirs castore.DirectoryService) (*grpcapi.BlobClient, *grpcapi.DirectoryClient) {
+	var l net.Listener
+	var addr string
+	if network == "unix" {
+		sock := filepath.Join(t.TempDir(), "castore.sock")
+		var err error
+		if l, err = net.Listen("unix", sock); err != nil {
+			t.Fatal(err)
+		}
+		addr = "grpc+unix://" + sock
+	} else {
+		l = listenTCP(t)
+		addr = "grpc+http://" + l.Addr().String()
+	}
+	serve(t, l, blobs, dirs)
+	conn := dial(t, addr)
+	return grpcapi.NewBlobClient(conn), grpcapi.NewDirectoryClient(conn)
+}
+
+func TestDirectoryConformance(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network+"/memory", func(t *testing.T) {
+			dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
+				_, dc := clientsOf(t, network, chunkstore.NewMemory(), dirstore.NewMemory())
+				return dc
+			}, dirtest.Options{PutLeavesOnly: true})
+		})
+		t.Run(network+"/embedded", func(t *testing.T) {
+			dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
+				e, err := dirstore.OpenEmbedded(filepath.Join(t.TempDir(), "d.db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { e.Close() })
+				_, dc := clientsOf(t, network, chunkstore.NewMemory(), e)
+				return dc
+			}, dirtest.Options{PutLeavesOnly: true})
+		})
+	}
+}
