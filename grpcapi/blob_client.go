@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
 	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
@@ -76,7 +76,9 @@ func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobRe
 	if len(chunks) == 0 {
 		return c.spool(ctx, d)
 	}
-	return newChunkedReader(ctx, c, chunks), nil
+	return chunkstore.NewChunkReader(ctx, chunks, func(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
+		return c.fetch(ctx, cm.Digest, cm.Size)
+	}, 2), nil
 }
 
 // fetch reads one whole blob or chunk into memory, refusing more than max
@@ -237,151 +239,4 @@ func (w *blobWriter) Close() (castore.Digest, error) {
 		return castore.Digest{}, fmt.Errorf("put blob: server says %s, the bytes sent hash to %s: %w", d, want, castore.ErrCorrupt)
 	}
 	return d, nil
-}
-
-// chunkedReader reads a chunked blob, fetching and verifying chunks as they
-// are needed and the next one ahead of a sequential reader.
-type chunkedReader struct {
-	ctx     context.Context
-	cancel  context.CancelFunc
-	c       *BlobClient
-	chunks  []castore.ChunkMeta
-	offsets []int64 // offsets[i] = start of chunk i; offsets[len] = size
-	pos     int64
-
-	mu    sync.Mutex
-	cache map[int]*chunkFetch
-	order []int // fetch order, for eviction
-}
-
-type chunkFetch struct {
-	done chan struct{}
-	data []byte
-	err  error
-}
-
-// cachedChunks bounds the chunks a reader holds: the current one, the one
-// read ahead, and a few for concurrent ReadAt callers.
-const cachedChunks = 4
-
-func newChunkedReader(ctx context.Context, c *BlobClient, chunks []castore.ChunkMeta) *chunkedReader {
-	ctx, cancel := context.WithCancel(ctx)
-	r := &chunkedReader{ctx: ctx, cancel: cancel, c: c, chunks: chunks, cache: map[int]*chunkFetch{}}
-	r.offsets = make([]int64, len(chunks)+1)
-	for i, ch := range chunks {
-		r.offsets[i+1] = r.offsets[i] + int64(ch.Size)
-	}
-	return r
-}
-
-func (r *chunkedReader) size() int64 { return r.offsets[len(r.chunks)] }
-
-// chunk returns chunk i, fetching it once however many callers want it.
-func (r *chunkedReader) chunk(i int, wait bool) ([]byte, error) {
-	r.mu.Lock()
-	f, ok := r.cache[i]
-	if !ok {
-		f = &chunkFetch{done: make(chan struct{})}
-		r.cache[i] = f
-		r.order = append(r.order, i)
-		if len(r.order) > cachedChunks {
-			delete(r.cache, r.order[0])
-			r.order = r.order[1:]
-		}
-		go func() {
-			f.data, f.err = r.c.fetch(r.ctx, r.chunks[i].Digest, r.chunks[i].Size)
-			close(f.done)
-		}()
-	}
-	r.mu.Unlock()
-	if !wait {
-		return nil, nil
-	}
-	<-f.done
-	if f.err != nil {
-		r.mu.Lock()
-		if r.cache[i] == f {
-			delete(r.cache, i) // let a later call retry
-		}
-		r.mu.Unlock()
-	}
-	return f.data, f.err
-}
-
-// chunkAt returns the index of the chunk holding offset off.
-func (r *chunkedReader) chunkAt(off int64) int {
-	lo, hi := 0, len(r.chunks)-1
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if r.offsets[mid] <= off {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	return lo
-}
-
-func (r *chunkedReader) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("read at %d: negative offset", off)
-	}
-	n := 0
-	for n < len(p) {
-		if off >= r.size() {
-			return n, io.EOF
-		}
-		i := r.chunkAt(off)
-		data, err := r.chunk(i, true)
-		if err != nil {
-			return n, err
-		}
-		if i+1 < len(r.chunks) {
-			r.chunk(i+1, false) // read ahead
-		}
-		k := copy(p[n:], data[off-r.offsets[i]:])
-		n += k
-		off += int64(k)
-	}
-	return n, nil
-}
-
-func (r *chunkedReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if r.pos >= r.size() {
-		return 0, io.EOF
-	}
-	// Stay within one chunk per call, like a plain file read.
-	i := r.chunkAt(r.pos)
-	end := min(r.offsets[i+1]-r.pos, int64(len(p)))
-	n, err := r.ReadAt(p[:end], r.pos)
-	r.pos += int64(n)
-	if err == io.EOF && n > 0 {
-		err = nil
-	}
-	return n, err
-}
-
-func (r *chunkedReader) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += r.pos
-	case io.SeekEnd:
-		offset += r.size()
-	default:
-		return r.pos, fmt.Errorf("seek: invalid whence %d", whence)
-	}
-	if offset < 0 {
-		return r.pos, fmt.Errorf("seek to %d: negative position", offset)
-	}
-	r.pos = offset
-	return offset, nil
-}
-
-func (r *chunkedReader) Close() error {
-	r.cancel()
-	return nil
 }
