@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/objectstore"
 )
 
 // DefaultRegistry returns a registry of castore's own service types.
@@ -20,6 +22,24 @@ func DefaultRegistry() *Registry {
 	})
 	RegisterDirectoryService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryParams) (castore.DirectoryService, error) {
 		return dirstore.NewMemory(), nil
+	})
+	RegisterBlobService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreBlobParams) (castore.BlobService, error) {
+		s, err := openObjectStore(ctx, p.URL)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := chunkstore.NewChunked(s, chunkstore.ChunkedOptions{AvgChunkSize: p.AvgChunkSize})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		return cs, nil
+	})
+	RegisterDirectoryService(r, "embedded", func(ctx context.Context, c *Composition, p *EmbeddedParams) (castore.DirectoryService, error) {
+		if p.Path == "" {
+			return nil, fmt.Errorf("path is required")
+		}
+		return dirstore.OpenEmbedded(p.Path)
 	})
 	RegisterBlobService(r, "grpc", func(ctx context.Context, c *Composition, p *GRPCParams) (castore.BlobService, error) {
 		conn, err := dialParams(ctx, p)
@@ -60,3 +80,17 @@ type closingDirs struct {
 }
 
 func (c *closingDirs) Close() error { return c.conn.Close() }
+
+// openObjectStore opens an object store URL, instrumented with a span and
+// metrics per backend call.
+func openObjectStore(ctx context.Context, rawURL string) (objectstore.Store, error) {
+	if rawURL == "" {
+		return nil, fmt.Errorf("url is required")
+	}
+	s, err := objectstore.Open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	scheme, _, _ := strings.Cut(rawURL, ":")
+	return objectstore.Instrument(s, scheme), nil
+}
