@@ -51,12 +51,12 @@ func TestHostileBundles(t *testing.T) {
 		{"truncated stream", zstdOf(good)[:len(zstdOf(good))-5], "", -1},
 		{"truncated frame", zstdOf(good[:len(good)-3]), "truncated", 2},
 		{"oversized frame", zstdOf(append(huge, 1, 2, 3)), "more than", 0},
-		{"missing directories", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid})), "missing", 2},
-		{"foreign root", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{other})), "nothing before it refers to", 0},
+		{"missing directories", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid})), "lacks 1 directories", 2},
+		{"foreign root", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{other})), "instead of the root", 0},
 		{"foreign frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, other})), "nothing before it refers to", 1},
-		{"leaves first", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{leaf, mid, root})), "nothing before it refers to", 0},
-		{"repeated frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf, leaf})), "repeats", 3},
-		{"invalid frame", zstdOf(append(binary.BigEndian.AppendUint32(nil, 3), 0xff, 0xff, 0xff)), "nothing before it refers to", 0},
+		{"leaves first", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{leaf, mid, root})), "instead of the root", 0},
+		{"repeated frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf, leaf})), "comes twice", 3},
+		{"invalid frame", zstdOf(append(binary.BigEndian.AppendUint32(nil, 3), 0xff, 0xff, 0xff)), "instead of the root", 0},
 		{"empty", zstdOf(nil), "reading its length", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
