@@ -41,6 +41,36 @@ func DefaultRegistry() *Registry {
 		}
 		return dirstore.OpenEmbedded(p.Path)
 	})
+	RegisterDirectoryService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreDirectoryParams) (castore.DirectoryService, error) {
+		s, err := openObjectStore(ctx, p.URL)
+		if err != nil {
+			return nil, err
+		}
+		b, err := dirstore.NewBundles(s, 0)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		return b, nil
+	})
+	RegisterBlobService(r, "combined", func(ctx context.Context, c *Composition, p *CombinedParams) (castore.BlobService, error) {
+		near, far, err := nearFar(ctx, c.BlobService, p.Near, p.Far)
+		if err != nil {
+			return nil, err
+		}
+		w, err := chunkstore.ParseWriteTo(p.Write)
+		if err != nil {
+			return nil, err
+		}
+		return chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{Write: w})
+	})
+	RegisterDirectoryService(r, "cache", func(ctx context.Context, c *Composition, p *CacheParams) (castore.DirectoryService, error) {
+		near, far, err := nearFar(ctx, c.DirectoryService, p.Near, p.Far)
+		if err != nil {
+			return nil, err
+		}
+		return dirstore.NewCache(near, far), nil
+	})
 	RegisterBlobService(r, "grpc", func(ctx context.Context, c *Composition, p *GRPCParams) (castore.BlobService, error) {
 		conn, err := dialParams(ctx, p)
 		if err != nil {
@@ -56,6 +86,23 @@ func DefaultRegistry() *Registry {
 		return &closingDirs{DirectoryService: grpcapi.NewDirectoryClient(conn), conn: conn}, nil
 	})
 	return r
+}
+
+// nearFar builds the two services a near/far combinator refers to.
+func nearFar[S any](ctx context.Context, get func(context.Context, string) (S, error), near, far string) (S, S, error) {
+	var zero S
+	if near == "" || far == "" {
+		return zero, zero, fmt.Errorf("near and far are both required")
+	}
+	n, err := get(ctx, near)
+	if err != nil {
+		return zero, zero, err
+	}
+	f, err := get(ctx, far)
+	if err != nil {
+		return zero, zero, err
+	}
+	return n, f, nil
 }
 
 func dialParams(ctx context.Context, p *GRPCParams) (*grpc.ClientConn, error) {
