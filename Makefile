@@ -34,7 +34,7 @@ TOOL_STAMPS := $(foreach t,$(TOOL_PKGS),$(BIN)/.$(call tool_name,$(t))@$(call to
 PKGS := ./...
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test unit lint proto proto-check tools run bench clean
+.PHONY: all build test unit lint proto proto-check tools run bench loadtest clean
 
 all: build
 
@@ -83,6 +83,12 @@ proto-check: proto
 ## bench: micro-benchmarks (end-to-end ones join as they land).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## loadtest: 200 concurrent clients for 60 s against `castore serve` (the
+## embedded default, then MinIO as the far store, then MinIO stopped for
+## 10 s during the load); prints p50/p99 per RPC and throughput.
+loadtest: tools
+	$(GO) test ./internal/loadtest -count=1 -v -timeout 30m -args -clients 200 -duration 60s -fault 10s
 
 clean:
 	rm -rf $(BIN)

@@ -3,6 +3,7 @@ package dirstore_test
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -110,4 +111,54 @@ func FuzzReadBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A bundle object that decompresses to far more than any frame may hold
+// (a decompression bomb) is refused, and what is allocated for it stays
+// bounded by the frame bound and the decoder's window limit.
+func TestBundleDecompressionBomb(t *testing.T) {
+	_, _, root := closureOf(t)
+	for _, tc := range []struct {
+		name   string
+		window int
+		want   string
+	}{
+		{"1 GiB behind one frame", 1 << 20, "instead of the root"},
+		{"256 MiB window", 256 << 20, "window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var obj bytes.Buffer
+			enc, err := zstd.NewWriter(&obj, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(tc.window), zstd.WithSingleSegment(false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc.Write(binary.BigEndian.AppendUint32(nil, dirstore.DefaultMaxFrame))
+			zeros := make([]byte, 1<<20)
+			for range 1024 {
+				enc.Write(zeros)
+			}
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			mem := objectstore.NewMemory()
+			mem.Put(t.Context(), dirstore.BundleKey(root.Digest()), bytes.NewReader(obj.Bytes()))
+			b := bundles(t, mem)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			var got error
+			for _, err := range b.GetRecursive(t.Context(), root.Digest()) {
+				if err != nil {
+					got = err
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if got == nil || !strings.Contains(got.Error(), tc.want) {
+				t.Fatalf("a %d-byte bomb: %v, want an error containing %q", obj.Len(), got, tc.want)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*dirstore.DefaultMaxFrame {
+				t.Fatalf("reading a bomb allocated %d MiB, more than the bound allows", alloc>>20)
+			}
+		})
+	}
 }
