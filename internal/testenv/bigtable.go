@@ -84,10 +84,14 @@ func (e *BigtableEmulatorServer) SetEnv(t testing.TB) {
 }
 
 // Dial returns a plaintext gRPC connection to the emulator, closed when
-// the test ends, with extra dial options (interceptors, say).
+// the test ends, with extra dial options (interceptors, say). Like the
+// Bigtable client's own connections it allows messages of up to 256 MiB.
 func (e *BigtableEmulatorServer) Dial(t testing.TB, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(e.Host, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	conn, err := grpc.NewClient(e.Host, append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<28), grpc.MaxCallSendMsgSize(1<<28)),
+	}, opts...)...)
 	if err != nil {
 		t.Fatalf("dialing the bigtable emulator at %s: %v", e.Host, err)
 	}
