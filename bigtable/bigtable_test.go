@@ -399,7 +399,11 @@ func TestEmulatorHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
 	// A directory of about 6 MiB: over gRPC's default message size, under
 	// the cell limit.
 	var es []castore.Entry
