@@ -224,17 +224,18 @@ func key(d castore.Digest) string { return d.Hex() }
 const cellTimestamp bigtable.Timestamp = 0
 
 // filterFor returns the read filter for the cell of one directory, or, for
-// batched reads (one != ""), for any directory cell: the family, qualifiers
-// that are hex digests, and only the newest version. Which qualifier a row
-// holds is checked again when the row is decoded.
+// batched reads (one == ""), for the cells of any directory: the family,
+// the qualifier (for a batch, the range of qualifiers that starts with a
+// hex digit; which one a row must hold is checked when it is decoded), and
+// only the newest version. Column ranges, not regular expressions: Bigtable
+// evaluates them more cheaply, and no name needs escaping.
 func (s *Service) filterFor(one string) bigtable.Filter {
-	qualifier := `^[0-9a-f]{64}$`
+	start, end := "0", "g" // '0'-'9' < 'a'-'f' < 'g'
 	if one != "" {
-		qualifier = "^" + one + "$" // hex: nothing to escape
+		start, end = one, one+"\x00" // exactly one
 	}
 	return bigtable.ChainFilters(
-		bigtable.FamilyFilter("^"+regexp.QuoteMeta(s.p.FamilyName)+"$"),
-		bigtable.ColumnFilter(qualifier),
+		bigtable.ColumnRangeFilter(s.p.FamilyName, start, end),
 		bigtable.LatestNFilter(1),
 	)
 }
