@@ -465,3 +465,35 @@ func TestBatchedMatchesPerDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedBatchLeavesNoRoot: when a batch of a closure cannot be
+// written, Close fails and the root is not visible; the putter wrote
+// nothing before Close.
+func TestFailedBatchLeavesNoRoot(t *testing.T) {
+	f := newFixture(t)
+	c := newCounter()
+	s := f.open(t, f.params(t), c)
+	ctx := t.Context()
+	tree := wideTree(t, 3, 10)
+	p := s.NewPutter(ctx)
+	for _, d := range tree {
+		if err := p.Put(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.writes() + c.get("ReadRows"); n != 0 {
+		t.Fatalf("the putter sent %d requests before Close (%s)", n, c)
+	}
+	c.fail.Store("MutateRows")
+	if _, err := p.Close(); err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("Close with failing MutateRows: %v", err)
+	}
+	c.fail.Store("")
+	root := tree[len(tree)-1].Digest()
+	if _, err := s.Get(ctx, root); !errors.Is(err, castore.ErrNotFound) {
+		t.Fatalf("after a failed batch, Get(root) = %v, want not found", err)
+	}
+	if c.get("CheckAndMutateRow") != 0 {
+		t.Errorf("the root was written after a failed batch: %s", c)
+	}
+}

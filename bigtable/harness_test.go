@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	gbt "cloud.google.com/go/bigtable"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/bigtable"
@@ -23,14 +26,22 @@ const family = "cf"
 type counter struct {
 	mu sync.Mutex
 	n  map[string]int
+	// fail, if set, makes every call of that method fail with
+	// PermissionDenied (which the client does not retry).
+	fail atomic.Value // string
 }
 
 func newCounter() *counter { return &counter{n: map[string]int{}} }
 
-func (c *counter) add(method string) {
+func (c *counter) add(method string) error {
+	name := method[strings.LastIndex(method, "/")+1:]
 	c.mu.Lock()
-	c.n[method[strings.LastIndex(method, "/")+1:]]++
+	c.n[name]++
 	c.mu.Unlock()
+	if f, _ := c.fail.Load().(string); f == name {
+		return status.Errorf(codes.PermissionDenied, "injected failure of %s", name)
+	}
+	return nil
 }
 
 func (c *counter) get(method string) int {
@@ -59,11 +70,15 @@ func (c *counter) String() string {
 func (c *counter) dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			c.add(method)
+			if err := c.add(method); err != nil {
+				return err
+			}
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			c.add(method)
+			if err := c.add(method); err != nil {
+				return nil, err
+			}
 			return streamer(ctx, desc, cc, method, opts...)
 		}),
 	}

@@ -15,7 +15,7 @@ import (
 // Bounds of one batch a putter writes: rows and bytes of values.
 const (
 	writeBatchRows  = 1000
-	writeBatchBytes = 32 << 20
+	writeBatchBytes = 16 << 20
 )
 
 // NewPutter returns a putter that validates the closure as it arrives
