@@ -17,6 +17,8 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 MINIO_VERSION              := v0.0.0-20260212201848-7aac2a2c5b7c
 FAKE_GCS_VERSION           := v1.56.1
+# The Bigtable emulator is the one shipped with the client library in go.mod.
+BIGTABLE_EMULATOR_VERSION  := v1.58.0
 
 TOOL_PKGS := \
 	staticcheck=honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) \
@@ -24,7 +26,8 @@ TOOL_PKGS := \
 	protoc-gen-go=google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION) \
 	protoc-gen-go-grpc=google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION) \
 	minio=github.com/minio/minio@$(MINIO_VERSION) \
-	fake-gcs-server=github.com/fsouza/fake-gcs-server@$(FAKE_GCS_VERSION)
+	fake-gcs-server=github.com/fsouza/fake-gcs-server@$(FAKE_GCS_VERSION) \
+	emulator=cloud.google.com/go/bigtable/cmd/emulator@$(BIGTABLE_EMULATOR_VERSION)
 
 tool_name = $(word 1,$(subst =, ,$(1)))
 tool_pkg  = $(word 2,$(subst =, ,$(1)))

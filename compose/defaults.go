@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/bigtable"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
@@ -70,6 +71,16 @@ func DefaultRegistry() *Registry {
 			return nil, err
 		}
 		return dirstore.NewCache(near, far), nil
+	})
+	RegisterDirectoryService(r, "bigtable", func(ctx context.Context, c *Composition, p *BigtableParams) (castore.DirectoryService, error) {
+		s, err := bigtable.Open(ctx, bigtable.Params{
+			ProjectID: p.ProjectID, InstanceName: p.InstanceName, TableName: p.TableName, FamilyName: p.FamilyName,
+			AppProfileID: p.AppProfileID, ChannelSize: p.ChannelSize, Timeout: p.Timeout, IsReadOnly: p.IsReadOnly,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	})
 	RegisterBlobService(r, "grpc", func(ctx context.Context, c *Composition, p *GRPCParams) (castore.BlobService, error) {
 		conn, err := dialParams(ctx, p)
