@@ -357,12 +357,15 @@ func (w *chunkedWriter) start() {
 // putChunk stores a chunk unless it is known to be stored.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
 	if c.known.has(d) {
+		countChunkWrite(ctx, false)
 		return nil
 	}
 	comp := c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
-	if _, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp)); err != nil {
+	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp))
+	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
+	countChunkWrite(ctx, created)
 	c.known.add(d)
 	return nil
 }

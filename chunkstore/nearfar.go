@@ -120,6 +120,9 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 	if err == nil && len(chunks) == 0 {
 		// Near holds it unsplit (or as one chunk).
 		r, err := nf.near.Open(ctx, d)
+		if err == nil {
+			countNearRead(ctx, true)
+		}
 		if err == nil || !errors.Is(err, castore.ErrNotFound) {
 			return r, err
 		}
@@ -136,6 +139,7 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 		fromFar = true
 	}
 	if len(chunks) == 0 {
+		countNearRead(ctx, false)
 		return nf.openWhole(ctx, d)
 	}
 	fill := &indexFill{nf: nf, blob: d, chunks: chunks, have: make([]bool, len(chunks)), index: fromFar}
@@ -239,8 +243,10 @@ func (f *indexFill) noteInNear(ctx context.Context, cm castore.ChunkMeta) {
 func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte, inNear bool, err error) {
 	data, err = readChunk(ctx, nf.near, cm)
 	if err == nil {
+		countNearRead(ctx, true)
 		return data, true, nil
 	}
+	countNearRead(ctx, false)
 	if !errors.Is(err, castore.ErrNotFound) && !errors.Is(err, castore.ErrCorrupt) {
 		return nil, false, fmt.Errorf("near: %w", err)
 	}

@@ -6,8 +6,25 @@ import (
 	"fmt"
 	"iter"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/castore-go/castore"
 )
+
+// cacheReads counts Cache lookups (Get and GetRecursive), by result: "hit"
+// (near answered) or "miss" (far was asked).
+var cacheReads, _ = otel.Meter("github.com/castore-go/castore/dirstore").Int64Counter("castore_near_cache_directory_reads",
+	metric.WithDescription("near/far directory cache lookups, by result: hit or miss"))
+
+func countCacheRead(ctx context.Context, hit bool) {
+	r := "miss"
+	if hit {
+		r = "hit"
+	}
+	cacheReads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", r)))
+}
 
 // Cache is a near/far DirectoryService: reads try near first; on a miss
 // the whole closure is read from far, checked root first, put into near
@@ -30,8 +47,10 @@ func NewCache(near, far castore.DirectoryService) *Cache {
 func (c *Cache) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
 	dir, err := c.near.Get(ctx, d)
 	if err == nil || !isNotFound(err) {
+		countCacheRead(ctx, err == nil)
 		return dir, err
 	}
+	countCacheRead(ctx, false)
 	dirs, err := c.fill(ctx, d)
 	if err != nil {
 		return nil, err
@@ -86,6 +105,7 @@ func (c *Cache) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2
 			}
 			first = false
 		}
+		countCacheRead(ctx, !first)
 		if !first {
 			return
 		}
