@@ -17,6 +17,8 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 MINIO_VERSION              := v0.0.0-20260212201848-7aac2a2c5b7c
 FAKE_GCS_VERSION           := v1.56.1
+HELM_VERSION               := v3.21.4
+TERRAFORM_VERSION          := v1.5.7
 
 TOOL_PKGS := \
 	staticcheck=honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) \
@@ -24,7 +26,9 @@ TOOL_PKGS := \
 	protoc-gen-go=google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION) \
 	protoc-gen-go-grpc=google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION) \
 	minio=github.com/minio/minio@$(MINIO_VERSION) \
-	fake-gcs-server=github.com/fsouza/fake-gcs-server@$(FAKE_GCS_VERSION)
+	fake-gcs-server=github.com/fsouza/fake-gcs-server@$(FAKE_GCS_VERSION) \
+	helm=helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) \
+	terraform=github.com/hashicorp/terraform@$(TERRAFORM_VERSION)
 
 tool_name = $(word 1,$(subst =, ,$(1)))
 tool_pkg  = $(word 2,$(subst =, ,$(1)))
@@ -34,7 +38,7 @@ TOOL_STAMPS := $(foreach t,$(TOOL_PKGS),$(BIN)/.$(call tool_name,$(t))@$(call to
 PKGS := ./...
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test unit lint proto proto-check tools run bench clean
+.PHONY: all build test unit lint proto proto-check tools run bench clean image deploy-check
 
 all: build
 
@@ -46,6 +50,13 @@ build:
 ## (DATA_DIR defaults to $$XDG_DATA_HOME/castore or ~/.local/share/castore).
 run: build
 	$(BIN)/castore serve $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+## image: the container image (multi-stage Dockerfile: static binary,
+## distroless, non-root). IMAGE names it; CONTAINER_ENGINE may be podman.
+IMAGE            ?= castore:dev
+CONTAINER_ENGINE ?= docker
+image:
+	$(CONTAINER_ENGINE) build -t $(IMAGE) .
 
 ## tools: install every pinned tool into ./bin.
 tools: $(TOOL_STAMPS)
