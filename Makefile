@@ -70,8 +70,18 @@ $(BIN)/.$(call tool_name,$(1))@$(call tool_ver,$(1)):
 endef
 $(foreach t,$(TOOL_PKGS),$(eval $(call tool_rule,$(t))))
 
-## test: everything CI runs: tools, generated-code check, lint, all tests.
-test: tools proto-check lint unit
+## test: everything CI runs: tools, generated-code check, lint, deployment
+## checks, all tests.
+test: tools proto-check lint deploy-check unit
+
+## deploy-check: helm lint and helm template of helm/castore (defaults and
+## examples) decoded strictly into the Kubernetes API types, the schema's
+## refusals, the rendered serve flags run through castore's flag parser,
+## terraform fmt -check and an HCL reference check of terraform/. Needs no
+## cluster, no container engine and no provider plugins.
+deploy-check: $(BIN)/.helm@$(HELM_VERSION) $(BIN)/.terraform@$(TERRAFORM_VERSION)
+	$(GO) test -count=1 ./deploy/...
+	$(GO) test -count=1 -run '^TestChartServeFlags' ./cmd/castore
 
 unit:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
