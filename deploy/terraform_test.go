@@ -81,6 +81,12 @@ output "id" { value = var.name }
 	}{
 		{"clean", map[string]string{
 			"main.tf": `
+terraform {
+  required_providers {
+    x = { source = "example/x" }
+  }
+}
+provider "x" {}
 variable "a" { type = string }
 locals { b = "${var.a}-x" }
 resource "x_thing" "t" {
@@ -106,6 +112,17 @@ output "o" { value = [module.m.id, path.module, terraform.workspace] }
 		{"undeclared local", map[string]string{
 			"main.tf": `output "o" { value = local.nope }`,
 		}, []string{`local.nope is not declared`}},
+		{"provider not pinned", map[string]string{
+			"main.tf": `
+terraform {
+  required_providers {
+    x = { source = "example/x" }
+  }
+}
+resource "y_thing" "t" {}
+provider "z" {}
+`,
+		}, []string{`provider "y" is not pinned`, `provider "z" is not pinned`}},
 		{"undeclared resource and data", map[string]string{
 			"main.tf": `output "o" { value = [x_thing.t.id, data.x_src.d.id] }`,
 		}, []string{`x_thing.t is not declared`, `data.x_src.d is not declared`}},
@@ -186,12 +203,18 @@ type tfModule struct {
 	resources map[string]bool // TYPE.NAME
 	data      map[string]bool // TYPE.NAME
 	modules   map[string]*hclsyntax.Block
+	// providers pinned in terraform { required_providers { ... } }
+	providers map[string]bool
+	// uses: provider local names that resources, data sources and
+	// provider blocks use, with where.
+	uses map[string]hcl.Range
 }
 
 // loadModule parses every .tf file of dir; parse errors are problems.
 func loadModule(dir string) (*tfModule, []string) {
 	m := &tfModule{dir: dir, variables: map[string]bool{}, locals: map[string]bool{}, outputs: map[string]bool{},
-		resources: map[string]bool{}, data: map[string]bool{}, modules: map[string]*hclsyntax.Block{}}
+		resources: map[string]bool{}, data: map[string]bool{}, modules: map[string]*hclsyntax.Block{},
+		providers: map[string]bool{}, uses: map[string]hcl.Range{}}
 	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil {
 		return nil, []string{err.Error()}
@@ -233,17 +256,47 @@ func loadModule(dir string) (*tfModule, []string) {
 				m.outputs[label(0)] = true
 			case "resource":
 				m.resources[label(0)+"."+label(1)] = true
+				m.use(b, providerOf(b, label(0)))
 			case "data":
 				m.data[label(0)+"."+label(1)] = true
+				m.use(b, providerOf(b, label(0)))
 			case "module":
 				m.modules[label(0)] = b
-			case "terraform", "provider", "moved", "import", "check":
+			case "provider":
+				m.use(b, label(0))
+			case "terraform":
+				for _, rp := range b.Body.Blocks {
+					if rp.Type == "required_providers" {
+						for name := range rp.Body.Attributes {
+							m.providers[name] = true
+						}
+					}
+				}
+			case "moved", "import", "check":
 			default:
 				problems = append(problems, fmt.Sprintf("%s: unknown top-level block %q", b.DefRange(), b.Type))
 			}
 		}
 	}
 	return m, problems
+}
+
+func (m *tfModule) use(b *hclsyntax.Block, provider string) {
+	if _, seen := m.uses[provider]; !seen {
+		m.uses[provider] = b.DefRange()
+	}
+}
+
+// providerOf is the provider local name of a resource or data block: its
+// provider argument (aws.east -> aws), else its type's prefix (aws_s3_bucket -> aws).
+func providerOf(b *hclsyntax.Block, typ string) string {
+	if a, ok := b.Body.Attributes["provider"]; ok {
+		if tr, diags := hcl.AbsTraversalForExpr(a.Expr); !diags.HasErrors() {
+			return tr.RootName()
+		}
+	}
+	p, _, _ := strings.Cut(typ, "_")
+	return p
 }
 
 // moduleMeta are the arguments of a module block that are not inputs.
@@ -293,6 +346,11 @@ func checkModule(dir string) []string {
 	}
 	for _, body := range m.bodies {
 		problems = append(problems, m.checkBody(body, nil, children)...)
+	}
+	for p, where := range m.uses {
+		if !m.providers[p] {
+			problems = append(problems, fmt.Sprintf("%s: provider %q is not pinned in terraform { required_providers }", where, p))
+		}
 	}
 	sort.Strings(problems)
 	return problems
