@@ -76,12 +76,13 @@ test: tools proto-check lint deploy-check unit
 
 ## deploy-check: helm lint and helm template of helm/castore (defaults and
 ## examples) decoded strictly into the Kubernetes API types, the schema's
-## refusals, the rendered serve flags run through castore's flag parser,
+## refusals, the rendered serve args run through castore's flag parser and
+## served (health SERVING, /metrics),
 ## terraform fmt -check and an HCL reference check of terraform/. Needs no
 ## cluster, no container engine and no provider plugins.
 deploy-check: $(BIN)/.helm@$(HELM_VERSION) $(BIN)/.terraform@$(TERRAFORM_VERSION)
 	$(GO) test -count=1 ./deploy/...
-	$(GO) test -count=1 -run '^TestChartServeFlags' ./cmd/castore
+	$(GO) test -count=1 -run '^TestChartServe' ./cmd/castore
 
 unit:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
