@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -71,7 +72,7 @@ auth:
   enabled: true
   tokens:
     - "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 write"
-server: {readOnly: true, logLevel: debug, extraArgs: ["--grace-period=5s"], extraEnv: [{name: CASTORE_LOG_FORMAT, value: text}]}
+server: {readOnly: true, logLevel: debug, preStopSleepSeconds: 0, extraArgs: ["--grace-period=5s"], extraEnv: [{name: CASTORE_LOG_FORMAT, value: text}]}
 autoscaling: {enabled: false}
 replicaCount: 3
 podDisruptionBudget: {enabled: false}
@@ -303,6 +304,23 @@ func checkDeployment(t *testing.T, ms []manifest) {
 	}
 	if len(c.Args) == 0 || c.Args[0] != "serve" {
 		t.Errorf("args %q: want castore serve", c.Args)
+	}
+	// SIGTERM comes after the preStop sleep; the calls in flight then have
+	// --grace-period before the kubelet's SIGKILL at the termination grace.
+	grace := 10 * time.Second // serve's default
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--grace-period="); ok {
+			if grace, err = time.ParseDuration(v); err != nil {
+				t.Errorf("%s: %v", a, err)
+			}
+		}
+	}
+	var sleep time.Duration
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+		sleep = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	}
+	if tg := pod.Spec.TerminationGracePeriodSeconds; tg == nil || sleep+grace > time.Duration(*tg)*time.Second {
+		t.Errorf("preStop sleep %v + grace period %v exceed terminationGracePeriodSeconds %v", sleep, grace, tg)
 	}
 	for _, p := range []*corev1.Probe{c.StartupProbe, c.ReadinessProbe, c.LivenessProbe} {
 		if p == nil {
