@@ -73,6 +73,7 @@ type Chunked struct {
 	known *knownSet
 	enc   *zstd.Encoder
 	decs  sync.Pool // of *zstd.Decoder, each streaming with concurrency 1
+	m     *metrics
 }
 
 var _ castore.BlobService = (*Chunked)(nil)
@@ -87,7 +88,7 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc}, nil
+	return &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics()}, nil
 }
 
 // Close releases the store underneath.
@@ -357,7 +358,7 @@ func (w *chunkedWriter) start() {
 // putChunk stores a chunk unless it is known to be stored.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
 	if c.known.has(d) {
-		countChunkWrite(ctx, false)
+		c.m.chunkWrite(ctx, false)
 		return nil
 	}
 	comp := c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
@@ -365,7 +366,7 @@ func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) e
 	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
-	countChunkWrite(ctx, created)
+	c.m.chunkWrite(ctx, created)
 	c.known.add(d)
 	return nil
 }

@@ -8,19 +8,25 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// Metrics go to the global OpenTelemetry meter provider (`castore serve`
-// exports them for Prometheus); until a program installs one they cost
-// next to nothing.
-var (
-	meter = otel.Meter("github.com/castore-go/castore/chunkstore")
+// metrics go to the global OpenTelemetry meter provider as it is when a
+// store is made (`castore serve` exports them for Prometheus); until a
+// program installs one they cost next to nothing.
+type metrics struct {
 	// chunkWrites counts chunks written, by outcome: "uploaded" (a new
-	// object), "deduplicated" (already stored: known, or the put-if-absent
-	// found it).
-	chunkWrites, _ = meter.Int64Counter("castore_chunk_writes", metric.WithDescription("chunks written, by outcome: uploaded or deduplicated"))
-	// nearReads counts NearFar chunk and blob reads, by result: "hit"
-	// (served by near) or "miss" (fetched from far).
-	nearReads, _ = meter.Int64Counter("castore_near_cache_blob_reads", metric.WithDescription("near/far blob cache reads of chunks and unsplit blobs, by result: hit or miss"))
-)
+	// object) or "deduplicated" (already stored: known, or the
+	// put-if-absent found it).
+	chunkWrites metric.Int64Counter
+	// nearReads counts NearFar reads of chunks and unsplit blobs, by
+	// result: "hit" (near had it) or "miss" (fetched from far).
+	nearReads metric.Int64Counter
+}
+
+func newMetrics() *metrics {
+	m := otel.Meter("github.com/castore-go/castore/chunkstore")
+	writes, _ := m.Int64Counter("castore_chunk_writes", metric.WithDescription("chunks written, by outcome: uploaded or deduplicated"))
+	reads, _ := m.Int64Counter("castore_near_cache_blob_reads", metric.WithDescription("near/far blob cache reads of chunks and unsplit blobs, by result: hit or miss"))
+	return &metrics{chunkWrites: writes, nearReads: reads}
+}
 
 var (
 	attrUploaded     = metric.WithAttributes(attribute.String("outcome", "uploaded"))
@@ -29,18 +35,18 @@ var (
 	attrMiss         = metric.WithAttributes(attribute.String("result", "miss"))
 )
 
-func countChunkWrite(ctx context.Context, uploaded bool) {
+func (m *metrics) chunkWrite(ctx context.Context, uploaded bool) {
 	if uploaded {
-		chunkWrites.Add(ctx, 1, attrUploaded)
+		m.chunkWrites.Add(ctx, 1, attrUploaded)
 	} else {
-		chunkWrites.Add(ctx, 1, attrDeduplicated)
+		m.chunkWrites.Add(ctx, 1, attrDeduplicated)
 	}
 }
 
-func countNearRead(ctx context.Context, hit bool) {
+func (m *metrics) nearRead(ctx context.Context, hit bool) {
 	if hit {
-		nearReads.Add(ctx, 1, attrHit)
+		m.nearReads.Add(ctx, 1, attrHit)
 	} else {
-		nearReads.Add(ctx, 1, attrMiss)
+		m.nearReads.Add(ctx, 1, attrMiss)
 	}
 }

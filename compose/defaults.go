@@ -25,7 +25,7 @@ func DefaultRegistry() *Registry {
 		return dirstore.NewMemory(), nil
 	})
 	RegisterBlobService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreBlobParams) (castore.BlobService, error) {
-		s, err := openObjectStore(ctx, p.URL)
+		s, err := openObjectStore(ctx, c, p.URL)
 		if err != nil {
 			return nil, err
 		}
@@ -43,7 +43,7 @@ func DefaultRegistry() *Registry {
 		return dirstore.OpenEmbedded(p.Path)
 	})
 	RegisterDirectoryService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreDirectoryParams) (castore.DirectoryService, error) {
-		s, err := openObjectStore(ctx, p.URL)
+		s, err := openObjectStore(ctx, c, p.URL)
 		if err != nil {
 			return nil, err
 		}
@@ -139,9 +139,9 @@ type closingDirs struct {
 
 func (c *closingDirs) Close() error { return c.conn.Close() }
 
-// openObjectStore opens an object store URL, instrumented with a span and
-// metrics per backend call.
-func openObjectStore(ctx context.Context, rawURL string) (objectstore.Store, error) {
+// openObjectStore opens an object store URL, each call bounded by the
+// composition's backend timeout and instrumented with a span and metrics.
+func openObjectStore(ctx context.Context, c *Composition, rawURL string) (objectstore.Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("url is required")
 	}
@@ -150,5 +150,5 @@ func openObjectStore(ctx context.Context, rawURL string) (objectstore.Store, err
 		return nil, err
 	}
 	scheme, _, _ := strings.Cut(rawURL, ":")
-	return objectstore.Instrument(s, scheme), nil
+	return objectstore.Instrument(objectstore.WithDeadline(s, c.backendTimeout()), scheme), nil
 }

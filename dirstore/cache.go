@@ -13,17 +13,12 @@ import (
 	"github.com/castore-go/castore"
 )
 
-// cacheReads counts Cache lookups (Get and GetRecursive), by result: "hit"
-// (near answered) or "miss" (far was asked).
-var cacheReads, _ = otel.Meter("github.com/castore-go/castore/dirstore").Int64Counter("castore_near_cache_directory_reads",
-	metric.WithDescription("near/far directory cache lookups, by result: hit or miss"))
-
-func countCacheRead(ctx context.Context, hit bool) {
+func (c *Cache) countRead(ctx context.Context, hit bool) {
 	r := "miss"
 	if hit {
 		r = "hit"
 	}
-	cacheReads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", r)))
+	c.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", r)))
 }
 
 // Cache is a near/far DirectoryService: reads try near first; on a miss
@@ -34,23 +29,28 @@ func countCacheRead(ctx context.Context, hit bool) {
 // cache: an unknown digest asks far every time.
 type Cache struct {
 	near, far castore.DirectoryService
+	// reads counts lookups (Get and GetRecursive), by result: "hit" (near
+	// answered) or "miss" (far was asked).
+	reads metric.Int64Counter
 }
 
 var _ castore.DirectoryService = (*Cache)(nil)
 
 // NewCache returns a cache of far in near.
 func NewCache(near, far castore.DirectoryService) *Cache {
-	return &Cache{near: near, far: far}
+	reads, _ := otel.Meter("github.com/castore-go/castore/dirstore").Int64Counter("castore_near_cache_directory_reads",
+		metric.WithDescription("near/far directory cache lookups, by result: hit or miss"))
+	return &Cache{near: near, far: far, reads: reads}
 }
 
 // Get returns d from near, or fills near with the closure of d from far.
 func (c *Cache) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
 	dir, err := c.near.Get(ctx, d)
 	if err == nil || !isNotFound(err) {
-		countCacheRead(ctx, err == nil)
+		c.countRead(ctx, err == nil)
 		return dir, err
 	}
-	countCacheRead(ctx, false)
+	c.countRead(ctx, false)
 	dirs, err := c.fill(ctx, d)
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func (c *Cache) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2
 			}
 			first = false
 		}
-		countCacheRead(ctx, !first)
+		c.countRead(ctx, !first)
 		if !first {
 			return
 		}

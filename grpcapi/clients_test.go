@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
@@ -207,4 +210,40 @@ func clientWork(ctx context.Context, bc castore.BlobService, dc castore.Director
 		}
 	}
 	return nil
+}
+
+// A directory Put larger than the server's bound is RESOURCE_EXHAUSTED and
+// leaves no root.
+func TestDirectoryPutBound(t *testing.T) {
+	dirs := dirstore.NewMemory()
+	l := listenTCP(t)
+	s := grpc.NewServer(grpcapi.ServerOptions()...)
+	grpcapi.Register(s, chunkstore.NewMemory(), dirs, grpcapi.WithMaxDirectoryPutBytes(4096))
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	dc := pb.NewDirectoryServiceClient(dial(t, "grpc+http://"+l.Addr().String()))
+	put, err := dc.Put(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var below *castore.Directory
+	for i := range 100 {
+		es := []castore.Entry{{Name: castore.PathComponent(fmt.Sprintf("file-with-a-long-name-%03d", i)), Node: castore.FileNode(castore.EmptyDigest, 0, false)}}
+		if below != nil {
+			es = append(es, castore.Entry{Name: "sub", Node: below.Node()})
+		}
+		d, err := castore.NewDirectory(es...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if put.Send(pb.FromDirectory(d)) != nil {
+			break // the server has answered
+		}
+		below = d
+	}
+	_, err = put.CloseAndRecv()
+	wantCode(t, "oversized directory Put", err, codes.ResourceExhausted)
+	if _, err := dirs.Get(context.Background(), below.Digest()); !errors.Is(err, castore.ErrNotFound) {
+		t.Errorf("after a refused Put, Get of its last directory = %v", err)
+	}
 }

@@ -113,6 +113,8 @@ type serveFlags struct {
 	insecureListen *bool
 	metricsListen  *string
 	maxStreams     *uint
+	backendTimeout *time.Duration
+	maxDirPut      *int64
 }
 
 func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
@@ -131,6 +133,8 @@ func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
 	f.insecureListen = fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
 	f.metricsListen = fs.String("metrics-listen", "", "serve Prometheus metrics on this address (host:port) at /metrics")
 	f.maxStreams = fs.Uint("max-concurrent-streams", 256, "most concurrent calls one client connection may have")
+	f.backendTimeout = fs.Duration("backend-timeout", compose.DefaultBackendTimeout, "bound on each object store call (a chunk, an index, a bundle); 0 means none")
+	f.maxDirPut = fs.Int64("max-directory-put-bytes", grpcapi.DefaultMaxDirectoryPutBytes, "largest closure one directory Put may send, in bytes (it is held until its root arrives)")
 	return fs, f
 }
 
@@ -153,6 +157,15 @@ func parseServeFlags(env *environment, args []string) (*flag.FlagSet, *serveFlag
 	}
 	if fs.NArg() > 0 {
 		return nil, nil, usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *f.backendTimeout < 0 {
+		return nil, nil, usagef("--backend-timeout %s: want a positive duration, or 0 for none", *f.backendTimeout)
+	}
+	if *f.maxDirPut <= 0 {
+		return nil, nil, usagef("--max-directory-put-bytes %d: want a positive number of bytes", *f.maxDirPut)
+	}
+	if *f.maxStreams == 0 {
+		return nil, nil, usagef("--max-concurrent-streams 0: want at least 1")
 	}
 	if _, err := newLogger(env, *f.logFormat, *f.logLevel); err != nil {
 		return nil, nil, err
@@ -202,6 +215,10 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	opts.BackendTimeout = *f.backendTimeout
+	if opts.BackendTimeout == 0 {
+		opts.BackendTimeout = -1 // none
+	}
 	svcs, err := compose.Open(ctx, compose.DefaultRegistry(), opts)
 	if err != nil {
 		return err
@@ -219,7 +236,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	srv := grpc.NewServer(srvOpts...)
-	grpcapi.Register(srv, svcs.Blobs, svcs.Directories)
+	grpcapi.Register(srv, svcs.Blobs, svcs.Directories, grpcapi.WithMaxDirectoryPutBytes(*f.maxDirPut))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
