@@ -286,6 +286,9 @@ func (c *Composition) build(ctx context.Context, k Kind, name string) (any, erro
 		}
 		return nil, fmt.Errorf("build %s (type %s): %w", key, sp.typ, err)
 	}
+	if s == nil {
+		return nil, fmt.Errorf("build %s (type %s): the builder returned no service", key, sp.typ)
+	}
 	if cl, ok := s.(io.Closer); ok {
 		c.closers = append(c.closers, cl)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -75,7 +76,7 @@ func DefaultRegistry() *Registry {
 	RegisterDirectoryService(r, "bigtable", func(ctx context.Context, c *Composition, p *BigtableParams) (castore.DirectoryService, error) {
 		s, err := bigtable.Open(ctx, bigtable.Params{
 			ProjectID: p.ProjectID, InstanceName: p.InstanceName, TableName: p.TableName, FamilyName: p.FamilyName,
-			AppProfileID: p.AppProfileID, ChannelSize: p.ChannelSize, Timeout: p.Timeout, IsReadOnly: p.IsReadOnly,
+			AppProfileID: p.AppProfileID, ChannelSize: p.ChannelSize, Timeout: time.Duration(p.Timeout), IsReadOnly: p.IsReadOnly,
 		})
 		if err != nil {
 			return nil, err
