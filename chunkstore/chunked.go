@@ -32,7 +32,13 @@ type ChunkedOptions struct {
 	AvgChunkSize int
 	// Uploads bounds the chunks one writer has in flight (hashed,
 	// compressed, uploading), and so its memory: about Uploads x 2 x
-	// (2 x AvgChunkSize). Default 2 x GOMAXPROCS.
+	// (2 x AvgChunkSize). Default 2 x GOMAXPROCS, at least 16: a put
+	// waits on the store (a sync of the file store, a round trip to a
+	// bucket) with no CPU to spend, so the cores stay busy only with more
+	// chunks in flight than there are cores. (Writing GOROOT-like data to
+	// a File store on 2 shared cores, 16 in flight against the former 4:
+	// faster in 5 of 6 alternating pairs, and 6-24% less CPU in all 6,
+	// with fewer group-commit syncs per put; 32 was no better than 16.)
 	Uploads int
 	// ReadAhead is how many chunks a reader fetches ahead (default 4).
 	ReadAhead int
@@ -46,7 +52,7 @@ func (o ChunkedOptions) withDefaults() ChunkedOptions {
 		o.AvgChunkSize = DefaultAvgChunkSize
 	}
 	if o.Uploads <= 0 {
-		o.Uploads = 2 * runtime.GOMAXPROCS(0)
+		o.Uploads = max(16, 2*runtime.GOMAXPROCS(0))
 	}
 	if o.ReadAhead <= 0 {
 		o.ReadAhead = 4
