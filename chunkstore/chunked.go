@@ -218,10 +218,12 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 	if size >= 0 {
 		limit = size + size/64 + 64<<10 // zstd never grows data more than this
 	}
-	comp, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+	buf := getCompBuf()
+	defer putCompBuf(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, fmt.Errorf("read chunk %s: %w", d, err)
 	}
+	comp := buf.Bytes() // only decompressed below, never kept
 	if int64(len(comp)) > limit {
 		return nil, fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
 	}
@@ -241,6 +243,27 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 	}
 	c.known.add(d)
 	return data, nil
+}
+
+// compBufs holds buffers for compressed chunks being read: a buffer that
+// has grown to a chunk's size takes the next one in a single read, where
+// io.ReadAll would start small and grow (a dozen reads and copies for a
+// 50 KB chunk).
+var compBufs sync.Pool
+
+func getCompBuf() *bytes.Buffer {
+	if b, ok := compBufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func putCompBuf(b *bytes.Buffer) {
+	if b.Cap() > 4<<20 {
+		return // a rare huge single-chunk blob: not worth holding on to
+	}
+	b.Reset()
+	compBufs.Put(b)
 }
 
 // Create starts a blob. Bytes are cut, hashed, compressed and uploaded as
