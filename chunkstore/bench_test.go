@@ -93,6 +93,9 @@ func TestMain(m *testing.M) {
 // it shows the store's overhead, but not time lost waiting (on syncs, or
 // with cores idle).
 //
+// ns/op, B/op and allocs/op are the parent's (corpus, limit and child
+// together), not the store's.
+//
 // Targets (issue 4): write-ratio >= 0.75, read-ratio >= 0.75, peak RSS
 // under 256 MiB.
 func BenchmarkChunkedFile512MiB(b *testing.B) {
