@@ -65,7 +65,8 @@ func TestMain(m *testing.M) {
 //   - write limit: FastCDC (same min/avg/max) cutting the bytes held in
 //     memory, with BLAKE3 and zstd (same level) of every new chunk on
 //     GOMAXPROCS workers and the BLAKE3 of the whole blob alongside: the
-//     work a write cannot avoid, without I/O or copies;
+//     work a write cannot avoid, without I/O or copies (beyond FastCDC's
+//     own buffer);
 //   - read limit: zstd decode and BLAKE3 of every chunk of the blob, in
 //     order, from the compressed chunks held in memory, on GOMAXPROCS
 //     workers.
