@@ -32,7 +32,13 @@ type ChunkedOptions struct {
 	AvgChunkSize int
 	// Uploads bounds the chunks one writer has in flight (hashed,
 	// compressed, uploading), and so its memory: about Uploads x 2 x
-	// (2 x AvgChunkSize). Default 2 x GOMAXPROCS.
+	// (2 x AvgChunkSize). Default 2 x GOMAXPROCS, at least 16: a put
+	// waits on the store (a sync of the file store, a round trip to a
+	// bucket) with no CPU to spend, so the cores stay busy only with more
+	// chunks in flight than there are cores. (Writing GOROOT-like data to
+	// a File store on 2 shared cores, 16 in flight against the former 4:
+	// faster in 5 of 6 alternating pairs, and 6-24% less CPU in all 6,
+	// with fewer group-commit syncs per put; 32 was no better than 16.)
 	Uploads int
 	// ReadAhead is how many chunks a reader fetches ahead (default 4).
 	ReadAhead int
@@ -46,7 +52,7 @@ func (o ChunkedOptions) withDefaults() ChunkedOptions {
 		o.AvgChunkSize = DefaultAvgChunkSize
 	}
 	if o.Uploads <= 0 {
-		o.Uploads = 2 * runtime.GOMAXPROCS(0)
+		o.Uploads = max(16, 2*runtime.GOMAXPROCS(0))
 	}
 	if o.ReadAhead <= 0 {
 		o.ReadAhead = 4
@@ -208,10 +214,12 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 	if size >= 0 {
 		limit = size + size/64 + 64<<10 // zstd never grows data more than this
 	}
-	comp, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+	buf := getCompBuf()
+	defer putCompBuf(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, fmt.Errorf("read chunk %s: %w", d, err)
 	}
+	comp := buf.Bytes() // only decompressed below, never kept
 	if int64(len(comp)) > limit {
 		return nil, fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
 	}
@@ -271,6 +279,27 @@ func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte,
 		}
 	}
 	return data, nil
+}
+
+// compBufs holds buffers for compressed chunks being read: a buffer that
+// has grown to a chunk's size takes the next one in a single read, where
+// io.ReadAll would start small and grow (a dozen reads and copies for a
+// 50 KB chunk).
+var compBufs sync.Pool
+
+func getCompBuf() *bytes.Buffer {
+	if b, ok := compBufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func putCompBuf(b *bytes.Buffer) {
+	if b.Cap() > 4<<20 {
+		return // a rare huge single-chunk blob: not worth holding on to
+	}
+	b.Reset()
+	compBufs.Put(b)
 }
 
 // Create starts a blob. Bytes are cut, hashed, compressed and uploaded as
