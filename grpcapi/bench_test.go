@@ -41,7 +41,7 @@ const realDataSize = 1 << 30
 // sources from $(go env GOMODCACHE) (one version of each module, and not
 // its download cache of zips), to a temporary file, cut at exactly size bytes: real, compressible,
 // mostly non-repeating data, so dedup does not flatter a store.
-func realData(b *testing.B, size int64) string {
+func realData(b testing.TB, size int64) string {
 	b.Helper()
 	roots := make([]string, 2)
 	for i, v := range []string{"GOROOT", "GOMODCACHE"} {
@@ -141,7 +141,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // embeddedBlobs is the blob store `castore serve` uses by default: chunked
 // blobs on a file object store (instrumented, as compose opens it) in a
 // fresh directory.
-func embeddedBlobs(b *testing.B) (*chunkstore.Chunked, string) {
+func embeddedBlobs(b testing.TB) (*chunkstore.Chunked, string) {
 	b.Helper()
 	dir := b.TempDir()
 	s, err := objectstore.Open(context.Background(), "file://"+dir)
@@ -217,7 +217,7 @@ func readBlob(ctx context.Context, svc castore.BlobService, d castore.Digest, si
 	})
 }
 
-func dirSize(b *testing.B, dir string) int64 {
+func dirSize(dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err == nil && de.Type().IsRegular() {
@@ -280,7 +280,7 @@ func BenchmarkE2EBlob(b *testing.B) {
 			b.Fatalf("read through gRPC: %v", err)
 		}
 		rRPC.add(t)
-		stored = dirSize(b, localDir)
+		stored = dirSize(localDir)
 		last, grpcStore, client = dIn, remote, c
 	}
 	b.StopTimer()
