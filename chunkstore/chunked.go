@@ -250,6 +250,12 @@ type chunkedWriter struct {
 	h   *castore.Hasher
 	n   int64
 
+	// small holds the bytes written so far while they are no more than
+	// FastCDC's minimum chunk size: a blob that small is one chunk
+	// whatever the cut points, so it is stored on Close without starting
+	// the chunker (a goroutine, a pipe and a 2 x max-chunk buffer).
+	small []byte
+
 	started bool
 	closed  bool
 	pw      *io.PipeWriter
@@ -346,7 +352,22 @@ func (w *chunkedWriter) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	if !w.started {
+		if len(w.small)+len(p) <= w.c.o.AvgChunkSize/2 {
+			w.small = append(w.small, p...)
+			w.h.Write(p)
+			w.n += int64(len(p))
+			return len(p), nil
+		}
 		w.start()
+		if len(w.small) > 0 {
+			if _, err := w.pw.Write(w.small); err != nil {
+				if e := w.err(); e != nil {
+					err = e
+				}
+				return 0, fmt.Errorf("write blob: %w", err)
+			}
+			w.small = nil
+		}
 	}
 	n, err := w.pw.Write(p)
 	w.h.Write(p[:n])
@@ -369,7 +390,17 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 		if err := w.ctx.Err(); err != nil {
 			return castore.Digest{}, err
 		}
-		return castore.EmptyDigest, nil
+		if len(w.small) == 0 {
+			return castore.EmptyDigest, nil
+		}
+		// One chunk: its digest is the blob's, and it has no index.
+		d := w.h.Sum()
+		if err := w.c.putChunk(w.ctx, d, w.small); err != nil {
+			return castore.Digest{}, err
+		}
+		w.small = nil
+		w.c.known.add(d)
+		return d, nil
 	}
 	w.pw.Close()
 	<-w.done
