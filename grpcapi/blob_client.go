@@ -191,6 +191,10 @@ type blobWriter struct {
 	h      *castore.Hasher
 	stream grpc.ClientStreamingClient[pb.BlobChunk, pb.PutBlobResponse]
 	err    error
+	// buf gathers small writes into messages of ReadMessageSize bytes:
+	// io.Copy writes 32 KiB at a time, and each message costs a frame,
+	// an allocation and a wake-up at either end.
+	buf []byte
 }
 
 func (w *blobWriter) open() error {
@@ -201,24 +205,46 @@ func (w *blobWriter) open() error {
 	return w.err
 }
 
+// send sends one message. The stream encodes it before Send returns, so
+// the bytes may be reused afterwards.
+func (w *blobWriter) send(p []byte) error {
+	if err := w.stream.Send(&pb.BlobChunk{Data: p}); err != nil {
+		// The real reason comes with CloseAndRecv.
+		_, err = w.stream.CloseAndRecv()
+		w.err = fromStatus("put blob", err)
+		if w.err == nil {
+			w.err = fmt.Errorf("put blob: stream closed early")
+		}
+		return w.err
+	}
+	return nil
+}
+
 func (w *blobWriter) Write(p []byte) (int, error) {
 	if err := w.open(); err != nil {
 		return 0, err
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := min(len(p), ReadMessageSize)
-		if err := w.stream.Send(&pb.BlobChunk{Data: p[:k]}); err != nil {
-			// The real reason comes with CloseAndRecv.
-			_, err = w.stream.CloseAndRecv()
-			w.err = fromStatus("put blob", err)
-			if w.err == nil {
-				w.err = fmt.Errorf("put blob: stream closed early")
+		if len(w.buf) == 0 && len(p) >= ReadMessageSize {
+			if err := w.send(p[:ReadMessageSize]); err != nil {
+				return 0, err
 			}
-			return 0, w.err
+			w.h.Write(p[:ReadMessageSize])
+			p = p[ReadMessageSize:]
+			continue
 		}
+		// The buffer grows as needed: a small blob holds a small one.
+		k := min(len(p), ReadMessageSize-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
 		w.h.Write(p[:k])
 		p = p[k:]
+		if len(w.buf) == ReadMessageSize {
+			if err := w.send(w.buf); err != nil {
+				return 0, err
+			}
+			w.buf = w.buf[:0]
+		}
 	}
 	return n, nil
 }
@@ -226,6 +252,12 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 func (w *blobWriter) Close() (castore.Digest, error) {
 	if err := w.open(); err != nil {
 		return castore.Digest{}, err
+	}
+	if len(w.buf) > 0 {
+		if err := w.send(w.buf); err != nil {
+			return castore.Digest{}, err
+		}
+		w.buf = nil
 	}
 	resp, err := w.stream.CloseAndRecv()
 	if err != nil {
