@@ -23,11 +23,14 @@ type BlobClient struct {
 	// SpoolMemory is how much of an unchunked blob is held in memory while
 	// it is verified; the rest is spooled to an unlinked temporary file.
 	SpoolMemory int
+	// ReadAhead is how many chunks a reader fetches ahead of the one being
+	// read, each with its own Read call (the chunked store's default).
+	ReadAhead int
 }
 
 // NewBlobClient returns a BlobService that talks to conn.
 func NewBlobClient(conn grpc.ClientConnInterface) *BlobClient {
-	return &BlobClient{c: pb.NewBlobServiceClient(conn), SpoolMemory: 16 << 20}
+	return &BlobClient{c: pb.NewBlobServiceClient(conn), SpoolMemory: 16 << 20, ReadAhead: 4}
 }
 
 var _ castore.BlobService = (*BlobClient)(nil)
@@ -78,7 +81,7 @@ func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobRe
 	}
 	return chunkstore.NewChunkReader(ctx, chunks, func(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
 		return c.fetch(ctx, cm.Digest, cm.Size)
-	}, 2), nil
+	}, c.ReadAhead), nil
 }
 
 // fetch reads one whole blob or chunk into memory, refusing more than max
@@ -88,7 +91,7 @@ func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) (
 	if err != nil {
 		return nil, fromStatus("read chunk "+d.String(), err)
 	}
-	buf := make([]byte, 0, size)
+	var buf []byte
 	for {
 		msg, err := stream.Recv()
 		if err == io.EOF {
@@ -100,7 +103,17 @@ func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) (
 		if uint64(len(buf)+len(msg.GetData())) > size {
 			return nil, fmt.Errorf("read chunk %s: server sent more than its %d bytes: %w", d, size, castore.ErrCorrupt)
 		}
-		buf = append(buf, msg.GetData()...)
+		switch {
+		case buf == nil && uint64(len(msg.GetData())) == size:
+			// The usual case: the chunk in one message, whose bytes are
+			// this message's own (decoding copied them).
+			buf = msg.GetData()
+		case buf == nil:
+			buf = make([]byte, 0, size)
+			fallthrough
+		default:
+			buf = append(buf, msg.GetData()...)
+		}
 	}
 	if uint64(len(buf)) != size {
 		return nil, fmt.Errorf("read chunk %s: got %d bytes, want %d: %w", d, len(buf), size, castore.ErrCorrupt)
