@@ -325,18 +325,44 @@ func (w *chunkedWriter) start() {
 	}()
 }
 
-// putChunk stores a chunk unless it is known to be stored.
+// putChunk stores a chunk unless it is known to be stored. The chunk is
+// compressed only when the store reads it: stores that look before they
+// read (file, memory) do not, when it is there already, as on a second
+// import of the same tree.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
 	if c.known.has(d) {
 		return nil
 	}
-	comp := c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
-	if _, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp)); err != nil {
+	if _, err := c.store.PutIfAbsent(ctx, ChunkKey(d), &lazyChunk{enc: c.enc, data: data}); err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
 	c.known.add(d)
 	return nil
 }
+
+// lazyChunk reads as the zstd compression of data, compressed on first
+// use. It is a bytes.Reader then (Read, Seek, ReadAt, WriteTo, Len, Size),
+// so backends that want a length or a seekable body have one.
+type lazyChunk struct {
+	enc  *zstd.Encoder
+	data []byte
+	r    *bytes.Reader
+}
+
+func (l *lazyChunk) reader() *bytes.Reader {
+	if l.r == nil {
+		l.r = bytes.NewReader(l.enc.EncodeAll(l.data, make([]byte, 0, len(l.data)/2)))
+		l.data = nil
+	}
+	return l.r
+}
+
+func (l *lazyChunk) Read(p []byte) (int, error)                { return l.reader().Read(p) }
+func (l *lazyChunk) ReadAt(p []byte, off int64) (int, error)   { return l.reader().ReadAt(p, off) }
+func (l *lazyChunk) Seek(off int64, whence int) (int64, error) { return l.reader().Seek(off, whence) }
+func (l *lazyChunk) WriteTo(w io.Writer) (int64, error)        { return l.reader().WriteTo(w) }
+func (l *lazyChunk) Len() int                                  { return l.reader().Len() }
+func (l *lazyChunk) Size() int64                               { return l.reader().Size() }
 
 func (w *chunkedWriter) Write(p []byte) (int, error) {
 	if w.closed {
