@@ -123,5 +123,13 @@ bench-store:
 loadtest: tools
 	$(GO) test ./internal/loadtest -count=1 -v -timeout 30m -args -clients 200 -duration 60s -fault 10s
 
+## bench-e2e: the end-to-end benchmarks, once each (they skip without
+## CASTORE_BENCH_E2E): issue 7, 1 GiB of real data through gRPC against in
+## process; issue 8, importing GOROOT against tar | zstd. Ratios in the log.
+.PHONY: bench-e2e
+bench-e2e:
+	CASTORE_BENCH_E2E=1 $(GO) test -run '^$$' -bench 'E2E' -benchtime 1x -timeout 60m ./grpcapi/ ./cmd/castore/
+bench: bench-e2e
+
 clean:
 	rm -rf $(BIN)

@@ -315,6 +315,12 @@ type chunkedWriter struct {
 	h   *castore.Hasher
 	n   int64
 
+	// small holds the bytes written so far while they are no more than
+	// FastCDC's minimum chunk size: a blob that small is one chunk
+	// whatever the cut points, so it is stored on Close without starting
+	// the chunker (a goroutine, a pipe and a 2 x max-chunk buffer).
+	small []byte
+
 	started bool
 	closed  bool
 	pw      *io.PipeWriter
@@ -384,14 +390,16 @@ func (w *chunkedWriter) start() {
 	}()
 }
 
-// putChunk stores a chunk unless it is known to be stored.
+// putChunk stores a chunk unless it is known to be stored. The chunk is
+// compressed only when the store reads it: stores that look before they
+// read (file, memory) do not, when it is there already, as on a second
+// import of the same tree.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
 	if c.known.has(d) {
 		c.m.chunkWrite(ctx, false)
 		return nil
 	}
-	comp := c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
-	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp))
+	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), &lazyChunk{enc: c.enc, data: data})
 	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
@@ -399,6 +407,30 @@ func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) e
 	c.known.add(d)
 	return nil
 }
+
+// lazyChunk reads as the zstd compression of data, compressed on first
+// use. It is a bytes.Reader then (Read, Seek, ReadAt, WriteTo, Len, Size),
+// so backends that want a length or a seekable body have one.
+type lazyChunk struct {
+	enc  *zstd.Encoder
+	data []byte
+	r    *bytes.Reader
+}
+
+func (l *lazyChunk) reader() *bytes.Reader {
+	if l.r == nil {
+		l.r = bytes.NewReader(l.enc.EncodeAll(l.data, make([]byte, 0, len(l.data)/2)))
+		l.data = nil
+	}
+	return l.r
+}
+
+func (l *lazyChunk) Read(p []byte) (int, error)                { return l.reader().Read(p) }
+func (l *lazyChunk) ReadAt(p []byte, off int64) (int, error)   { return l.reader().ReadAt(p, off) }
+func (l *lazyChunk) Seek(off int64, whence int) (int64, error) { return l.reader().Seek(off, whence) }
+func (l *lazyChunk) WriteTo(w io.Writer) (int64, error)        { return l.reader().WriteTo(w) }
+func (l *lazyChunk) Len() int                                  { return l.reader().Len() }
+func (l *lazyChunk) Size() int64                               { return l.reader().Size() }
 
 func (w *chunkedWriter) Write(p []byte) (int, error) {
 	if w.closed {
@@ -414,7 +446,22 @@ func (w *chunkedWriter) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	if !w.started {
+		if len(w.small)+len(p) <= w.c.o.AvgChunkSize/2 {
+			w.small = append(w.small, p...)
+			w.h.Write(p)
+			w.n += int64(len(p))
+			return len(p), nil
+		}
 		w.start()
+		if len(w.small) > 0 {
+			if _, err := w.pw.Write(w.small); err != nil {
+				if e := w.err(); e != nil {
+					err = e
+				}
+				return 0, fmt.Errorf("write blob: %w", err)
+			}
+			w.small = nil
+		}
 	}
 	n, err := w.pw.Write(p)
 	w.h.Write(p[:n])
@@ -437,7 +484,17 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 		if err := w.ctx.Err(); err != nil {
 			return castore.Digest{}, err
 		}
-		return castore.EmptyDigest, nil
+		if len(w.small) == 0 {
+			return castore.EmptyDigest, nil
+		}
+		// One chunk: its digest is the blob's, and it has no index.
+		d := w.h.Sum()
+		if err := w.c.putChunk(w.ctx, d, w.small); err != nil {
+			return castore.Digest{}, err
+		}
+		w.small = nil
+		w.c.known.add(d)
+		return d, nil
 	}
 	w.pw.Close()
 	<-w.done
