@@ -272,6 +272,11 @@ func (w *blobWriter) Close() (castore.Digest, error) {
 		}
 		w.buf = nil
 	}
+	// gRPC notices a cancelled context asynchronously: without this check
+	// a half-close could still reach the server and commit the blob.
+	if err := w.ctx.Err(); err != nil {
+		return castore.Digest{}, fmt.Errorf("put blob: %w", err)
+	}
 	resp, err := w.stream.CloseAndRecv()
 	if err != nil {
 		return castore.Digest{}, fromStatus("put blob", err)
