@@ -396,3 +396,40 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 	w.c.known.add(d)
 	return d, nil
 }
+
+var _ IndexPutter = (*Chunked)(nil)
+
+// PutIndex records blob d as the concatenation of chunks, all of which
+// must be stored already (each is checked, at no cost for chunks this
+// store wrote or read). It lets a cache make a blob whole without writing
+// its bytes again.
+func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error {
+	if len(chunks) < 2 {
+		return fmt.Errorf("index of blob %s: %d chunks; a blob of one chunk has no index", d, len(chunks))
+	}
+	for _, cm := range chunks {
+		if c.known.has(cm.Digest) {
+			continue
+		}
+		if _, err := c.store.Head(ctx, ChunkKey(cm.Digest)); err != nil {
+			return fmt.Errorf("index of blob %s: chunk %s: %w", d, cm.Digest, err)
+		}
+		c.known.add(cm.Digest)
+	}
+	if _, err := c.store.PutIfAbsent(ctx, IndexKey(d), bytes.NewReader(EncodeIndex(chunks))); err != nil {
+		return fmt.Errorf("store index of blob %s: %w", d, err)
+	}
+	c.known.add(d)
+	return nil
+}
+
+// ReadChunk reads, decompresses and verifies one chunk with a single
+// request. A chunk that is not stored is an error wrapping
+// castore.ErrNotFound.
+func (c *Chunked) ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
+	data, err := c.fetchChunk(ctx, cm.Digest, int64(cm.Size))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil, fmt.Errorf("chunk %s: %w", cm.Digest, castore.ErrNotFound)
+	}
+	return data, err
+}

@@ -44,8 +44,10 @@ func (c *counting) List(ctx context.Context, prefix string) iter.Seq2[objectstor
 	c.lists.Add(1)
 	return c.Store.List(ctx, prefix)
 }
-func (c *counting) total() int64 { return c.gets.Load() + c.puts.Load() + c.heads.Load() + c.lists.Load() }
-func (c *counting) reset()       { c.gets.Store(0); c.puts.Store(0); c.heads.Store(0); c.lists.Store(0) }
+func (c *counting) total() int64 {
+	return c.gets.Load() + c.puts.Load() + c.heads.Load() + c.lists.Load()
+}
+func (c *counting) reset() { c.gets.Store(0); c.puts.Store(0); c.heads.Store(0); c.lists.Store(0) }
 
 func keys(t *testing.T, s objectstore.Store, prefix string) map[string]int64 {
 	out := map[string]int64{}

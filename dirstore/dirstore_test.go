@@ -7,6 +7,8 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
+	"github.com/castore-go/castore/internal/testenv"
+	"github.com/castore-go/castore/objectstore"
 )
 
 func TestMemory(t *testing.T) {
@@ -22,4 +24,39 @@ func TestEmbedded(t *testing.T) {
 		t.Cleanup(func() { e.Close() })
 		return e
 	}, dirtest.Options{})
+}
+
+func bundles(t *testing.T, s objectstore.Store) *dirstore.Bundles {
+	b, err := dirstore.NewBundles(s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestBundlesOnMemory(t *testing.T) {
+	dirtest.Run(t, func(t *testing.T) castore.DirectoryService { return bundles(t, objectstore.NewMemory()) }, dirtest.Options{RootsOnly: true})
+}
+
+func TestBundlesOnFile(t *testing.T) {
+	dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
+		f, err := objectstore.NewFile(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bundles(t, f)
+	}, dirtest.Options{RootsOnly: true})
+}
+
+func TestBundlesOnMinIO(t *testing.T) {
+	m := testenv.MinIO(t)
+	m.SetEnv(t)
+	dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
+		s, err := objectstore.Open(t.Context(), m.URL(testenv.RandomName("dirs")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bundles(t, s)
+	}, dirtest.Options{RootsOnly: true})
 }

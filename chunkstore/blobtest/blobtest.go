@@ -77,6 +77,28 @@ func readAll(t *testing.T, s castore.BlobService, d castore.Digest) []byte {
 	return b
 }
 
+// ReadAndCheck reads d from s whole and reports (with t.Error, so it may be
+// called from any goroutine) unless it is exactly want.
+func ReadAndCheck(t *testing.T, s castore.BlobService, d castore.Digest, want []byte) bool {
+	t.Helper()
+	r, err := s.Open(ctxT(t), d)
+	if err != nil {
+		t.Errorf("Open(%s): %v", d, err)
+		return false
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Errorf("read %s: %v", d, err)
+		return false
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("read %s: %d bytes that differ from the %d written", d, len(got), len(want))
+		return false
+	}
+	return true
+}
+
 func testRoundTrips(t *testing.T, s castore.BlobService) {
 	for _, n := range []int{0, 1, 1000, 128<<10 - 1, 128 << 10, 256 << 10, 512<<10 - 1, 512 << 10, 512<<10 + 1, 3 << 20} {
 		data := Data(n, uint64(n))

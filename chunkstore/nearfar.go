@@ -1,0 +1,348 @@
+package chunkstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/castore-go/castore"
+)
+
+// WriteTo says where a NearFar store writes new blobs.
+type WriteTo string
+
+const (
+	// WriteBoth writes every blob to near and to far (the default): far
+	// holds everything, and the writer's own near cache is warm.
+	WriteBoth WriteTo = "both"
+	// WriteNear writes only to near.
+	WriteNear WriteTo = "near"
+	// WriteFar writes only to far.
+	WriteFar WriteTo = "far"
+)
+
+// ParseWriteTo parses "near", "far" or "both"; "" is WriteBoth.
+func ParseWriteTo(s string) (WriteTo, error) {
+	switch w := WriteTo(s); w {
+	case "":
+		return WriteBoth, nil
+	case WriteBoth, WriteNear, WriteFar:
+		return w, nil
+	}
+	return "", fmt.Errorf("write target %q: want near, far or both", s)
+}
+
+// NearFarOptions tune a NearFar store. The zero value is the default.
+type NearFarOptions struct {
+	// Write says where new blobs go (default WriteBoth).
+	Write WriteTo
+	// ReadAhead is how many chunks a reader fetches ahead (default 4).
+	ReadAhead int
+	// Logger gets a warning when near cannot take a chunk read from far
+	// (the read still succeeds). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// IndexPutter is implemented by blob services that can record a blob as
+// the concatenation of chunks they already hold, without its bytes being
+// written again. NearFar uses it to make a blob it read from far whole in
+// near.
+type IndexPutter interface {
+	// PutIndex records blob d as chunks. It fails, and records nothing, if
+	// any chunk is not stored.
+	PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error
+}
+
+// NearFar is a read-through cache of two blob services: reads try near
+// first; on a miss the chunk list comes from far, each chunk is read from
+// near if it is there and from far otherwise, and every chunk read from far
+// is verified and written into near, so the next read of the same bytes is
+// local. When every chunk of a blob is in near and near is an IndexPutter,
+// the blob's index is written too. Concurrent reads of the same missing
+// chunk fetch it from far once.
+type NearFar struct {
+	near, far castore.BlobService
+	o         NearFarOptions
+	flight    singleflight.Group
+}
+
+var _ castore.BlobService = (*NearFar)(nil)
+
+// NewNearFar returns a read-through cache of far in near.
+func NewNearFar(near, far castore.BlobService, o NearFarOptions) (*NearFar, error) {
+	w, err := ParseWriteTo(string(o.Write))
+	if err != nil {
+		return nil, err
+	}
+	o.Write = w
+	if o.ReadAhead <= 0 {
+		o.ReadAhead = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &NearFar{near: near, far: far, o: o}, nil
+}
+
+// Has asks near, then far.
+func (nf *NearFar) Has(ctx context.Context, d castore.Digest) (bool, error) {
+	ok, err := nf.near.Has(ctx, d)
+	if err != nil || ok {
+		return ok, err
+	}
+	return nf.far.Has(ctx, d)
+}
+
+// Chunks lists the chunks from near if near knows the blob, else from far.
+func (nf *NearFar) Chunks(ctx context.Context, d castore.Digest) ([]castore.ChunkMeta, error) {
+	chunks, err := nf.near.Chunks(ctx, d)
+	if err == nil || !errors.Is(err, castore.ErrNotFound) {
+		return chunks, err
+	}
+	return nf.far.Chunks(ctx, d)
+}
+
+// Open reads d through the cache. The chunk list comes from near when near
+// has it, else from far; chunks come from near when it holds them intact,
+// else from far (and are then written into near). A blob that far does not
+// split is copied whole into near, verified, and read from there.
+func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+	if d == castore.EmptyDigest {
+		return memReader{bytes.NewReader(nil)}, nil
+	}
+	chunks, err := nf.near.Chunks(ctx, d)
+	if err == nil && len(chunks) == 0 {
+		// Near holds it unsplit (or as one chunk).
+		r, err := nf.near.Open(ctx, d)
+		if err == nil || !errors.Is(err, castore.ErrNotFound) {
+			return r, err
+		}
+	}
+	fromFar := false
+	if err != nil || len(chunks) == 0 {
+		if err != nil && !errors.Is(err, castore.ErrNotFound) {
+			return nil, fmt.Errorf("near: %w", err)
+		}
+		chunks, err = nf.far.Chunks(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		fromFar = true
+	}
+	if len(chunks) == 0 {
+		return nf.openWhole(ctx, d)
+	}
+	fill := &indexFill{nf: nf, blob: d, chunks: chunks, have: make([]bool, len(chunks)), index: fromFar}
+	return NewChunkReader(ctx, chunks, fill.fetch, nf.o.ReadAhead), nil
+}
+
+// openWhole copies a blob far does not split into near, then reads it
+// from near. If near cannot take it, it is read from far directly.
+func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+	_, err, _ := nf.flight.Do("blob "+string(d[:]), func() (any, error) {
+		r, err := nf.far.Open(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		w := nf.near.Create(ctx)
+		if _, err := io.Copy(w, r); err != nil {
+			if errors.Is(err, castore.ErrCorrupt) {
+				return nil, fmt.Errorf("far: %w", err)
+			}
+			// Near failed to take it, or far failed: tell them apart by
+			// trying far alone below.
+			return nil, errNearFailed{err}
+		}
+		got, err := w.Close()
+		if err != nil {
+			return nil, errNearFailed{err}
+		}
+		if got != d {
+			return nil, fmt.Errorf("blob %s: far returned bytes whose digest is %s: %w", d, got, castore.ErrCorrupt)
+		}
+		return nil, nil
+	})
+	var nearErr errNearFailed
+	if errors.As(err, &nearErr) {
+		nf.o.Logger.Warn("near cache cannot take a blob; reading it from far", "blob", d.String(), "err", nearErr.err)
+		return nf.far.Open(ctx, d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nf.near.Open(ctx, d)
+}
+
+type errNearFailed struct{ err error }
+
+func (e errNearFailed) Error() string { return "near: " + e.err.Error() }
+
+// indexFill fetches the chunks of one open blob and, once they are all in
+// near, writes the blob's index there.
+type indexFill struct {
+	nf     *NearFar
+	blob   castore.Digest
+	chunks []castore.ChunkMeta
+	index  bool // the index came from far: write it into near when complete
+
+	mu      sync.Mutex
+	have    []bool
+	nHave   int
+	written bool
+}
+
+func (f *indexFill) fetch(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
+	data, inNear, err := f.nf.chunk(ctx, cm)
+	if err != nil {
+		return nil, err
+	}
+	if inNear && f.index {
+		f.noteInNear(ctx, cm)
+	}
+	return data, nil
+}
+
+func (f *indexFill) noteInNear(ctx context.Context, cm castore.ChunkMeta) {
+	ip, ok := f.nf.near.(IndexPutter)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	for i, c := range f.chunks {
+		if c.Digest == cm.Digest && !f.have[i] {
+			f.have[i] = true
+			f.nHave++
+		}
+	}
+	complete := f.nHave == len(f.chunks) && !f.written
+	if complete {
+		f.written = true
+	}
+	f.mu.Unlock()
+	if complete {
+		if err := ip.PutIndex(ctx, f.blob, f.chunks); err != nil {
+			f.nf.o.Logger.Warn("near cache cannot take a blob index", "blob", f.blob.String(), "err", err)
+		}
+	}
+}
+
+// chunk returns the verified bytes of one chunk, from near when it holds
+// them intact, else from far, writing them into near. inNear reports
+// whether near holds the chunk afterwards.
+func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte, inNear bool, err error) {
+	data, err = readChunk(ctx, nf.near, cm)
+	if err == nil {
+		return data, true, nil
+	}
+	if !errors.Is(err, castore.ErrNotFound) && !errors.Is(err, castore.ErrCorrupt) {
+		return nil, false, fmt.Errorf("near: %w", err)
+	}
+	type result struct {
+		data   []byte
+		inNear bool
+	}
+	v, err, _ := nf.flight.Do("chunk "+string(cm.Digest[:]), func() (any, error) {
+		data, err := readChunk(ctx, nf.far, cm)
+		if err != nil {
+			return nil, err
+		}
+		w := nf.near.Create(ctx)
+		_, werr := w.Write(data)
+		got, cerr := w.Close()
+		switch {
+		case werr != nil || cerr != nil:
+			nf.o.Logger.Warn("near cache cannot take a chunk", "chunk", cm.Digest.String(), "err", errors.Join(werr, cerr))
+			return result{data, false}, nil
+		case got != cm.Digest:
+			return nil, fmt.Errorf("chunk %s: near stored it as %s: %w", cm.Digest, got, castore.ErrCorrupt)
+		}
+		return result{data, true}, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	r := v.(result)
+	return r.data, r.inNear, nil
+}
+
+// ChunkReaderService is implemented by blob services that read one chunk
+// more cheaply than Open does (Chunked: one request instead of two).
+type ChunkReaderService interface {
+	// ReadChunk returns exactly the verified bytes of cm, or an error
+	// (wrapping castore.ErrNotFound if it is not stored).
+	ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byte, error)
+}
+
+var _ ChunkReaderService = (*Chunked)(nil)
+
+// readChunk reads one chunk whole from s and checks its size and digest.
+func readChunk(ctx context.Context, s castore.BlobService, cm castore.ChunkMeta) ([]byte, error) {
+	if cr, ok := s.(ChunkReaderService); ok {
+		return cr.ReadChunk(ctx, cm)
+	}
+	r, err := s.Open(ctx, cm.Digest)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data := make([]byte, 0, cm.Size)
+	buf := bytes.NewBuffer(data)
+	if _, err := io.Copy(buf, io.LimitReader(r, int64(cm.Size)+1)); err != nil {
+		return nil, fmt.Errorf("read chunk %s: %w", cm.Digest, err)
+	}
+	data = buf.Bytes()
+	if uint64(len(data)) != cm.Size {
+		return nil, fmt.Errorf("chunk %s: %d bytes, the index says %d: %w", cm.Digest, len(data), cm.Size, castore.ErrCorrupt)
+	}
+	if castore.Sum(data) != cm.Digest {
+		return nil, fmt.Errorf("chunk %s: content does not match its digest: %w", cm.Digest, castore.ErrCorrupt)
+	}
+	return data, nil
+}
+
+// Create writes a new blob where the options say. With WriteBoth the
+// bytes go to both as they are written, and Close fails if either fails.
+func (nf *NearFar) Create(ctx context.Context) castore.BlobWriter {
+	switch nf.o.Write {
+	case WriteNear:
+		return nf.near.Create(ctx)
+	case WriteFar:
+		return nf.far.Create(ctx)
+	}
+	return &bothWriter{near: nf.near.Create(ctx), far: nf.far.Create(ctx)}
+}
+
+type bothWriter struct {
+	near, far castore.BlobWriter
+}
+
+func (w *bothWriter) Write(p []byte) (int, error) {
+	if n, err := w.far.Write(p); err != nil {
+		return n, fmt.Errorf("far: %w", err)
+	}
+	if n, err := w.near.Write(p); err != nil {
+		return n, fmt.Errorf("near: %w", err)
+	}
+	return len(p), nil
+}
+
+func (w *bothWriter) Close() (castore.Digest, error) {
+	fd, ferr := w.far.Close()
+	nd, nerr := w.near.Close()
+	switch {
+	case ferr != nil:
+		return castore.Digest{}, fmt.Errorf("far: %w", ferr)
+	case nerr != nil:
+		return castore.Digest{}, fmt.Errorf("near: %w", nerr)
+	case fd != nd:
+		return castore.Digest{}, fmt.Errorf("near stored %s, far stored %s: %w", nd, fd, castore.ErrCorrupt)
+	}
+	return fd, nil
+}

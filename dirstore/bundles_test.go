@@ -1,0 +1,113 @@
+package dirstore_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/objectstore"
+)
+
+func dir(t testing.TB, es ...castore.Entry) *castore.Directory {
+	d, err := castore.NewDirectory(es...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func zstdOf(b []byte) []byte {
+	enc, _ := zstd.NewWriter(nil)
+	return enc.EncodeAll(b, nil)
+}
+
+// closureOf returns leaf, mid, root (root refers to mid refers to leaf).
+func closureOf(t testing.TB) (leaf, mid, root *castore.Directory) {
+	leaf = dir(t, castore.Entry{Name: "f", Node: castore.FileNode(castore.EmptyDigest, 0, false)})
+	mid = dir(t, castore.Entry{Name: "leaf", Node: leaf.Node()})
+	root = dir(t, castore.Entry{Name: "mid", Node: mid.Node()}, castore.Entry{Name: "l", Node: castore.SymlinkNode("t")})
+	return
+}
+
+// Every way a bundle can be bad gives an error and yields nothing after
+// it; nothing unverified is ever yielded.
+func TestHostileBundles(t *testing.T) {
+	leaf, mid, root := closureOf(t)
+	other := dir(t, castore.Entry{Name: "o", Node: castore.SymlinkNode("x")})
+	good := dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf})
+	huge := binary.BigEndian.AppendUint32(nil, 1<<31)
+	for _, tc := range []struct {
+		name   string
+		object []byte
+		want   string
+		yields int
+	}{
+		{"not zstd", []byte("plain bytes, not a zstd stream"), "magic number", 0},
+		{"truncated stream", zstdOf(good)[:len(zstdOf(good))-5], "", -1},
+		{"truncated frame", zstdOf(good[:len(good)-3]), "truncated", 2},
+		{"oversized frame", zstdOf(append(huge, 1, 2, 3)), "more than", 0},
+		{"missing directories", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid})), "missing", 2},
+		{"foreign root", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{other})), "nothing before it refers to", 0},
+		{"foreign frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, other})), "nothing before it refers to", 1},
+		{"leaves first", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{leaf, mid, root})), "nothing before it refers to", 0},
+		{"repeated frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf, leaf})), "repeats", 3},
+		{"invalid frame", zstdOf(append(binary.BigEndian.AppendUint32(nil, 3), 0xff, 0xff, 0xff)), "nothing before it refers to", 0},
+		{"empty", zstdOf(nil), "reading its length", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := objectstore.NewMemory()
+			mem.Put(t.Context(), dirstore.BundleKey(root.Digest()), bytes.NewReader(tc.object))
+			b := bundles(t, mem)
+			n := 0
+			var err error
+			for d, e := range b.GetRecursive(t.Context(), root.Digest()) {
+				if e != nil {
+					err = e
+					break
+				}
+				if n == 0 && d.Digest() != root.Digest() {
+					t.Fatal("the first directory yielded is not the root")
+				}
+				n++
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v after %d directories, want an error containing %q", err, n, tc.want)
+			}
+			if tc.yields >= 0 && n != tc.yields {
+				t.Fatalf("yielded %d directories before the error, want %d", n, tc.yields)
+			}
+		})
+	}
+}
+
+// FuzzReadBundle: never panics, and yields only directories that the
+// closure refers to, root first.
+//
+//	go test ./dirstore -run '^$' -fuzz FuzzReadBundle -fuzztime 1m
+func FuzzReadBundle(f *testing.F) {
+	leaf, mid, root := closureOf(f)
+	f.Add(zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf})))
+	f.Add(zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root})))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		refs := map[castore.Digest]bool{root.Digest(): true}
+		for d, err := range dirstore.ReadBundle(bytes.NewReader(b), root.Digest(), 1<<20) {
+			if err != nil {
+				return
+			}
+			if !refs[d.Digest()] {
+				t.Fatalf("yielded %s, which nothing referred to", d.Digest())
+			}
+			for _, e := range d.Entries() {
+				if e.Node.Type == castore.NodeDirectory {
+					refs[e.Node.Digest] = true
+				}
+			}
+		}
+	})
+}
