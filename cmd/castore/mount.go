@@ -68,6 +68,17 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 	if *threads < 1 {
 		return usagef("--threads must be at least 1")
 	}
+	named := map[string]string{}
+	for _, r := range roots {
+		name, arg, _ := strings.Cut(r, "=")
+		if _, dup := named[name]; dup {
+			return usagef("--root %s: the name is given twice", name)
+		}
+		if _, _, err := splitRootArg(arg); err != nil {
+			return err
+		}
+		named[name] = arg
+	}
 	maxCache, err := parseBytes(*cacheSize)
 	if err != nil {
 		return usagef("--cache-size: %v", err)
@@ -111,14 +122,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 		root.Node = n
 	} else {
 		root.Named = map[castore.PathComponent]castore.Node{}
-		for _, r := range roots {
-			name, arg, _ := strings.Cut(r, "=")
-			if _, dup := root.Named[castore.PathComponent(name)]; dup {
-				return usagef("--root %s: the name is given twice", name)
-			}
-			if _, _, err := splitRootArg(arg); err != nil {
-				return err
-			}
+		for name, arg := range named {
 			n, err := resolve(ctx, dirs, arg)
 			if err != nil {
 				return fmt.Errorf("--root %s: %w", name, err)

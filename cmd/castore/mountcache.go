@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,8 +70,9 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 		near.Close()
 		return nil, fmt.Errorf("%w (is another 'castore mount' using the cache dir %s? give each its own --cache-dir)", err, abs)
 	}
-	c := &mountCache{dir: abs, max: max, log: log, files: files, near: near, db: db, blobs: nf,
-		dirs: &dirReadThrough{near: db, far: farDirs, log: log}}
+	c := &mountCache{dir: abs, max: max, log: log, files: files, near: near, db: db,
+		blobs: &cachedBlobs{NearFar: nf, near: near, files: files, far: far, log: log},
+		dirs:  &dirReadThrough{near: db, far: farDirs, log: log}}
 	if _, _, err := c.sweep(); err != nil {
 		c.Close()
 		return nil, err
@@ -150,6 +152,38 @@ func (c *mountCache) sweep() (removed int, freed int64, err error) {
 	return removed, freed, nil
 }
 
+// cachedBlobs is the mount's blob service: NearFar, plus a blob's index
+// written into near as soon as far has named its chunks, not only once one
+// reader has read them all (with the kernel's page cache in between, no
+// single open may ever read every chunk). Until the chunks arrive, near's
+// index names chunks it lacks, exactly as after an eviction; NearFar reads
+// those from far.
+type cachedBlobs struct {
+	*chunkstore.NearFar
+	near  *chunkstore.Chunked
+	files objectstore.Store
+	far   castore.BlobService
+	log   *slog.Logger
+}
+
+func (c *cachedBlobs) Open(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+	if d == castore.EmptyDigest {
+		return c.NearFar.Open(ctx, d)
+	}
+	if _, err := c.near.Chunks(ctx, d); errors.Is(err, castore.ErrNotFound) {
+		chunks, err := c.far.Chunks(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if len(chunks) > 1 {
+			if _, err := c.files.PutIfAbsent(ctx, chunkstore.IndexKey(d), bytes.NewReader(chunkstore.EncodeIndex(chunks))); err != nil {
+				c.log.Warn("cache cannot take a blob index", "blob", d.String(), "err", err)
+			}
+		}
+	}
+	return c.NearFar.Open(ctx, d)
+}
+
 // touchingStore marks every object it hands out as read now (its access
 // time), whatever the file system's atime policy, so that eviction is
 // least-recently-read first.
@@ -176,14 +210,53 @@ func (d *dirReadThrough) Get(ctx context.Context, dg castore.Digest) (*castore.D
 	if err == nil || !errors.Is(err, castore.ErrNotFound) {
 		return dir, err
 	}
-	dir, err = d.far.Get(ctx, dg)
-	if err != nil {
-		return nil, err
+	// Near takes only whole closures, leaves first: fetch dg's.
+	closure := map[castore.Digest]*castore.Directory{}
+	for dir, err := range d.far.GetRecursive(ctx, dg) {
+		if err != nil {
+			return nil, err
+		}
+		closure[dir.Digest()] = dir
 	}
-	if _, err := d.near.Put(ctx, dir); err != nil {
-		d.log.Warn("cache cannot take a directory", "directory", dg.String(), "err", err)
+	if closure[dg] == nil {
+		// GetRecursive is empty for an unknown root; Get says so properly.
+		return d.far.Get(ctx, dg)
 	}
-	return dir, nil
+	if err := putClosure(ctx, d.near, dg, closure); err != nil {
+		d.log.Warn("cache cannot take a directory closure", "directory", dg.String(), "err", err)
+	}
+	return closure[dg], nil
+}
+
+// putClosure puts the closure of root, held in dirs, through one putter,
+// every directory after its subdirectories.
+func putClosure(ctx context.Context, s castore.DirectoryService, root castore.Digest, dirs map[castore.Digest]*castore.Directory) error {
+	p := s.NewPutter(ctx)
+	done := map[castore.Digest]bool{}
+	var visit func(d castore.Digest) error
+	visit = func(d castore.Digest) error {
+		if done[d] {
+			return nil
+		}
+		done[d] = true
+		dir := dirs[d]
+		if dir == nil {
+			return fmt.Errorf("directory %s is missing from the closure of %s: %w", d, root, castore.ErrNotFound)
+		}
+		for _, e := range dir.Entries() {
+			if e.Node.Type == castore.NodeDirectory {
+				if err := visit(e.Node.Digest); err != nil {
+					return err
+				}
+			}
+		}
+		return p.Put(dir)
+	}
+	if err := visit(root); err != nil {
+		return err
+	}
+	_, err := p.Close()
+	return err
 }
 
 func (d *dirReadThrough) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
