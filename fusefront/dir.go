@@ -26,6 +26,7 @@ var (
 	_ = (fs.NodeGetattrer)((*dirNode)(nil))
 	_ = (fs.NodeLookuper)((*dirNode)(nil))
 	_ = (fs.NodeReaddirer)((*dirNode)(nil))
+	_ = (fs.NodeOpendirHandler)((*dirNode)(nil))
 	_ = (fs.NodeGetxattrer)((*dirNode)(nil))
 	_ = (fs.NodeListxattrer)((*dirNode)(nil))
 )
@@ -68,15 +69,67 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	list, errno := d.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return fs.NewListDirStream(list), 0
+}
+
+// entries lists the directory for readdir.
+func (d *dirNode) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	dir, errno := d.directory(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
 	list := make([]fuse.DirEntry, 0, dir.Len())
-	for _, e := range dir.Entries() {
-		list = append(list, d.f.dirEntry(string(e.Name), e.Node))
+	for i, e := range dir.Entries() {
+		de := d.f.dirEntry(string(e.Name), e.Node)
+		de.Off = uint64(i + 1)
+		list = append(list, de)
 	}
-	return fs.NewListDirStream(list), 0
+	return list, 0
+}
+
+// OpendirHandle lets the kernel cache the listing (FOPEN_CACHE_DIR): it
+// never changes. The directory is fetched by the first readdir, as tvix
+// does, so opendir of a missing directory succeeds and reading it fails.
+func (d *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return &dirHandle{d: d}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// dirHandle is one open directory.
+type dirHandle struct {
+	d       *dirNode
+	entries []fuse.DirEntry // nil until the first readdir
+	pos     int
+}
+
+var (
+	_ = (fs.FileReaddirenter)((*dirHandle)(nil))
+	_ = (fs.FileSeekdirer)((*dirHandle)(nil))
+)
+
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if h.entries == nil {
+		list, errno := h.d.entries(ctx)
+		if errno != 0 {
+			return nil, errno
+		}
+		h.entries = list
+	}
+	if h.pos >= len(h.entries) {
+		return nil, 0
+	}
+	e := h.entries[h.pos]
+	h.pos++
+	return &e, 0
+}
+
+// Seekdir goes to offset off: after the off'th entry.
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	h.pos = int(min(off, uint64(1)<<31))
+	return 0
 }
 
 func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {

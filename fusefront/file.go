@@ -25,6 +25,8 @@ type fileNode struct {
 var (
 	_ = (fs.NodeGetattrer)((*fileNode)(nil))
 	_ = (fs.NodeOpener)((*fileNode)(nil))
+	_ = (fs.NodeReader)((*fileNode)(nil))
+	_ = (fs.NodeFlusher)((*fileNode)(nil))
 	_ = (fs.NodeGetxattrer)((*fileNode)(nil))
 	_ = (fs.NodeListxattrer)((*fileNode)(nil))
 )
@@ -35,19 +37,22 @@ func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 	return 0
 }
 
-// Open opens the blob for reading; opening for writing is EROFS. The
-// kernel may keep the file's pages cached across opens (FOPEN_KEEP_CACHE).
+// Open answers ENOSYS to a read-only open, which tells the kernel to stop
+// sending opens and releases for every file of the mount (FUSE's no-open
+// mode, with FOPEN_KEEP_CACHE): a file is then read through its node, and
+// opening one costs no request. Opening for writing is EROFS (the kernel
+// refuses it first anyway: the mount is read-only).
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	r, err := call(ctx, n.f, func(ctx context.Context) (castore.BlobReader, error) {
-		return n.f.blobs.Open(ctx, n.node.Digest)
-	})
-	if err != nil {
-		return nil, 0, n.f.errno(err, "fusefront: open blob", "blob", n.node.Digest.String())
-	}
-	return &fileHandle{f: n.f, node: n.node, r: r}, fuse.FOPEN_KEEP_CACHE, 0
+	return nil, 0, syscall.ENOSYS
+}
+
+// Flush answers ENOSYS, which tells the kernel to stop sending flushes on
+// close: there is nothing to flush.
+func (n *fileNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
 }
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
@@ -58,39 +63,31 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 	return n.f.listxattr(XattrBlobDigest, dest)
 }
 
-// fileHandle is one open file: ranged reads on one BlobReader, whose
-// ReadAt may be called concurrently.
-type fileHandle struct {
-	f    *FS
-	node castore.Node
-	r    castore.BlobReader
-	once sync.Once
-}
-
-var (
-	_ = (fs.FileReader)((*fileHandle)(nil))
-	_ = (fs.FileReleaser)((*fileHandle)(nil))
-)
-
 // readBufs recycles the buffers reads fill: a read owns its buffer until
 // the reply is sent, or, if the request was interrupted, until the ReadAt
 // it started returns.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
-// Read reads len(dest) bytes at off (fewer only at the end of the file).
-func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	if off >= int64(h.node.Size) || len(dest) == 0 {
+// Read reads len(dest) bytes at off (fewer only at the end of the file),
+// with a ranged read on the blob's shared reader.
+func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= int64(n.node.Size) || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
-	want := int(min(int64(len(dest)), int64(h.node.Size)-off))
+	want := int(min(int64(len(dest)), int64(n.node.Size)-off))
+	pr, err := n.f.readers.acquire(ctx, n.f, n.node.Digest)
+	if err != nil {
+		return nil, n.f.errno(err, "fusefront: open blob", "blob", n.node.Digest.String())
+	}
 	bp := readBufs.Get().(*[]byte)
 	if cap(*bp) < want {
 		b := make([]byte, want)
 		bp = &b
 	}
 	buf := (*bp)[:want]
-	n, err := call(ctx, h.f, func(ctx context.Context) (int, error) {
-		n, err := h.r.ReadAt(buf, off)
+	got, err := call(ctx, n.f, func(ctx context.Context) (int, error) {
+		defer n.f.readers.release(pr)
+		n, err := pr.r.ReadAt(buf, off)
 		if err == io.EOF {
 			err = nil
 		}
@@ -100,18 +97,13 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		if err != errInterrupted {
 			readBufs.Put(bp) // the ReadAt is over; otherwise it still owns buf
 		}
-		return nil, h.f.errno(err, "fusefront: read blob", "blob", h.node.Digest.String(), "offset", off, "length", want)
+		return nil, n.f.errno(err, "fusefront: read blob", "blob", n.node.Digest.String(), "offset", off, "length", want)
 	}
-	if n < want {
+	if got < want {
 		readBufs.Put(bp)
-		return nil, h.f.errno(io.ErrUnexpectedEOF, "fusefront: read blob: blob shorter than its node says", "blob", h.node.Digest.String(), "offset", off, "got", n, "want", want)
+		return nil, n.f.errno(io.ErrUnexpectedEOF, "fusefront: read blob: blob shorter than its node says", "blob", n.node.Digest.String(), "offset", off, "got", got, "want", want)
 	}
-	return &pooledResult{buf: bp, n: n}, 0
-}
-
-func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
-	h.once.Do(func() { h.r.Close() })
-	return 0
+	return &pooledResult{buf: bp, n: got}, 0
 }
 
 // pooledResult is read data whose buffer goes back to readBufs once the

@@ -41,6 +41,9 @@ const (
 	XattrBlobDigest      = "user.tvix.castore.blob.digest"
 )
 
+// idleReaders is how many blob readers stay open with no read using them.
+const idleReaders = 32
+
 // cacheTimeout is how long the kernel may keep attributes and entries
 // (including negative ones): the content never changes.
 const cacheTimeout = 365 * 24 * time.Hour
@@ -83,9 +86,10 @@ type FS struct {
 	inos  inodeTable
 	// ctx lives as long as the mount: fetches and blob readers run under
 	// it, not under a request's context.
-	ctx    context.Context
-	cancel context.CancelFunc
-	sem    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	sem     chan struct{}
+	readers *readerPool
 }
 
 func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) *FS {
@@ -100,7 +104,13 @@ func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &FS{blobs: blobs, dirs: dirs, o: o, log: o.Logger, inos: inodeTable{next: 2, m: map[string]uint64{}},
-		ctx: ctx, cancel: cancel, sem: make(chan struct{}, o.Threads)}
+		ctx: ctx, cancel: cancel, sem: make(chan struct{}, o.Threads), readers: newReaderPool(idleReaders)}
+}
+
+// stop ends the fetches still running and closes the idle readers.
+func (f *FS) stop() {
+	f.cancel()
+	f.readers.closeAll()
 }
 
 // rootNode returns the node at the mount point.

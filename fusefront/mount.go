@@ -72,7 +72,7 @@ func (s *Server) Mountpoint() string { return s.mountpoint }
 // fusermount -u / umount from outside).
 func (s *Server) Wait() {
 	s.srv.Wait()
-	s.fs.cancel()
+	s.fs.stop()
 }
 
 // Unmount unmounts the filesystem and waits until it is no longer served;
@@ -83,7 +83,7 @@ func (s *Server) Unmount() error {
 	if err := s.srv.Unmount(); err != nil {
 		return fmt.Errorf("unmount %s: %w", s.mountpoint, err)
 	}
-	s.fs.cancel()
+	s.fs.stop()
 	return nil
 }
 
@@ -93,7 +93,7 @@ func (s *Server) UnmountLazy() error {
 	if err := syscall.Unmount(s.mountpoint, syscall.MNT_DETACH); err != nil {
 		return fmt.Errorf("unmount -l %s: %w", s.mountpoint, err)
 	}
-	s.fs.cancel()
+	s.fs.stop()
 	return nil
 }
 
