@@ -89,6 +89,7 @@ type FS struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	sem     chan struct{}
+	calls   sync.WaitGroup // store calls running, even for interrupted requests
 	readers *readerPool
 }
 
@@ -107,9 +108,12 @@ func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) 
 		ctx: ctx, cancel: cancel, sem: make(chan struct{}, o.Threads), readers: newReaderPool(idleReaders)}
 }
 
-// stop ends the fetches still running and closes the idle readers.
+// stop ends the store calls still running (those of interrupted
+// requests), waits for them, and closes the idle readers: afterwards
+// nothing uses the stores.
 func (f *FS) stop() {
 	f.cancel()
+	f.calls.Wait()
 	f.readers.closeAll()
 }
 
@@ -150,7 +154,9 @@ func call[T any](ctx context.Context, f *FS, fn func(ctx context.Context) (T, er
 		err error
 	}
 	done := make(chan result, 1)
+	f.calls.Add(1)
 	go func() {
+		defer f.calls.Done()
 		select {
 		case f.sem <- struct{}{}:
 		case <-f.ctx.Done():

@@ -736,7 +736,7 @@ func TestMissingChunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() }) // after the unmount
 	s := stores{c, dirstore.NewMemory()}
 	f := newFixture(t, s).blobB()
 	chunks, err := c.Chunks(context.Background(), castore.Sum(blobB))
