@@ -72,7 +72,8 @@ type Chunked struct {
 	o     ChunkedOptions
 	known *knownSet
 	enc   *zstd.Encoder
-	dec   *zstd.Decoder
+	decs  sync.Pool // of *zstd.Decoder, each streaming with concurrency 1
+	m     *metrics
 }
 
 var _ castore.BlobService = (*Chunked)(nil)
@@ -87,16 +88,11 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(MaxChunkObject))
-	if err != nil {
-		return nil, err
-	}
-	return &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, dec: dec}, nil
+	return &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics()}, nil
 }
 
 // Close releases the store underneath.
 func (c *Chunked) Close() error {
-	c.dec.Close()
 	return c.store.Close()
 }
 
@@ -219,21 +215,61 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 	if int64(len(comp)) > limit {
 		return nil, fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
 	}
-	capHint := 0
-	if size >= 0 {
-		capHint = int(size)
-	}
-	data, err := c.dec.DecodeAll(comp, make([]byte, 0, capHint))
+	data, err := c.decompress(d, comp, size)
 	if err != nil {
-		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
-	}
-	if size >= 0 && int64(len(data)) != size {
-		return nil, fmt.Errorf("chunk %s: decompresses to %d bytes, the index says %d: %w", d, len(data), size, castore.ErrCorrupt)
+		return nil, err
 	}
 	if castore.Sum(data) != d {
 		return nil, fmt.Errorf("chunk %s: content does not match its digest: %w", d, castore.ErrCorrupt)
 	}
 	c.known.add(d)
+	return data, nil
+}
+
+// decompress decodes a chunk object, stopping as soon as the output would
+// exceed the chunk's size (or MaxChunkObject if that is unknown): a
+// decompression bomb costs no more memory than the chunk it claims to be.
+func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	zr, _ := c.decs.Get().(*zstd.Decoder)
+	if zr == nil {
+		var err error
+		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject))
+		if err != nil {
+			return nil, err
+		}
+	}
+	defer c.decs.Put(zr)
+	if err := zr.Reset(bytes.NewReader(comp)); err != nil {
+		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
+	}
+	limit := size
+	if size < 0 {
+		limit = MaxChunkObject
+	}
+	var data []byte
+	var err error
+	if size >= 0 {
+		data = make([]byte, size)
+		_, err = io.ReadFull(zr, data)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(zr, limit+1))
+	}
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return nil, fmt.Errorf("chunk %s: decompresses to fewer bytes than the %d the index says: %w", d, size, castore.ErrCorrupt)
+	case err != nil:
+		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
+	case int64(len(data)) > limit:
+		return nil, fmt.Errorf("chunk %s: decompresses to more than %d bytes: %w", d, limit, castore.ErrCorrupt)
+	}
+	if size >= 0 {
+		var one [1]byte
+		if n, err := zr.Read(one[:]); n > 0 {
+			return nil, fmt.Errorf("chunk %s: decompresses to more than the %d bytes the index says: %w", d, size, castore.ErrCorrupt)
+		} else if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
+		}
+	}
 	return data, nil
 }
 
@@ -322,12 +358,15 @@ func (w *chunkedWriter) start() {
 // putChunk stores a chunk unless it is known to be stored.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
 	if c.known.has(d) {
+		c.m.chunkWrite(ctx, false)
 		return nil
 	}
 	comp := c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
-	if _, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp)); err != nil {
+	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp))
+	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
+	c.m.chunkWrite(ctx, created)
 	c.known.add(d)
 	return nil
 }

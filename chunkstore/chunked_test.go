@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -309,4 +310,50 @@ func FuzzDecodeIndex(f *testing.F) {
 			t.Fatalf("re-encoded index: %v", err)
 		}
 	})
+}
+
+// A chunk object that decompresses to 1 GiB (a decompression bomb), as a
+// chunk of an indexed blob and as a single-chunk blob, is refused while
+// what is allocated stays within the chunk bound.
+func TestChunkDecompressionBomb(t *testing.T) {
+	var bomb bytes.Buffer
+	enc, _ := zstd.NewWriter(&bomb, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(1<<20))
+	zeros := make([]byte, 1<<20)
+	for range 1024 {
+		enc.Write(zeros)
+	}
+	enc.Close()
+	mem := objectstore.NewMemory()
+	c := chunked(t, mem)
+	data := blobtest.Data(2<<20, 21)
+	blob := blobtest.Put(t, c, data)
+	chunks, _ := c.Chunks(t.Context(), blob)
+	single := blobtest.Put(t, c, []byte("a single chunk"))
+	for _, key := range []string{chunkstore.ChunkKey(chunks[0].Digest), chunkstore.ChunkKey(single)} {
+		mem.Put(t.Context(), key, bytes.NewReader(bomb.Bytes()))
+	}
+	for name, d := range map[string]castore.Digest{"chunk of a blob": blob, "single-chunk blob": single} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			fresh, err := chunkstore.NewChunked(mem, chunkstore.ChunkedOptions{}) // not closed: mem is shared
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, oerr := fresh.Open(t.Context(), d); oerr != nil {
+				err = oerr
+			} else {
+				_, err = io.Copy(io.Discard, r)
+				r.Close()
+			}
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("reading a %d-byte bomb: %v, want a corrupt-chunk error", bomb.Len(), err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*chunkstore.MaxChunkObject {
+				t.Fatalf("reading a bomb allocated %d MiB", alloc>>20)
+			}
+		})
+	}
 }

@@ -70,6 +70,7 @@ type NearFar struct {
 	near, far castore.BlobService
 	o         NearFarOptions
 	flight    singleflight.Group
+	m         *metrics
 }
 
 var _ castore.BlobService = (*NearFar)(nil)
@@ -87,7 +88,7 @@ func NewNearFar(near, far castore.BlobService, o NearFarOptions) (*NearFar, erro
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &NearFar{near: near, far: far, o: o}, nil
+	return &NearFar{near: near, far: far, o: o, m: newMetrics()}, nil
 }
 
 // Has asks near, then far.
@@ -120,6 +121,9 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 	if err == nil && len(chunks) == 0 {
 		// Near holds it unsplit (or as one chunk).
 		r, err := nf.near.Open(ctx, d)
+		if err == nil {
+			nf.m.nearRead(ctx, true)
+		}
 		if err == nil || !errors.Is(err, castore.ErrNotFound) {
 			return r, err
 		}
@@ -136,6 +140,7 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 		fromFar = true
 	}
 	if len(chunks) == 0 {
+		nf.m.nearRead(ctx, false)
 		return nf.openWhole(ctx, d)
 	}
 	fill := &indexFill{nf: nf, blob: d, chunks: chunks, have: make([]bool, len(chunks)), index: fromFar}
@@ -239,8 +244,10 @@ func (f *indexFill) noteInNear(ctx context.Context, cm castore.ChunkMeta) {
 func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte, inNear bool, err error) {
 	data, err = readChunk(ctx, nf.near, cm)
 	if err == nil {
+		nf.m.nearRead(ctx, true)
 		return data, true, nil
 	}
+	nf.m.nearRead(ctx, false)
 	if !errors.Is(err, castore.ErrNotFound) && !errors.Is(err, castore.ErrCorrupt) {
 		return nil, false, fmt.Errorf("near: %w", err)
 	}

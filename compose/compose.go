@@ -25,6 +25,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -118,6 +119,22 @@ type Composition struct {
 	built    map[Kind]map[string]any
 	building []string // "kind.name" being built, for cycle detection
 	closers  []io.Closer
+
+	// BackendTimeout bounds every object store call of the services built
+	// (see objectstore.WithDeadline); zero means DefaultBackendTimeout,
+	// negative means no bound.
+	BackendTimeout time.Duration
+}
+
+// DefaultBackendTimeout bounds one object store call (a chunk, an index,
+// a bundle) unless configured.
+const DefaultBackendTimeout = time.Minute
+
+func (c *Composition) backendTimeout() time.Duration {
+	if c.BackendTimeout == 0 {
+		return DefaultBackendTimeout
+	}
+	return c.BackendTimeout
 }
 
 // New returns an empty composition over reg.
@@ -268,6 +285,9 @@ func (c *Composition) build(ctx context.Context, k Kind, name string) (any, erro
 			return nil, err // the outermost build adds the context once
 		}
 		return nil, fmt.Errorf("build %s (type %s): %w", key, sp.typ, err)
+	}
+	if s == nil {
+		return nil, fmt.Errorf("build %s (type %s): the builder returned no service", key, sp.typ)
 	}
 	if cl, ok := s.(io.Closer); ok {
 		c.closers = append(c.closers, cl)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/bigtable"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
@@ -24,7 +26,7 @@ func DefaultRegistry() *Registry {
 		return dirstore.NewMemory(), nil
 	})
 	RegisterBlobService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreBlobParams) (castore.BlobService, error) {
-		s, err := openObjectStore(ctx, p.URL)
+		s, err := openObjectStore(ctx, c, p.URL)
 		if err != nil {
 			return nil, err
 		}
@@ -41,6 +43,46 @@ func DefaultRegistry() *Registry {
 		}
 		return dirstore.OpenEmbedded(p.Path)
 	})
+	RegisterDirectoryService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreDirectoryParams) (castore.DirectoryService, error) {
+		s, err := openObjectStore(ctx, c, p.URL)
+		if err != nil {
+			return nil, err
+		}
+		b, err := dirstore.NewBundles(s, 0)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		return b, nil
+	})
+	RegisterBlobService(r, "combined", func(ctx context.Context, c *Composition, p *CombinedParams) (castore.BlobService, error) {
+		near, far, err := nearFar(ctx, c.BlobService, p.Near, p.Far)
+		if err != nil {
+			return nil, err
+		}
+		w, err := chunkstore.ParseWriteTo(p.Write)
+		if err != nil {
+			return nil, err
+		}
+		return chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{Write: w})
+	})
+	RegisterDirectoryService(r, "cache", func(ctx context.Context, c *Composition, p *CacheParams) (castore.DirectoryService, error) {
+		near, far, err := nearFar(ctx, c.DirectoryService, p.Near, p.Far)
+		if err != nil {
+			return nil, err
+		}
+		return dirstore.NewCache(near, far), nil
+	})
+	RegisterDirectoryService(r, "bigtable", func(ctx context.Context, c *Composition, p *BigtableParams) (castore.DirectoryService, error) {
+		s, err := bigtable.Open(ctx, bigtable.Params{
+			ProjectID: p.ProjectID, InstanceName: p.InstanceName, TableName: p.TableName, FamilyName: p.FamilyName,
+			AppProfileID: p.AppProfileID, ChannelSize: p.ChannelSize, Timeout: time.Duration(p.Timeout), IsReadOnly: p.IsReadOnly,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	})
 	RegisterBlobService(r, "grpc", func(ctx context.Context, c *Composition, p *GRPCParams) (castore.BlobService, error) {
 		conn, err := dialParams(ctx, p)
 		if err != nil {
@@ -56,6 +98,23 @@ func DefaultRegistry() *Registry {
 		return &closingDirs{DirectoryService: grpcapi.NewDirectoryClient(conn), conn: conn}, nil
 	})
 	return r
+}
+
+// nearFar builds the two services a near/far combinator refers to.
+func nearFar[S any](ctx context.Context, get func(context.Context, string) (S, error), near, far string) (S, S, error) {
+	var zero S
+	if near == "" || far == "" {
+		return zero, zero, fmt.Errorf("near and far are both required")
+	}
+	n, err := get(ctx, near)
+	if err != nil {
+		return zero, zero, err
+	}
+	f, err := get(ctx, far)
+	if err != nil {
+		return zero, zero, err
+	}
+	return n, f, nil
 }
 
 func dialParams(ctx context.Context, p *GRPCParams) (*grpc.ClientConn, error) {
@@ -81,9 +140,9 @@ type closingDirs struct {
 
 func (c *closingDirs) Close() error { return c.conn.Close() }
 
-// openObjectStore opens an object store URL, instrumented with a span and
-// metrics per backend call.
-func openObjectStore(ctx context.Context, rawURL string) (objectstore.Store, error) {
+// openObjectStore opens an object store URL, each call bounded by the
+// composition's backend timeout and instrumented with a span and metrics.
+func openObjectStore(ctx context.Context, c *Composition, rawURL string) (objectstore.Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("url is required")
 	}
@@ -92,5 +151,5 @@ func openObjectStore(ctx context.Context, rawURL string) (objectstore.Store, err
 		return nil, err
 	}
 	scheme, _, _ := strings.Cut(rawURL, ":")
-	return objectstore.Instrument(s, scheme), nil
+	return objectstore.Instrument(objectstore.WithDeadline(s, c.backendTimeout()), scheme), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/castore-go/castore"
 )
@@ -18,6 +19,9 @@ type Options struct {
 	// SpecFromURL).
 	BlobServiceAddr      string
 	DirectoryServiceAddr string
+	// BackendTimeout bounds every object store call; see
+	// Composition.BackendTimeout.
+	BackendTimeout time.Duration
 }
 
 // Services are the two services a program uses, and the composition that
@@ -34,6 +38,7 @@ const DefaultName = "default"
 // Open builds the blob and directory services that opts describe.
 func Open(ctx context.Context, reg *Registry, opts Options) (*Services, error) {
 	c := New(reg)
+	c.BackendTimeout = opts.BackendTimeout
 	if opts.ConfigFile != "" {
 		if opts.BlobServiceAddr != "" || opts.DirectoryServiceAddr != "" {
 			return nil, errors.New("a config file and service addresses exclude each other: give one or the other")

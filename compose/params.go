@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Parameters of castore's own service types, as written in a config file.
@@ -59,14 +61,44 @@ func (p *CacheParams) Refs() []string { return []string{p.Near, p.Far} }
 
 // BigtableParams: directories in Cloud Bigtable.
 type BigtableParams struct {
-	ProjectID    string        `yaml:"project_id"`
-	InstanceName string        `yaml:"instance_name"`
-	TableName    string        `yaml:"table_name"`
-	FamilyName   string        `yaml:"family_name"`
-	AppProfileID string        `yaml:"app_profile_id"`
-	ChannelSize  int           `yaml:"channel_size"`
-	Timeout      time.Duration `yaml:"timeout"`
-	IsReadOnly   bool          `yaml:"is_read_only"`
+	ProjectID    string   `yaml:"project_id"`
+	InstanceName string   `yaml:"instance_name"`
+	TableName    string   `yaml:"table_name"`
+	FamilyName   string   `yaml:"family_name"`
+	AppProfileID string   `yaml:"app_profile_id"`
+	ChannelSize  int      `yaml:"channel_size"`
+	Timeout      Duration `yaml:"timeout"`
+	IsReadOnly   bool     `yaml:"is_read_only"`
+}
+
+// Duration is a time span in a config file: a Go duration ("4s",
+// "1m30s") or, as tvix writes it, a number of seconds (4, "4", 0.5).
+type Duration time.Duration
+
+// UnmarshalYAML accepts both forms; zero and negative spans are errors.
+func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration like 4s or a number of seconds", node.Line)
+	}
+	v, err := parseDuration(node.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", node.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if secs, err2 := strconv.ParseFloat(s, 64); err2 == nil {
+			d, err = time.Duration(secs*float64(time.Second)), nil
+		}
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("timeout must be a duration like 4s or a positive number of seconds, got %q", s)
+	}
+	return d, nil
 }
 
 // SpecFromURL turns a service URL into a type and its parameters:
@@ -129,7 +161,7 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 		if k != Directories {
 			return bad("bigtable:// holds directories, not blobs")
 		}
-		p := &BigtableParams{InstanceName: u.Host, ChannelSize: 4, Timeout: 4 * time.Second, AppProfileID: "default"}
+		p := &BigtableParams{InstanceName: u.Host, ChannelSize: 4, Timeout: Duration(4 * time.Second), AppProfileID: "default"}
 		q := u.Query()
 		for key, vals := range q {
 			v := vals[0]
@@ -149,16 +181,11 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 				}
 				p.ChannelSize = n
 			case "timeout":
-				d, err := time.ParseDuration(v)
+				d, err := parseDuration(v)
 				if err != nil {
-					if secs, err2 := strconv.ParseFloat(v, 64); err2 == nil && secs > 0 {
-						d, err = time.Duration(secs*float64(time.Second)), nil
-					}
+					return bad("%v", err)
 				}
-				if err != nil || d <= 0 {
-					return bad("timeout must be a duration like 4s, got %q", v)
-				}
-				p.Timeout = d
+				p.Timeout = Duration(d)
 			case "is_read_only":
 				b, err := strconv.ParseBool(v)
 				if err != nil {

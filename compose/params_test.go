@@ -1,11 +1,13 @@
 package compose_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/compose"
 )
 
@@ -23,7 +25,7 @@ func TestSpecFromURL(t *testing.T) {
 		{compose.Directories, "bolt:///tmp/d.db", "embedded", &compose.EmbeddedParams{Path: "/tmp/d.db"}},
 		{compose.Blobs, "grpc+unix:///run/c.sock", "grpc", &compose.GRPCParams{URL: "grpc+unix:///run/c.sock"}},
 		{compose.Directories, "bigtable://inst?project_id=p&table_name=t&family_name=f&timeout=2s&channel_size=2&is_read_only=true", "bigtable",
-			&compose.BigtableParams{InstanceName: "inst", ProjectID: "p", TableName: "t", FamilyName: "f", AppProfileID: "default", ChannelSize: 2, Timeout: 2 * time.Second, IsReadOnly: true}},
+			&compose.BigtableParams{InstanceName: "inst", ProjectID: "p", TableName: "t", FamilyName: "f", AppProfileID: "default", ChannelSize: 2, Timeout: compose.Duration(2 * time.Second), IsReadOnly: true}},
 	} {
 		typ, params, err := compose.SpecFromURL(tc.kind, tc.url)
 		if err != nil || typ != tc.typ {
@@ -69,3 +71,33 @@ func TestRedactURL(t *testing.T) {
 func fmtAny(v any) string { return strings.ReplaceAll(fmtV(v), "\n", " ") }
 
 func fmtV(v any) string { return fmt.Sprintf("%+v", v) }
+
+// A config file's timeout is a Go duration or, as tvix writes it, a
+// number of seconds.
+func TestConfigDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"4": 4 * time.Second, "2s": 2 * time.Second, `"0.5"`: 500 * time.Millisecond, "1m30s": 90 * time.Second} {
+		var got *compose.BigtableParams
+		r := compose.NewRegistry()
+		compose.RegisterDirectoryService(r, "bt", func(ctx context.Context, c *compose.Composition, p *compose.BigtableParams) (castore.DirectoryService, error) {
+			got = p
+			return nil, nil // a builder that returns nothing is an error, not a panic
+		})
+		c := compose.New(r)
+		if err := c.Load([]byte("directoryservices:\n  default: {type: bt, timeout: " + in + "}\n")); err != nil {
+			t.Fatalf("timeout %s: %v", in, err)
+		}
+		if _, err := c.DirectoryService(t.Context(), "default"); err == nil || !strings.Contains(err.Error(), "no service") {
+			t.Errorf("a builder returning nil: %v", err)
+		}
+		if got == nil || time.Duration(got.Timeout) != want {
+			t.Errorf("timeout %s = %v, want %v", in, got, want)
+		}
+	}
+	for _, in := range []string{"-1", "0", "soon", "[1]"} {
+		c := compose.New(compose.DefaultRegistry())
+		err := c.Load([]byte("directoryservices:\n  default: {type: bigtable, timeout: " + in + "}\n"))
+		if err == nil || !strings.Contains(err.Error(), "timeout") && !strings.Contains(err.Error(), "duration") {
+			t.Errorf("timeout %s: %v, want an error about the timeout", in, err)
+		}
+	}
+}

@@ -119,8 +119,7 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 			return
 		}
 		defer zr.Close()
-		expect := map[castore.Digest]uint64{root: 0} // referred to, not yet read; root's size unknown
-		seen := map[castore.Digest]bool{}
+		v := NewRootFirstValidator(root)
 		var hdr [4]byte
 		for n := 0; ; n++ {
 			if _, err := io.ReadFull(zr, hdr[:]); err != nil {
@@ -141,13 +140,8 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 				return
 			}
 			d := castore.Sum(buf)
-			size, ok := expect[d]
-			if !ok {
-				if seen[d] {
-					fail("frame %d repeats directory %s", n, d)
-				} else {
-					fail("frame %d is directory %s, which nothing before it refers to", n, d)
-				}
+			if err := v.Expect(d); err != nil {
+				yield(nil, fmt.Errorf("closure %s: frame %d: %w", root, n, err))
 				return
 			}
 			dir, err := castore.UnmarshalDirectory(buf)
@@ -155,23 +149,16 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 				fail("frame %d (%s): %v", n, d, err)
 				return
 			}
-			if d != root && dir.Size() != size {
-				fail("directory %s has size %d, its parent says %d", d, dir.Size(), size)
+			if err := v.Add(dir); err != nil {
+				yield(nil, fmt.Errorf("closure %s: frame %d: %w", root, n, err))
 				return
-			}
-			delete(expect, d)
-			seen[d] = true
-			for _, e := range dir.Entries() {
-				if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
-					expect[e.Node.Digest] = e.Node.Size
-				}
 			}
 			if !yield(dir, nil) {
 				return
 			}
 		}
-		if len(expect) > 0 {
-			fail("the bundle ends with %d directories missing", len(expect))
+		if err := v.Finish(); err != nil {
+			yield(nil, fmt.Errorf("closure %s: %w", root, err))
 		}
 	}
 }

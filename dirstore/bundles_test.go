@@ -3,6 +3,7 @@ package dirstore_test
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -51,12 +52,12 @@ func TestHostileBundles(t *testing.T) {
 		{"truncated stream", zstdOf(good)[:len(zstdOf(good))-5], "", -1},
 		{"truncated frame", zstdOf(good[:len(good)-3]), "truncated", 2},
 		{"oversized frame", zstdOf(append(huge, 1, 2, 3)), "more than", 0},
-		{"missing directories", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid})), "missing", 2},
-		{"foreign root", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{other})), "nothing before it refers to", 0},
+		{"missing directories", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid})), "lacks 1 directories", 2},
+		{"foreign root", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{other})), "instead of the root", 0},
 		{"foreign frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, other})), "nothing before it refers to", 1},
-		{"leaves first", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{leaf, mid, root})), "nothing before it refers to", 0},
-		{"repeated frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf, leaf})), "repeats", 3},
-		{"invalid frame", zstdOf(append(binary.BigEndian.AppendUint32(nil, 3), 0xff, 0xff, 0xff)), "nothing before it refers to", 0},
+		{"leaves first", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{leaf, mid, root})), "instead of the root", 0},
+		{"repeated frame", zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf, leaf})), "comes twice", 3},
+		{"invalid frame", zstdOf(append(binary.BigEndian.AppendUint32(nil, 3), 0xff, 0xff, 0xff)), "instead of the root", 0},
 		{"empty", zstdOf(nil), "reading its length", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,4 +111,54 @@ func FuzzReadBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A bundle object that decompresses to far more than any frame may hold
+// (a decompression bomb) is refused, and what is allocated for it stays
+// bounded by the frame bound and the decoder's window limit.
+func TestBundleDecompressionBomb(t *testing.T) {
+	_, _, root := closureOf(t)
+	for _, tc := range []struct {
+		name   string
+		window int
+		want   string
+	}{
+		{"1 GiB behind one frame", 1 << 20, "instead of the root"},
+		{"256 MiB window", 256 << 20, "window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var obj bytes.Buffer
+			enc, err := zstd.NewWriter(&obj, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(tc.window), zstd.WithSingleSegment(false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc.Write(binary.BigEndian.AppendUint32(nil, dirstore.DefaultMaxFrame))
+			zeros := make([]byte, 1<<20)
+			for range 1024 {
+				enc.Write(zeros)
+			}
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			mem := objectstore.NewMemory()
+			mem.Put(t.Context(), dirstore.BundleKey(root.Digest()), bytes.NewReader(obj.Bytes()))
+			b := bundles(t, mem)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			var got error
+			for _, err := range b.GetRecursive(t.Context(), root.Digest()) {
+				if err != nil {
+					got = err
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if got == nil || !strings.Contains(got.Error(), tc.want) {
+				t.Fatalf("a %d-byte bomb: %v, want an error containing %q", obj.Len(), got, tc.want)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*dirstore.DefaultMaxFrame {
+				t.Fatalf("reading a bomb allocated %d MiB, more than the bound allows", alloc>>20)
+			}
+		})
+	}
 }

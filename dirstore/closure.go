@@ -87,4 +87,114 @@ func (v *ClosureValidator) Finish() (castore.Digest, []*castore.Directory, error
 	return root, v.order, nil
 }
 
+// RootFirstValidator checks a closure as it is read, root first: the
+// first directory must be the root, and every later one must have been
+// referred to by an earlier one, with the size it gives, and come once.
+// Expect checks a digest before its bytes are decoded, so nothing foreign
+// is even parsed. Errors wrap castore.ErrCorrupt and name the directory.
+type RootFirstValidator struct {
+	root   castore.Digest
+	expect map[castore.Digest]uint64 // referred to, not yet read
+	seen   map[castore.Digest]bool
+}
+
+// NewRootFirstValidator returns a validator for the closure of root.
+func NewRootFirstValidator(root castore.Digest) *RootFirstValidator {
+	return &RootFirstValidator{root: root, expect: map[castore.Digest]uint64{root: 0}, seen: map[castore.Digest]bool{}}
+}
+
+func corruptClosure(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", castore.ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// Expect reports whether a directory with digest d may come next.
+func (v *RootFirstValidator) Expect(d castore.Digest) error {
+	if _, ok := v.expect[d]; ok {
+		return nil
+	}
+	if v.seen[d] {
+		return corruptClosure("directory %s comes twice", d)
+	}
+	if len(v.seen) == 0 {
+		return corruptClosure("directory %s comes first instead of the root %s", d, v.root)
+	}
+	return corruptClosure("directory %s is one nothing before it refers to", d)
+}
+
+// Add checks the next directory and records what it refers to.
+func (v *RootFirstValidator) Add(dir *castore.Directory) error {
+	d := dir.Digest()
+	if err := v.Expect(d); err != nil {
+		return err
+	}
+	if size := v.expect[d]; d != v.root && dir.Size() != size {
+		return corruptClosure("directory %s has size %d, its parent says %d", d, dir.Size(), size)
+	}
+	delete(v.expect, d)
+	v.seen[d] = true
+	for _, e := range dir.Entries() {
+		if e.Node.Type != castore.NodeDirectory || v.seen[e.Node.Digest] {
+			continue
+		}
+		if s, ok := v.expect[e.Node.Digest]; ok && s != e.Node.Size {
+			return corruptClosure("directory %s is referred to with sizes %d and %d", e.Node.Digest, s, e.Node.Size)
+		}
+		v.expect[e.Node.Digest] = e.Node.Size
+	}
+	return nil
+}
+
+// Finish reports whether the closure is complete. A closure of which
+// nothing was read is complete (an unknown root).
+func (v *RootFirstValidator) Finish() error {
+	if len(v.seen) > 0 && len(v.expect) > 0 {
+		return corruptClosure("the closure of %s lacks %d directories", v.root, len(v.expect))
+	}
+	return nil
+}
+
+// Len is the number of directories accepted so far.
+func (v *RootFirstValidator) Len() int { return len(v.seen) }
+
+// LeavesFirst orders a closure so that every directory comes after all the
+// directories it refers to, root last: the order a putter takes.
+func LeavesFirst(root castore.Digest, dirs []*castore.Directory) []*castore.Directory {
+	by := make(map[castore.Digest]*castore.Directory, len(dirs))
+	for _, d := range dirs {
+		by[d.Digest()] = d
+	}
+	out := make([]*castore.Directory, 0, len(dirs))
+	done := make(map[castore.Digest]bool, len(dirs))
+	// Iterative post-order: a deep chain must not exhaust the stack.
+	type frame struct {
+		dir  *castore.Directory
+		next int
+	}
+	if by[root] == nil {
+		return nil
+	}
+	stack := []frame{{dir: by[root]}}
+	done[root] = true
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		es := f.dir.Entries()
+		pushed := false
+		for f.next < len(es) {
+			e := es[f.next]
+			f.next++
+			if e.Node.Type == castore.NodeDirectory && !done[e.Node.Digest] && by[e.Node.Digest] != nil {
+				done[e.Node.Digest] = true
+				stack = append(stack, frame{dir: by[e.Node.Digest]})
+				pushed = true
+				break
+			}
+		}
+		if !pushed {
+			out = append(out, f.dir)
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return out
+}
+
 func isNotFound(err error) bool { return errors.Is(err, castore.ErrNotFound) }

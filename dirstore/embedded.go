@@ -16,7 +16,8 @@ var bucketDirs = []byte("directories")
 // Embedded is a DirectoryService in one local bbolt file, the local
 // default. Every directory is addressable. A putter's closure is committed
 // in one transaction, so a crash leaves either all of it or nothing of its
-// root; bbolt syncs every commit.
+// root; bbolt syncs every commit, and concurrent puts share commits
+// (group commit through bolt's Batch).
 type Embedded struct {
 	db *bolt.DB
 }
@@ -79,7 +80,7 @@ func (e *Embedded) Put(ctx context.Context, dir *castore.Directory) (castore.Dig
 		return castore.Digest{}, err
 	}
 	d := dir.Digest()
-	err := e.db.Update(func(tx *bolt.Tx) error {
+	err := e.db.Batch(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketDirs)
 		for _, en := range dir.Entries() {
 			if en.Node.Type != castore.NodeDirectory {
@@ -142,7 +143,11 @@ func (p *embeddedPutter) Close() (castore.Digest, error) {
 	if err != nil {
 		return castore.Digest{}, err
 	}
-	err = p.e.db.Update(func(tx *bolt.Tx) error {
+	// Batch commits concurrent putters together, one sync for all of
+	// them; a function that fails is run again on its own, so one bad or
+	// cancelled closure never takes others down. The function is
+	// idempotent, as Batch requires.
+	err = p.e.db.Batch(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketDirs)
 		for _, d := range dirs {
 			dg := d.Digest()

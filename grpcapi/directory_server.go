@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/grpcapi/castorepb"
@@ -17,13 +18,14 @@ import (
 // tvix.castore.v1.DirectoryService.
 type DirectoryServer struct {
 	pb.UnimplementedDirectoryServiceServer
-	svc castore.DirectoryService
+	svc         castore.DirectoryService
+	maxPutBytes int64
 }
 
 // NewDirectoryServer returns a server for svc. Register it with
 // pb.RegisterDirectoryServiceServer.
 func NewDirectoryServer(svc castore.DirectoryService) *DirectoryServer {
-	return &DirectoryServer{svc: svc}
+	return &DirectoryServer{svc: svc, maxPutBytes: DefaultMaxDirectoryPutBytes}
 }
 
 var _ pb.DirectoryServiceServer = (*DirectoryServer)(nil)
@@ -69,6 +71,7 @@ func (s *DirectoryServer) Put(stream grpc.ClientStreamingServer[pb.Directory, pb
 	defer cancel() // abandons the putter on every early return
 	p := s.svc.NewPutter(ctx)
 	n := 0
+	var size int64
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -78,6 +81,9 @@ func (s *DirectoryServer) Put(stream grpc.ClientStreamingServer[pb.Directory, pb
 			return err
 		}
 		n++
+		if size += int64(proto.Size(msg)); size > s.maxPutBytes {
+			return status.Errorf(codes.ResourceExhausted, "the closure is larger than the %d bytes one Put may send (at directory #%d)", s.maxPutBytes, n)
+		}
 		dir, err := pb.ToDirectory(msg)
 		if err != nil {
 			return status.Errorf(codes.InvalidArgument, "directory #%d in the stream: %v", n, err)

@@ -8,12 +8,35 @@ import (
 )
 
 // Register adds the castore services to s. A nil service is not registered.
-func Register(s grpc.ServiceRegistrar, blobs castore.BlobService, dirs castore.DirectoryService) {
+func Register(s grpc.ServiceRegistrar, blobs castore.BlobService, dirs castore.DirectoryService, opts ...Option) {
 	if blobs != nil {
 		pb.RegisterBlobServiceServer(s, NewBlobServer(blobs))
 	}
 	if dirs != nil {
-		pb.RegisterDirectoryServiceServer(s, NewDirectoryServer(dirs))
+		ds := NewDirectoryServer(dirs)
+		for _, o := range opts {
+			o(ds)
+		}
+		pb.RegisterDirectoryServiceServer(s, ds)
+	}
+}
+
+// DefaultMaxDirectoryPutBytes bounds the closure one directory Put may
+// send (it is held until the root arrives): about a million directories
+// of typical size.
+const DefaultMaxDirectoryPutBytes = 256 << 20
+
+// Option tunes the servers Register adds.
+type Option func(*DirectoryServer)
+
+// WithMaxDirectoryPutBytes bounds the encoded size of the closure one
+// directory Put may send; a larger one is RESOURCE_EXHAUSTED. n <= 0 means
+// DefaultMaxDirectoryPutBytes.
+func WithMaxDirectoryPutBytes(n int64) Option {
+	return func(s *DirectoryServer) {
+		if n > 0 {
+			s.maxPutBytes = n
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/ingest"
+	"github.com/castore-go/castore/objectstore"
 )
 
 // stores returns fresh memory services; dirs counts closures that were
@@ -297,6 +298,23 @@ func TestRoundTripGOROOT(t *testing.T) {
 	must(t, cmd.Wait())
 	if n3.Digest != n.Digest {
 		t.Fatalf("system tar of GOROOT: %s, want %s", n3.Digest, n.Digest)
+	}
+
+	// Copied into empty stores (chunked blobs this time), it exports
+	// identical again; a second copy sends nothing.
+	toBlobs, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{})
+	must(t, err)
+	toDirs := dirstore.NewMemory()
+	var st ingest.CopyStats
+	must(t, ingest.Copy(ctx, blobs, dirs, toBlobs, toDirs, n, ingest.Options{}, &st))
+	t.Logf("copy: %d blobs (%d bytes), %d directories", st.Blobs.Load(), st.Bytes.Load(), st.Directories)
+	out2 := filepath.Join(t.TempDir(), "out2")
+	must(t, ingest.ExportDir(ctx, toBlobs, toDirs, n, out2, ingest.ExportOptions{}))
+	sameTree(t, goroot, out2)
+	var again ingest.CopyStats
+	must(t, ingest.Copy(ctx, blobs, dirs, toBlobs, toDirs, n, ingest.Options{}, &again))
+	if again.Blobs.Load() != 0 || again.Directories != 0 {
+		t.Errorf("a second copy sent %d blobs and %d directories, want none", again.Blobs.Load(), again.Directories)
 	}
 }
 

@@ -98,33 +98,88 @@ func (s *storeFlags) options(env *environment) (compose.Options, error) {
 	return opts, nil
 }
 
-func runServe(ctx context.Context, env *environment, args []string) error {
+// serveFlags are the flags of castore serve.
+type serveFlags struct {
+	store          storeFlags
+	listen         *string
+	grace          *time.Duration
+	logFormat      *string
+	logLevel       *string
+	tlsCert        *string
+	tlsKey         *string
+	tlsClientCA    *string
+	authTokens     *string
+	readOnly       *bool
+	insecureListen *bool
+	metricsListen  *string
+	maxStreams     *uint
+	backendTimeout *time.Duration
+	maxDirPut      *int64
+}
+
+func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
 	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC.\nWith no store flags it serves the embedded local default: chunked blobs in\nDATA_DIR/blobs and directories in DATA_DIR/directories.db.")
-	var sf storeFlags
-	sf.register(fs)
-	listen := fs.String("listen", "127.0.0.1:8000", "address to listen on: host:port, or unix:/path/to.sock")
-	grace := fs.Duration("grace-period", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may finish")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	tlsCert := fs.String("tls-cert", "", "PEM certificate to serve TLS with (reloaded when it changes)")
-	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
-	tlsClientCA := fs.String("tls-client-ca", "", "PEM CA that client certificates must be signed by (mutual TLS)")
-	authTokens := fs.String("auth-tokens", "", "file of bearer tokens: one 'SHA256-HEX read|write' per line; every call then needs one")
-	readOnly := fs.Bool("read-only", false, "refuse every write")
-	insecureListen := fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
-	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on this address (host:port) at /metrics")
-	maxStreams := fs.Uint("max-concurrent-streams", 256, "most concurrent calls one client connection may have")
+	f := &serveFlags{}
+	f.store.register(fs)
+	f.listen = fs.String("listen", "127.0.0.1:8000", "address to listen on: host:port, or unix:/path/to.sock")
+	f.grace = fs.Duration("grace-period", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may finish")
+	f.logFormat = fs.String("log-format", "text", "log format: text or json")
+	f.logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
+	f.tlsCert = fs.String("tls-cert", "", "PEM certificate to serve TLS with (reloaded when it changes)")
+	f.tlsKey = fs.String("tls-key", "", "PEM private key of --tls-cert")
+	f.tlsClientCA = fs.String("tls-client-ca", "", "PEM CA that client certificates must be signed by (mutual TLS)")
+	f.authTokens = fs.String("auth-tokens", "", "file of bearer tokens: one 'SHA256-HEX read|write' per line; every call then needs one")
+	f.readOnly = fs.Bool("read-only", false, "refuse every write")
+	f.insecureListen = fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
+	f.metricsListen = fs.String("metrics-listen", "", "serve Prometheus metrics on this address (host:port) at /metrics")
+	f.maxStreams = fs.Uint("max-concurrent-streams", 256, "most concurrent calls one client connection may have")
+	f.backendTimeout = fs.Duration("backend-timeout", compose.DefaultBackendTimeout, "bound on each object store call (a chunk, an index, a bundle); 0 means none")
+	f.maxDirPut = fs.Int64("max-directory-put-bytes", grpcapi.DefaultMaxDirectoryPutBytes, "largest closure one directory Put may send, in bytes (it is held until its root arrives)")
+	return fs, f
+}
+
+// parseServeFlags parses and checks the flags of castore serve, touching
+// nothing (no file, socket or store): the Helm chart's test runs it on the
+// arguments the chart renders.
+func parseServeFlags(env *environment, args []string) (*flag.FlagSet, *serveFlags, error) {
+	fs, f := newServeFlagSet(env)
 	if err := parseFlags(fs, env, args); err != nil {
+		return nil, nil, err
+	}
+	if (*f.tlsCert == "") != (*f.tlsKey == "") {
+		return nil, nil, usagef("--tls-cert and --tls-key go together")
+	}
+	if *f.tlsClientCA != "" && *f.tlsCert == "" {
+		return nil, nil, usagef("--tls-client-ca needs --tls-cert and --tls-key")
+	}
+	if !isLocalListen(*f.listen) && *f.tlsCert == "" && *f.authTokens == "" && !*f.insecureListen {
+		return nil, nil, usagef("refusing to listen on %s, which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", *f.listen)
+	}
+	if fs.NArg() > 0 {
+		return nil, nil, usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *f.backendTimeout < 0 {
+		return nil, nil, usagef("--backend-timeout %s: want a positive duration, or 0 for none", *f.backendTimeout)
+	}
+	if *f.maxDirPut <= 0 {
+		return nil, nil, usagef("--max-directory-put-bytes %d: want a positive number of bytes", *f.maxDirPut)
+	}
+	if *f.maxStreams == 0 {
+		return nil, nil, usagef("--max-concurrent-streams 0: want at least 1")
+	}
+	if _, err := newLogger(env, *f.logFormat, *f.logLevel); err != nil {
+		return nil, nil, err
+	}
+	if f.store.config != "" && (f.store.blobAddr != "" || f.store.dirAddr != "") {
+		return nil, nil, usagef("--config excludes --blob-service-addr and --directory-service-addr")
+	}
+	return fs, f, nil
+}
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	_, f, err := parseServeFlags(env, args)
+	if err != nil {
 		return err
-	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return usagef("--tls-cert and --tls-key go together")
-	}
-	if *tlsClientCA != "" && *tlsCert == "" {
-		return usagef("--tls-client-ca needs --tls-cert and --tls-key")
-	}
-	if !isLocalListen(*listen) && *tlsCert == "" && *authTokens == "" && !*insecureListen {
-		return usagef("refusing to listen on %s, which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", *listen)
 	}
 	tel, err := setupTelemetry(ctx, env)
 	if err != nil {
@@ -132,36 +187,37 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	defer tel.close()
 	srvOpts := append(grpcapi.ServerOptions(), tel.serverOption(),
-		grpc.MaxConcurrentStreams(uint32(*maxStreams)),
+		grpc.MaxConcurrentStreams(uint32(*f.maxStreams)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: 30 * time.Minute}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
 	)
-	if *tlsCert != "" {
-		cfg, err := grpcapi.ServerTLS(*tlsCert, *tlsKey, *tlsClientCA)
+	if *f.tlsCert != "" {
+		cfg, err := grpcapi.ServerTLS(*f.tlsCert, *f.tlsKey, *f.tlsClientCA)
 		if err != nil {
 			return err
 		}
 		srvOpts = append(srvOpts, grpc.Creds(credentials.NewTLS(cfg)))
 	}
-	access := &grpcapi.Access{ReadOnly: *readOnly}
-	if *authTokens != "" {
-		tokens, err := grpcapi.LoadTokens(*authTokens)
+	access := &grpcapi.Access{ReadOnly: *f.readOnly}
+	if *f.authTokens != "" {
+		tokens, err := grpcapi.LoadTokens(*f.authTokens)
 		if err != nil {
 			return err
 		}
 		access.Tokens = tokens
 	}
 	srvOpts = append(srvOpts, access.Interceptors()...)
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	log, err := newLogger(env, *logFormat, *logLevel)
+	log, err := newLogger(env, *f.logFormat, *f.logLevel)
 	if err != nil {
 		return err
 	}
-	opts, err := sf.options(env)
+	opts, err := f.store.options(env)
 	if err != nil {
 		return err
+	}
+	opts.BackendTimeout = *f.backendTimeout
+	if opts.BackendTimeout == 0 {
+		opts.BackendTimeout = -1 // none
 	}
 	svcs, err := compose.Open(ctx, compose.DefaultRegistry(), opts)
 	if err != nil {
@@ -173,27 +229,27 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	} else {
 		log.Info("services", "blobs", compose.RedactURL(opts.BlobServiceAddr), "directories", compose.RedactURL(opts.DirectoryServiceAddr))
 	}
-	log.Info("access", "tls", *tlsCert != "", "mutual_tls", *tlsClientCA != "", "tokens", *authTokens != "", "read_only", *readOnly)
+	log.Info("access", "tls", *f.tlsCert != "", "mutual_tls", *f.tlsClientCA != "", "tokens", *f.authTokens != "", "read_only", *f.readOnly)
 
-	l, err := listenOn(*listen)
+	l, err := listenOn(*f.listen)
 	if err != nil {
 		return err
 	}
 	srv := grpc.NewServer(srvOpts...)
-	grpcapi.Register(srv, svcs.Blobs, svcs.Directories)
+	grpcapi.Register(srv, svcs.Blobs, svcs.Directories, grpcapi.WithMaxDirectoryPutBytes(*f.maxDirPut))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	go awaitBackends(ctx, log, hs, svcs)
 
-	if *metricsListen != "" {
-		stopMetrics, err := tel.serveMetrics(ctx, *metricsListen)
+	if *f.metricsListen != "" {
+		stopMetrics, err := tel.serveMetrics(ctx, *f.metricsListen)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
 		defer stopMetrics()
-		log.Info("metrics", "listen", *metricsListen)
+		log.Info("metrics", "listen", *f.metricsListen)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -206,13 +262,13 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace_period", grace.String())
+	log.Info("shutting down", "grace_period", f.grace.String())
 	hs.Shutdown()
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
-	case <-time.After(*grace):
+	case <-time.After(*f.grace):
 		log.Warn("grace period over; cancelling calls still in flight")
 		srv.Stop()
 		<-stopped

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/ingest"
 )
 
@@ -44,29 +45,7 @@ func resolve(ctx context.Context, dirs castore.DirectoryService, arg string) (ca
 	if err != nil {
 		return castore.Node{}, err
 	}
-	root, err := dirs.Get(ctx, d)
-	if err != nil {
-		return castore.Node{}, fmt.Errorf("root directory %s: %w", d, err)
-	}
-	n := root.Node()
-	var walked castore.Path
-	for _, c := range p.Components() {
-		if n.Type != castore.NodeDirectory {
-			return castore.Node{}, fmt.Errorf("%s: %s is a %s, not a directory", p, walked, n.Type)
-		}
-		dir := root
-		if walked != "" {
-			if dir, err = dirs.Get(ctx, n.Digest); err != nil {
-				return castore.Node{}, fmt.Errorf("directory %s at %s: %w", n.Digest, walked, err)
-			}
-		}
-		walked = walked.Join(c)
-		var ok bool
-		if n, ok = dir.Lookup(c); !ok {
-			return castore.Node{}, fmt.Errorf("%s: no such file or directory: %w", walked, castore.ErrNotFound)
-		}
-	}
-	return n, nil
+	return dirstore.Descend(ctx, dirs, d, p)
 }
 
 func runExport(ctx context.Context, env *environment, args []string) error {

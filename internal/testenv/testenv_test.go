@@ -147,3 +147,20 @@ func TestServerDiesWithTest(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestBigtableEmulator starts the emulator, creates a table through the
+// admin API, and refuses connections while stopped.
+func TestBigtableEmulator(t *testing.T) {
+	e := testenv.BigtableEmulator(t)
+	if !strings.HasPrefix(e.Host, "127.0.0.1:") {
+		t.Errorf("Host = %s, want loopback", e.Host)
+	}
+	e.CreateTable(t.Context(), t, "t1", "cf")
+	e.Stop()
+	if c, err := net.DialTimeout("tcp", e.Host, 5*time.Second); err == nil {
+		c.Close()
+		t.Error("the emulator still accepts connections after Stop")
+	}
+	e.Start()
+	e.CreateTable(t.Context(), t, "t1", "cf") // empty again: the table is gone
+}

@@ -1,0 +1,52 @@
+package chunkstore
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// metrics go to the global OpenTelemetry meter provider as it is when a
+// store is made (`castore serve` exports them for Prometheus); until a
+// program installs one they cost next to nothing.
+type metrics struct {
+	// chunkWrites counts chunks written, by outcome: "uploaded" (a new
+	// object) or "deduplicated" (already stored: known, or the
+	// put-if-absent found it).
+	chunkWrites metric.Int64Counter
+	// nearReads counts NearFar reads of chunks and unsplit blobs, by
+	// result: "hit" (near had it) or "miss" (fetched from far).
+	nearReads metric.Int64Counter
+}
+
+func newMetrics() *metrics {
+	m := otel.Meter("github.com/castore-go/castore/chunkstore")
+	writes, _ := m.Int64Counter("castore_chunk_writes", metric.WithDescription("chunks written, by outcome: uploaded or deduplicated"))
+	reads, _ := m.Int64Counter("castore_near_cache_blob_reads", metric.WithDescription("near/far blob cache reads of chunks and unsplit blobs, by result: hit or miss"))
+	return &metrics{chunkWrites: writes, nearReads: reads}
+}
+
+var (
+	attrUploaded     = metric.WithAttributes(attribute.String("outcome", "uploaded"))
+	attrDeduplicated = metric.WithAttributes(attribute.String("outcome", "deduplicated"))
+	attrHit          = metric.WithAttributes(attribute.String("result", "hit"))
+	attrMiss         = metric.WithAttributes(attribute.String("result", "miss"))
+)
+
+func (m *metrics) chunkWrite(ctx context.Context, uploaded bool) {
+	if uploaded {
+		m.chunkWrites.Add(ctx, 1, attrUploaded)
+	} else {
+		m.chunkWrites.Add(ctx, 1, attrDeduplicated)
+	}
+}
+
+func (m *metrics) nearRead(ctx context.Context, hit bool) {
+	if hit {
+		m.nearReads.Add(ctx, 1, attrHit)
+	} else {
+		m.nearReads.Add(ctx, 1, attrMiss)
+	}
+}

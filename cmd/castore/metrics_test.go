@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/castore-go/castore/internal/testenv"
+)
+
+// `serve --metrics-listen` exports RPC metrics, object store calls, and
+// chunk writes split into uploaded and deduplicated.
+func TestServeMetrics(t *testing.T) {
+	c := newCLI(t)
+	metrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	addr := c.serve("--data-dir", filepath.Join(t.TempDir(), "server"), "--metrics-listen", metrics)
+	c.env["CASTORE_BLOB_SERVICE_ADDR"] = addr
+	c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = addr
+	dir := fixtureTree(t)
+	c.ok("import", dir)
+	c.ok("import", dir) // the same chunks again: deduplicated
+
+	text := scrape(t, metrics)
+	for _, want := range [][2]string{
+		{"castore_chunk_writes_total{", `outcome="uploaded"`},
+		{"castore_chunk_writes_total{", `outcome="deduplicated"`},
+		{"castore_objectstore_calls_total{", `op="put_if_absent"`},
+		{"rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.BlobService/Put"`},
+		{"rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.DirectoryService/Put"`},
+	} {
+		if !hasMetric(text, want[0], want[1]) {
+			t.Errorf("/metrics has no %s with %s", want[0], want[1])
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", text)
+	}
+}
+
+// With near/far caches configured, /metrics counts their hits.
+func TestServeMetricsNearCaches(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "castore.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+blobservices:
+  near: {type: memory}
+  far: {type: objectstore, url: "file://%[1]s/far"}
+  default: {type: combined, near: near, far: far}
+directoryservices:
+  near: {type: memory}
+  far: {type: objectstore, url: "file://%[1]s/far"}
+  default: {type: cache, near: near, far: far}
+`, dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	metrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	addr := c.serve("--config", cfg, "--metrics-listen", metrics)
+	c.env["CASTORE_BLOB_SERVICE_ADDR"] = addr
+	c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = addr
+	root := strings.TrimSpace(c.ok("import", fixtureTree(t)))
+	if got := c.ok("cat", root+"/keep/tool"); got != "#!/bin/sh\necho hi\n" {
+		t.Fatalf("cat = %q", got)
+	}
+	text := scrape(t, metrics)
+	for _, want := range [][2]string{
+		{"castore_near_cache_blob_reads_total{", `result="hit"`},
+		{"castore_near_cache_directory_reads_total{", `result="hit"`},
+	} {
+		if !hasMetric(text, want[0], want[1]) {
+			t.Errorf("/metrics has no %s with %s", want[0], want[1])
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", text)
+	}
+}
+
+func scrape(t *testing.T, addr string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+func hasMetric(text, prefix, label string) bool {
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, prefix) && strings.Contains(line, label) {
+			return true
+		}
+	}
+	return false
+}

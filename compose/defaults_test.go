@@ -1,0 +1,90 @@
+package compose_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore/blobtest"
+	"github.com/castore-go/castore/compose"
+)
+
+// A config of near/far combinators over castore's own types: what goes in
+// through one composition reads back through a second one whose near
+// stores are fresh, so the reads go through to far.
+func TestDefaultRegistryNearFarConfig(t *testing.T) {
+	dir := t.TempDir()
+	config := func(near string) string {
+		cfg := fmt.Sprintf(`
+blobservices:
+  near: {type: memory}
+  far:  {type: objectstore, url: "file://%[1]s/far"}
+  default: {type: combined, near: near, far: far, write: both}
+directoryservices:
+  near: {type: embedded, path: %[1]s/%[2]s.db}
+  far:  {type: objectstore, url: "file://%[1]s/far"}
+  default: {type: cache, near: near, far: far}
+`, dir, near)
+		p := filepath.Join(dir, near+".yaml")
+		if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	open := func(cfg string) *compose.Services {
+		s, err := compose.Open(t.Context(), compose.DefaultRegistry(), compose.Options{ConfigFile: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+
+	first := open(config("near1"))
+	data := blobtest.Data(3<<20, 5)
+	blob := blobtest.Put(t, first.Blobs, data)
+	leaf, err := castore.NewDirectory(castore.Entry{Name: "data", Node: castore.FileNode(blob, uint64(len(data)), false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := castore.NewDirectory(castore.Entry{Name: "sub", Node: leaf.Node()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := first.Directories.NewPutter(t.Context())
+	for _, d := range []*castore.Directory{leaf, root} {
+		if err := p.Put(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := open(config("near2"))
+	blobtest.ReadAndCheck(t, second.Blobs, blob, data)
+	if got, err := second.Directories.Get(t.Context(), root.Digest()); err != nil || got.Digest() != root.Digest() {
+		t.Fatalf("root through a cold cache: %v", err)
+	}
+	if got, err := second.Directories.Get(t.Context(), leaf.Digest()); err != nil || got.Digest() != leaf.Digest() {
+		t.Fatalf("subdirectory after the root filled near: %v", err)
+	}
+}
+
+func TestCombinedRejectsBadWriteTarget(t *testing.T) {
+	c := compose.New(compose.DefaultRegistry())
+	err := c.Load([]byte(`
+blobservices:
+  a: {type: memory}
+  default: {type: combined, near: a, far: a, write: sideways}
+`))
+	if err == nil {
+		_, err = c.BlobService(t.Context(), "default")
+	}
+	if err == nil || !strings.Contains(err.Error(), "sideways") {
+		t.Fatalf("got %v, want an error naming the bad write target", err)
+	}
+}

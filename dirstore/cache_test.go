@@ -1,0 +1,210 @@
+package dirstore_test
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/dirstore/dirtest"
+	"github.com/castore-go/castore/objectstore"
+)
+
+func embedded(t *testing.T) *dirstore.Embedded {
+	e, err := dirstore.OpenEmbedded(filepath.Join(t.TempDir(), "dirs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// Embedded near, bundles far: the cache addresses every directory of a
+// closure, although far addresses only roots.
+func TestCacheEmbeddedNearBundlesFar(t *testing.T) {
+	dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
+		f, err := objectstore.NewFile(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dirstore.NewCache(embedded(t), bundles(t, f))
+	}, dirtest.Options{PutLeavesOnly: true})
+}
+
+// countingDirs counts GetRecursive and Get calls.
+type countingDirs struct {
+	castore.DirectoryService
+	gets, recursive int
+}
+
+func (c *countingDirs) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
+	c.gets++
+	return c.DirectoryService.Get(ctx, d)
+}
+
+func (c *countingDirs) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	c.recursive++
+	return c.DirectoryService.GetRecursive(ctx, root)
+}
+
+func putClosure(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) castore.Digest {
+	t.Helper()
+	p := s.NewPutter(t.Context())
+	for _, d := range dirs {
+		if err := p.Put(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// A closure that is only in far is read once, whole, and then served from
+// near, subdirectories included.
+func TestCacheFillsNear(t *testing.T) {
+	leaf, mid, root := closureOf(t)
+	far := &countingDirs{DirectoryService: bundles(t, objectstore.NewMemory())}
+	putClosure(t, far, leaf, mid, root)
+	near := dirstore.NewMemory()
+	c := dirstore.NewCache(near, far)
+
+	if _, err := c.Get(t.Context(), mid.Digest()); !errors.Is(err, castore.ErrNotFound) {
+		t.Fatalf("Get of a subdirectory before its root was read: %v, want not found (far addresses only roots)", err)
+	}
+	got, err := c.Get(t.Context(), root.Digest())
+	if err != nil || got.Digest() != root.Digest() {
+		t.Fatalf("Get(root) = %v, %v", got, err)
+	}
+	far.gets, far.recursive = 0, 0
+	for _, d := range []*castore.Directory{root, mid, leaf} {
+		if got, err := c.Get(t.Context(), d.Digest()); err != nil || got.Digest() != d.Digest() {
+			t.Fatalf("Get(%s) after the fill: %v", d.Digest(), err)
+		}
+	}
+	n := 0
+	for _, err := range c.GetRecursive(t.Context(), root.Digest()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("GetRecursive yielded %d directories, want 3", n)
+	}
+	if far.gets+far.recursive != 0 {
+		t.Errorf("reads after the fill asked far %d times, want 0", far.gets+far.recursive)
+	}
+}
+
+// badFar yields a fixed sequence from GetRecursive.
+type badFar struct {
+	castore.DirectoryService
+	dirs []*castore.Directory
+}
+
+func (b badFar) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	return func(yield func(*castore.Directory, error) bool) {
+		for _, d := range b.dirs {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}
+
+// A far that answers with a bad closure is an error, and near is left
+// without any of it.
+func TestCacheRefusesBadFar(t *testing.T) {
+	leaf, mid, root := closureOf(t)
+	other := dir(t, castore.Entry{Name: "o", Node: castore.SymlinkNode("x")})
+	for name, dirs := range map[string][]*castore.Directory{
+		"leaves first": {leaf, mid, root},
+		"missing leaf": {root, mid},
+		"foreign":      {root, other, mid, leaf},
+		"repeated":     {root, mid, mid, leaf},
+		"not the root": {mid, leaf},
+	} {
+		t.Run(name, func(t *testing.T) {
+			near := dirstore.NewMemory()
+			c := dirstore.NewCache(near, badFar{DirectoryService: dirstore.NewMemory(), dirs: dirs})
+			_, err := c.Get(t.Context(), root.Digest())
+			if !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("Get = %v, want a corrupt-closure error", err)
+			}
+			for _, d := range []*castore.Directory{root, mid, leaf, other} {
+				if _, err := near.Get(t.Context(), d.Digest()); !errors.Is(err, castore.ErrNotFound) {
+					t.Errorf("near holds %s after a refused fill", d.Digest())
+				}
+			}
+		})
+	}
+}
+
+// Descend and Walk work on a store that addresses only roots.
+func TestDescendAndWalkOnBundles(t *testing.T) {
+	leaf, mid, root := closureOf(t)
+	b := bundles(t, objectstore.NewMemory())
+	putClosure(t, b, leaf, mid, root)
+	for path, want := range map[string]castore.Node{
+		"":           root.Node(),
+		"mid":        mid.Node(),
+		"mid/leaf":   leaf.Node(),
+		"mid/leaf/f": castore.FileNode(castore.EmptyDigest, 0, false),
+		"l":          castore.SymlinkNode("t"),
+	} {
+		p, err := castore.ParsePath(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dirstore.Descend(t.Context(), b, root.Digest(), p)
+		if err != nil || got != want {
+			t.Errorf("Descend(%q) = %v, %v; want %v", path, got, err, want)
+		}
+	}
+	for _, path := range []string{"nope", "mid/nope", "l/x", "mid/leaf/f/x"} {
+		p, _ := castore.ParsePath(path)
+		_, err := dirstore.Descend(t.Context(), b, root.Digest(), p)
+		if !errors.Is(err, castore.ErrNotFound) || !strings.Contains(err.Error(), strings.Split(path, "/")[0]) {
+			t.Errorf("Descend(%q) = %v, want not found naming the path", path, err)
+		}
+	}
+	var paths []string
+	for v, err := range dirstore.Walk(t.Context(), b, root.Digest()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Directory == nil {
+			t.Fatal("nil directory")
+		}
+		paths = append(paths, string(v.Path))
+	}
+	if strings.Join(paths, ",") != ",mid,mid/leaf" {
+		t.Errorf("Walk visited %q", paths)
+	}
+}
+
+// LeavesFirst orders a closure where a child is reached through a later
+// parent too (BFS order reversed would be wrong here).
+func TestLeavesFirst(t *testing.T) {
+	c := dir(t, castore.Entry{Name: "f", Node: castore.SymlinkNode("c")})
+	y := dir(t, castore.Entry{Name: "c", Node: c.Node()})
+	x := dir(t, castore.Entry{Name: "y", Node: y.Node()})
+	root := dir(t, castore.Entry{Name: "c", Node: c.Node()}, castore.Entry{Name: "x", Node: x.Node()})
+	order := dirstore.LeavesFirst(root.Digest(), []*castore.Directory{root, x, c, y})
+	v := dirstore.NewClosureValidator()
+	for _, d := range order {
+		if _, err := v.Add(d); err != nil {
+			t.Fatalf("LeavesFirst order refused by the putter's validator: %v", err)
+		}
+	}
+	if got, _, err := v.Finish(); err != nil || got != root.Digest() || len(order) != 4 {
+		t.Fatalf("Finish = %s, %v (%d directories)", got, err, len(order))
+	}
+}

@@ -1,0 +1,110 @@
+package dirstore
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/castore-go/castore"
+)
+
+// Descend follows p from the directory root and returns the node it
+// names (root's own node for the empty path). Subdirectories are fetched
+// with Get; a store that addresses only roots (bundles) answers with the
+// root's closure instead, read once. A path through a file or symlink, or
+// to a name that is not there, is an error wrapping castore.ErrNotFound
+// that names the path.
+func Descend(ctx context.Context, dirs castore.DirectoryService, root castore.Digest, p castore.Path) (castore.Node, error) {
+	dir, err := dirs.Get(ctx, root)
+	if err != nil {
+		return castore.Node{}, fmt.Errorf("root directory %s: %w", root, err)
+	}
+	// Subdirectories come from Get, or, once Get does not know one, from
+	// the closure of root, read whole.
+	var closure map[castore.Digest]*castore.Directory
+	get := func(d castore.Digest) (*castore.Directory, error) {
+		if closure == nil {
+			sub, err := dirs.Get(ctx, d)
+			if !isNotFound(err) {
+				return sub, err
+			}
+			if closure, err = readClosure(ctx, dirs, root); err != nil {
+				return nil, fmt.Errorf("closure of %s: %w", root, err)
+			}
+		}
+		if sub := closure[d]; sub != nil {
+			return sub, nil
+		}
+		return nil, fmt.Errorf("not in the closure of %s: %w", root, castore.ErrNotFound)
+	}
+	n := dir.Node()
+	var walked castore.Path
+	for i, c := range p.Components() {
+		if n.Type != castore.NodeDirectory {
+			return castore.Node{}, fmt.Errorf("%s: %s is a %s, not a directory: %w", p, walked, n.Type, castore.ErrNotFound)
+		}
+		if i > 0 {
+			if dir, err = get(n.Digest); err != nil {
+				return castore.Node{}, fmt.Errorf("directory %s at %s: %w", n.Digest, walked, err)
+			}
+		}
+		walked = walked.Join(c)
+		var ok bool
+		if n, ok = dir.Lookup(c); !ok {
+			return castore.Node{}, fmt.Errorf("%s: no such file or directory: %w", walked, castore.ErrNotFound)
+		}
+	}
+	return n, nil
+}
+
+func readClosure(ctx context.Context, dirs castore.DirectoryService, root castore.Digest) (map[castore.Digest]*castore.Directory, error) {
+	out := map[castore.Digest]*castore.Directory{}
+	for dir, err := range dirs.GetRecursive(ctx, root) {
+		if err != nil {
+			return nil, err
+		}
+		out[dir.Digest()] = dir
+	}
+	return out, nil
+}
+
+// Visit is one directory of a closure and a path to it from the root.
+type Visit struct {
+	Path      castore.Path
+	Directory *castore.Directory
+}
+
+// Walk yields every directory of the closure of root with its path, root
+// ("") first, breadth-first; a directory reachable along several paths is
+// yielded once per path. It reads the closure with one GetRecursive, so it
+// works on stores that address only roots. Iteration stops after an error.
+func Walk(ctx context.Context, dirs castore.DirectoryService, root castore.Digest) iter.Seq2[Visit, error] {
+	return func(yield func(Visit, error) bool) {
+		closure, err := readClosure(ctx, dirs, root)
+		if err != nil {
+			yield(Visit{}, fmt.Errorf("closure of %s: %w", root, err))
+			return
+		}
+		if closure[root] == nil {
+			yield(Visit{}, fmt.Errorf("directory %s: %w", root, castore.ErrNotFound))
+			return
+		}
+		for queue := []Visit{{"", closure[root]}}; len(queue) > 0; queue = queue[1:] {
+			v := queue[0]
+			if !yield(v, nil) {
+				return
+			}
+			for _, e := range v.Directory.Entries() {
+				if e.Node.Type != castore.NodeDirectory {
+					continue
+				}
+				sub := closure[e.Node.Digest]
+				if sub == nil {
+					yield(Visit{}, fmt.Errorf("closure of %s lacks directory %s at %s: %w", root, e.Node.Digest, v.Path.Join(e.Name), castore.ErrCorrupt))
+					return
+				}
+				queue = append(queue, Visit{v.Path.Join(e.Name), sub})
+			}
+		}
+	}
+}
