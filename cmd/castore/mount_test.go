@@ -95,24 +95,37 @@ func (l *logBuffer) String() string {
 // called; the mount must then exit 0 and leave nothing mounted.
 func (c *cli) mount(mnt string, args ...string) *mounted {
 	c.t.Helper()
-	requireFUSE(c.t)
+	return mountWith(c.t, func(k string) string { return c.env[k] }, mnt, args...)
+}
+
+func mountWith(t testing.TB, getenv func(string) string, mnt string, args ...string) *mounted {
+	t.Helper()
+	requireFUSE(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &mounted{mnt: mnt, stderr: &logBuffer{}, done: make(chan int, 1), cancel: cancel}
 	ready := make(chan string, 1)
-	env := &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: m.stderr, getenv: func(k string) string { return c.env[k] },
+	env := &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: m.stderr, getenv: getenv,
 		onMount: func(p string) { ready <- p }}
 	go func() { m.done <- run(ctx, env, append(append([]string{"mount"}, args...), mnt)) }()
-	c.t.Cleanup(func() { m.unmount(c.t) })
+	t.Cleanup(func() { m.unmount(t) })
 	select {
 	case <-ready:
 		return m
 	case code := <-m.done:
 		m.done <- code
-		c.t.Fatalf("mount exited %d before mounting\n%s", code, m.stderr)
+		t.Fatalf("mount exited %d before mounting\n%s", code, m.stderr)
 	case <-time.After(60 * time.Second):
-		c.t.Fatalf("mount did not mount within 60s\n%s", m.stderr)
+		t.Fatalf("mount did not mount within 60s\n%s", m.stderr)
 	}
 	return nil
+}
+
+// runWith runs one command line in process.
+func runWith(getenv func(string) string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: getenv}
+	code := run(context.Background(), env, args)
+	return code, out.String(), errb.String()
 }
 
 // unmount stops the mount as SIGINT/SIGTERM would (they cancel run's

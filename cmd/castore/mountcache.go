@@ -60,7 +60,7 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 		files.Close()
 		return nil, err
 	}
-	nf, err := chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{Logger: log})
+	nf, err := chunkstore.NewNearFar(near, indexingFar{far, files, log}, chunkstore.NearFarOptions{Logger: log})
 	if err != nil {
 		near.Close()
 		return nil, err
@@ -71,7 +71,7 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 		return nil, fmt.Errorf("%w (is another 'castore mount' using the cache dir %s? give each its own --cache-dir)", err, abs)
 	}
 	c := &mountCache{dir: abs, max: max, log: log, files: files, near: near, db: db,
-		blobs: &cachedBlobs{NearFar: nf, near: near, files: files, far: far, log: log},
+		blobs: nf,
 		dirs:  &dirReadThrough{near: db, far: farDirs, log: log}}
 	if _, _, err := c.sweep(); err != nil {
 		c.Close()
@@ -152,36 +152,26 @@ func (c *mountCache) sweep() (removed int, freed int64, err error) {
 	return removed, freed, nil
 }
 
-// cachedBlobs is the mount's blob service: NearFar, plus a blob's index
-// written into near as soon as far has named its chunks, not only once one
-// reader has read them all (with the kernel's page cache in between, no
-// single open may ever read every chunk). Until the chunks arrive, near's
-// index names chunks it lacks, exactly as after an eviction; NearFar reads
-// those from far.
-type cachedBlobs struct {
-	*chunkstore.NearFar
-	near  *chunkstore.Chunked
-	files objectstore.Store
-	far   castore.BlobService
-	log   *slog.Logger
+// indexingFar is far as NearFar sees it: when NearFar asks far for a
+// blob's chunks (because near has no index for it), the index is written
+// into near at once, not only once one reader has read every chunk (with
+// the kernel's page cache in between, no single open may ever read them
+// all). Until the chunks arrive, near's index names chunks it lacks,
+// exactly as after an eviction; NearFar reads those from far.
+type indexingFar struct {
+	castore.BlobService
+	near objectstore.Store
+	log  *slog.Logger
 }
 
-func (c *cachedBlobs) Open(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
-	if d == castore.EmptyDigest {
-		return c.NearFar.Open(ctx, d)
-	}
-	if _, err := c.near.Chunks(ctx, d); errors.Is(err, castore.ErrNotFound) {
-		chunks, err := c.far.Chunks(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		if len(chunks) > 1 {
-			if _, err := c.files.PutIfAbsent(ctx, chunkstore.IndexKey(d), bytes.NewReader(chunkstore.EncodeIndex(chunks))); err != nil {
-				c.log.Warn("cache cannot take a blob index", "blob", d.String(), "err", err)
-			}
+func (f indexingFar) Chunks(ctx context.Context, d castore.Digest) ([]castore.ChunkMeta, error) {
+	chunks, err := f.BlobService.Chunks(ctx, d)
+	if err == nil && len(chunks) > 1 {
+		if _, err := f.near.PutIfAbsent(ctx, chunkstore.IndexKey(d), bytes.NewReader(chunkstore.EncodeIndex(chunks))); err != nil {
+			f.log.Warn("cache cannot take a blob index", "blob", d.String(), "err", err)
 		}
 	}
-	return c.NearFar.Open(ctx, d)
+	return chunks, err
 }
 
 // touchingStore marks every object it hands out as read now (its access
