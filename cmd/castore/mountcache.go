@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -72,7 +71,7 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 	}
 	c := &mountCache{dir: abs, max: max, log: log, files: files, near: near, db: db,
 		blobs: nf,
-		dirs:  &dirReadThrough{near: db, far: farDirs, log: log}}
+		dirs:  dirstore.NewCache(db, farDirs)}
 	if _, _, err := c.sweep(); err != nil {
 		c.Close()
 		return nil, err
@@ -185,78 +184,4 @@ func (s touchingStore) Get(ctx context.Context, key string) (io.ReadCloser, erro
 		os.Chtimes(filepath.Join(s.Root(), filepath.FromSlash(key)), time.Now(), time.Time{})
 	}
 	return r, err
-}
-
-// dirReadThrough reads directories from near, and on a miss from far,
-// keeping what far returned in near. Writes go to far.
-type dirReadThrough struct {
-	near castore.DirectoryService
-	far  castore.DirectoryService
-	log  *slog.Logger
-}
-
-func (d *dirReadThrough) Get(ctx context.Context, dg castore.Digest) (*castore.Directory, error) {
-	dir, err := d.near.Get(ctx, dg)
-	if err == nil || !errors.Is(err, castore.ErrNotFound) {
-		return dir, err
-	}
-	// Near takes only whole closures, leaves first: fetch dg's.
-	closure := map[castore.Digest]*castore.Directory{}
-	for dir, err := range d.far.GetRecursive(ctx, dg) {
-		if err != nil {
-			return nil, err
-		}
-		closure[dir.Digest()] = dir
-	}
-	if closure[dg] == nil {
-		// GetRecursive is empty for an unknown root; Get says so properly.
-		return d.far.Get(ctx, dg)
-	}
-	if err := putClosure(ctx, d.near, dg, closure); err != nil {
-		d.log.Warn("cache cannot take a directory closure", "directory", dg.String(), "err", err)
-	}
-	return closure[dg], nil
-}
-
-// putClosure puts the closure of root, held in dirs, through one putter,
-// every directory after its subdirectories.
-func putClosure(ctx context.Context, s castore.DirectoryService, root castore.Digest, dirs map[castore.Digest]*castore.Directory) error {
-	p := s.NewPutter(ctx)
-	done := map[castore.Digest]bool{}
-	var visit func(d castore.Digest) error
-	visit = func(d castore.Digest) error {
-		if done[d] {
-			return nil
-		}
-		done[d] = true
-		dir := dirs[d]
-		if dir == nil {
-			return fmt.Errorf("directory %s is missing from the closure of %s: %w", d, root, castore.ErrNotFound)
-		}
-		for _, e := range dir.Entries() {
-			if e.Node.Type == castore.NodeDirectory {
-				if err := visit(e.Node.Digest); err != nil {
-					return err
-				}
-			}
-		}
-		return p.Put(dir)
-	}
-	if err := visit(root); err != nil {
-		return err
-	}
-	_, err := p.Close()
-	return err
-}
-
-func (d *dirReadThrough) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
-	return d.far.Put(ctx, dir)
-}
-
-func (d *dirReadThrough) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
-	return d.far.GetRecursive(ctx, root)
-}
-
-func (d *dirReadThrough) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	return d.far.NewPutter(ctx)
 }
