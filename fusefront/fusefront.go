@@ -44,6 +44,9 @@ const (
 // idleReaders is how many blob readers stay open with no read using them.
 const idleReaders = 32
 
+// noData is "no such attribute": ENODATA on Linux, ENOATTR elsewhere.
+const noData = syscall.Errno(fuse.ENOATTR)
+
 // cacheTimeout is how long the kernel may keep attributes and entries
 // (including negative ones): the content never changes.
 const cacheTimeout = 365 * 24 * time.Hour
@@ -237,7 +240,7 @@ func (f *FS) xattr(attr, name, value string, dest []byte) (uint32, syscall.Errno
 		return 0, syscall.ENOTSUP
 	}
 	if name == "" || attr != name {
-		return 0, syscall.ENODATA
+		return 0, noData
 	}
 	if len(dest) < len(value) {
 		return uint32(len(value)), syscall.ERANGE

@@ -3,12 +3,9 @@ package fusefront
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -48,7 +45,7 @@ func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryS
 			FsName:               "castore",
 			Name:                 "castore",
 			DirectMount:          true,
-			DirectMountFlags:     syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY,
+			DirectMountFlags:     directMountFlags,
 			MaxBackground:        f.o.Threads,
 			MaxWrite:             f.o.MaxRead,
 			MaxReadAhead:         f.o.MaxRead,
@@ -68,21 +65,6 @@ func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryS
 	}
 	raiseReadahead(abs, f.o.MaxRead, f.log)
 	return &Server{fs: f, srv: srv, mountpoint: abs}, nil
-}
-
-// raiseReadahead lets the kernel read ahead up to max bytes of a file
-// instead of FUSE's default 128 KiB, which halves sequential throughput.
-// Only root may (through the mount's /sys/class/bdi entry); otherwise the
-// default stays.
-func raiseReadahead(mnt string, max int, log *slog.Logger) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(mnt, &st); err != nil {
-		return
-	}
-	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
-	if err := os.WriteFile(p, []byte(fmt.Sprint(max>>10)), 0); err != nil {
-		log.Debug("fusefront: cannot raise the readahead", "file", p, "err", err)
-	}
 }
 
 // Mountpoint is where the filesystem is mounted.
@@ -110,7 +92,7 @@ func (s *Server) Unmount() error {
 // UnmountLazy detaches the mount now (umount -l); processes still using
 // it get errors once the server stops.
 func (s *Server) UnmountLazy() error {
-	if err := syscall.Unmount(s.mountpoint, syscall.MNT_DETACH); err != nil {
+	if err := lazyUnmount(s.mountpoint); err != nil {
 		return fmt.Errorf("unmount -l %s: %w", s.mountpoint, err)
 	}
 	s.fs.stop()
