@@ -9,9 +9,13 @@
 // and directories with the same digest share one inode number. Directories
 // and executables are 0555, other files and symlinks 0444, everything is
 // owned by 0:0 with all times at the epoch; sizes come from the nodes.
-// Reads are ranged reads (ReadAt) on one BlobReader per open file; the
-// kernel keeps file contents, attributes and entries cached, since nothing
-// ever changes. Every write is refused with EROFS.
+// Reads are ranged reads (ReadAt) on a BlobReader shared by every read of
+// the blob (a few idle ones stay open), which fetches the chunks a read
+// needs and a bounded number ahead. The kernel keeps file contents,
+// listings, attributes and entries cached, since nothing ever changes, and
+// is told not to send opens, releases and flushes of files at all (FUSE's
+// no-open mode), so a warm file costs no request. Every write is refused
+// with EROFS.
 //
 // A directory or blob missing from the stores is EIO on the access that
 // needs it, logged with its digest. Store calls run under the mount's own
