@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -817,5 +818,30 @@ func TestMountpointChecks(t *testing.T) {
 	}
 	if _, err := fusefront.Mount(filepath.Join(t.TempDir(), "nope"), s.blobs, s.dirs, fusefront.Root{}, fusefront.Options{}); err == nil {
 		t.Error("mount on a missing directory succeeded")
+	}
+}
+
+// TestAllowOther reads a file as another user: refused unless the mount
+// allows other users.
+func TestAllowOther(t *testing.T) {
+	requireFUSE(t)
+	if os.Geteuid() != 0 {
+		t.Fatal("this test reads the mount as another user and must run as root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatalf("this test needs setpriv (util-linux): %v", err)
+	}
+	for _, allow := range []bool{false, true} {
+		mnt, _ := newFixture(t, backends[0].open(t)).blobA().mount(fusefront.Options{AllowOther: allow})
+		if err := os.Chmod(filepath.Dir(mnt), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", filepath.Join(mnt, blobAName)).CombinedOutput()
+		switch {
+		case allow && (err != nil || !bytes.Equal(out, blobA)):
+			t.Errorf("with AllowOther, another user reads %q, %v", out, err)
+		case !allow && err == nil:
+			t.Errorf("without AllowOther, another user read %q", out)
+		}
 	}
 }
