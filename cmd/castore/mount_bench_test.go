@@ -24,8 +24,10 @@ func tarTime(b *testing.B, dir string) time.Duration {
 // BenchmarkMountTar archives the mounted GOROOT (served over gRPC on
 // loopback) against the original directory, side by side:
 //
+//   - nocache: a new mount without the local cache (--cache-dir off), every
+//     directory and blob from the server;
 //   - cold: a new mount with an empty local cache (every directory and
-//     blob comes from the server);
+//     blob comes from the server and is written into the cache);
 //   - cache: a new mount on the cache the cold run filled (nothing from the
 //     server, the kernel's page cache empty);
 //   - warm: the same mount again (the kernel's page cache full).
@@ -47,8 +49,11 @@ func BenchmarkMountTar(b *testing.B) {
 	}
 	root := strings.TrimSpace(out)
 
-	var orig, cold, cache, warm time.Duration
+	var orig, cold, cache, warm, nocache time.Duration
 	for b.Loop() {
+		m := mountWith(b, getenv, b.TempDir(), "--cache-dir", "off", root)
+		nocache += tarTime(b, m.mnt)
+		m.unmount(b)
 		orig += tarTime(b, src)
 		cacheDir := filepath.Join(b.TempDir(), "cache")
 		for i, d := range []*time.Duration{&cold, &cache} {
@@ -61,10 +66,12 @@ func BenchmarkMountTar(b *testing.B) {
 		}
 	}
 	n := float64(b.N)
+	b.ReportMetric(nocache.Seconds()/n, "nocache-s")
 	b.ReportMetric(orig.Seconds()/n, "original-s")
 	b.ReportMetric(cold.Seconds()/n, "cold-s")
 	b.ReportMetric(cache.Seconds()/n, "cache-s")
 	b.ReportMetric(warm.Seconds()/n, "warm-s")
+	b.ReportMetric(orig.Seconds()/nocache.Seconds(), "original/nocache")
 	b.ReportMetric(orig.Seconds()/cold.Seconds(), "original/cold")
 	b.ReportMetric(orig.Seconds()/cache.Seconds(), "original/cache")
 	b.ReportMetric(orig.Seconds()/warm.Seconds(), "original/warm")
