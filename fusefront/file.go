@@ -12,8 +12,8 @@ import (
 	"github.com/castore-go/castore"
 )
 
-// fileNode is a stored file. Open opens its blob; stat never touches the
-// store.
+// fileNode is a stored file. The first read opens its blob (one reader
+// shared by all reads of that blob); stat never touches the store.
 type fileNode struct {
 	fs.Inode
 	readOnly
@@ -64,8 +64,8 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 }
 
 // readBufs recycles the buffers reads fill: a read owns its buffer until
-// the reply is sent, or, if the request was interrupted, until the ReadAt
-// it started returns.
+// the reply is sent. The buffer of an interrupted read is not recycled:
+// the ReadAt it started may still be filling it.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // Read reads len(dest) bytes at off (fewer only at the end of the file),
