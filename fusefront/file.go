@@ -106,16 +106,32 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	return &pooledResult{buf: bp, n: got}, 0
 }
 
-// pooledResult is read data whose buffer goes back to readBufs once the
-// reply is sent.
+// pooledResult is read data whose buffer goes back to readBufs when go-fuse
+// is done with it. go-fuse may call Done before it has written the bytes
+// Bytes returned (it does so without splice), so Bytes copies them into
+// the buffer it is given; only if that is too small does it hand out its
+// own, which is then never recycled.
 type pooledResult struct {
-	buf *[]byte
-	n   int
+	buf  *[]byte
+	n    int
+	lent bool
 }
 
-func (r *pooledResult) Bytes(buf []byte) ([]byte, fuse.Status) { return (*r.buf)[:r.n], fuse.OK }
-func (r *pooledResult) Size() int                              { return r.n }
-func (r *pooledResult) Done()                                  { readBufs.Put(r.buf) }
+func (r *pooledResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	if cap(buf) >= r.n {
+		return buf[:copy(buf[:r.n], (*r.buf)[:r.n])], fuse.OK
+	}
+	r.lent = true
+	return (*r.buf)[:r.n], fuse.OK
+}
+
+func (r *pooledResult) Size() int { return r.n }
+
+func (r *pooledResult) Done() {
+	if !r.lent {
+		readBufs.Put(r.buf)
+	}
+}
 
 // symlinkNode is a symlink; its target is in the node.
 type symlinkNode struct {
