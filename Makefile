@@ -41,7 +41,7 @@ TOOL_STAMPS := $(foreach t,$(TOOL_PKGS),$(BIN)/.$(call tool_name,$(t))@$(call to
 PKGS := ./...
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test unit lint proto proto-check tools run bench loadtest clean image deploy-check
+.PHONY: all build test unit lint proto proto-check tools run bench bench-store loadtest clean image deploy-check
 
 all: build
 
@@ -106,14 +106,30 @@ proto-check: proto
 	@git diff --exit-code -- grpcapi/castorepb || { echo "generated code in grpcapi/castorepb is stale: run 'make proto' and commit"; exit 1; }
 
 ## bench: micro-benchmarks (end-to-end ones join as they land).
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+bench: bench-store
+	$(GO) test -run '^$$' -bench . -skip '$(BENCH_STORE)' -benchmem $(PKGS)
+
+## bench-store: the store benchmarks of issues 4 and 5, once each: 512 MiB
+## through chunked-on-file (ratios to the in-process limit, peak RSS) and a
+## 10,000-directory closure on every DirectoryService (dirs/s). `bench`
+## skips them in its own run.
+BENCH_STORE := ^Benchmark(ChunkedFile512MiB|DirClosure)$$
+bench-store:
+	$(GO) test -run '^$$' -bench '$(BENCH_STORE)' -benchtime 1x -benchmem ./chunkstore/ ./dirstore/
 
 ## loadtest: 200 concurrent clients for 60 s against `castore serve` (the
 ## embedded default, then MinIO as the far store, then MinIO stopped for
 ## 10 s during the load); prints p50/p99 per RPC and throughput.
 loadtest: tools
 	$(GO) test ./internal/loadtest -count=1 -v -timeout 30m -args -clients 200 -duration 60s -fault 10s
+
+## bench-e2e: the end-to-end benchmarks, once each (they skip without
+## CASTORE_BENCH_E2E): issue 7, 1 GiB of real data through gRPC against in
+## process; issue 8, importing GOROOT against tar | zstd. Ratios in the log.
+.PHONY: bench-e2e
+bench-e2e:
+	CASTORE_BENCH_E2E=1 $(GO) test -run '^$$' -bench 'E2E' -benchtime 1x -timeout 60m ./grpcapi/ ./cmd/castore/
+bench: bench-e2e
 
 clean:
 	rm -rf $(BIN)

@@ -32,7 +32,13 @@ type ChunkedOptions struct {
 	AvgChunkSize int
 	// Uploads bounds the chunks one writer has in flight (hashed,
 	// compressed, uploading), and so its memory: about Uploads x 2 x
-	// (2 x AvgChunkSize). Default 2 x GOMAXPROCS.
+	// (2 x AvgChunkSize). Default 2 x GOMAXPROCS, at least 16: a put
+	// waits on the store (a sync of the file store, a round trip to a
+	// bucket) with no CPU to spend, so the cores stay busy only with more
+	// chunks in flight than there are cores. (Writing GOROOT-like data to
+	// a File store on 2 shared cores, 16 in flight against the former 4:
+	// faster in 5 of 6 alternating pairs, and 6-24% less CPU in all 6,
+	// with fewer group-commit syncs per put; 32 was no better than 16.)
 	Uploads int
 	// ReadAhead is how many chunks a reader fetches ahead (default 4).
 	ReadAhead int
@@ -46,7 +52,7 @@ func (o ChunkedOptions) withDefaults() ChunkedOptions {
 		o.AvgChunkSize = DefaultAvgChunkSize
 	}
 	if o.Uploads <= 0 {
-		o.Uploads = 2 * runtime.GOMAXPROCS(0)
+		o.Uploads = max(16, 2*runtime.GOMAXPROCS(0))
 	}
 	if o.ReadAhead <= 0 {
 		o.ReadAhead = 4
@@ -208,10 +214,12 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 	if size >= 0 {
 		limit = size + size/64 + 64<<10 // zstd never grows data more than this
 	}
-	comp, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+	buf := getCompBuf()
+	defer putCompBuf(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, fmt.Errorf("read chunk %s: %w", d, err)
 	}
+	comp := buf.Bytes() // only decompressed below, never kept
 	if int64(len(comp)) > limit {
 		return nil, fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
 	}
@@ -273,6 +281,27 @@ func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte,
 	return data, nil
 }
 
+// compBufs holds buffers for compressed chunks being read: a buffer that
+// has grown to a chunk's size takes the next one in a single read, where
+// io.ReadAll would start small and grow (a dozen reads and copies for a
+// 50 KB chunk).
+var compBufs sync.Pool
+
+func getCompBuf() *bytes.Buffer {
+	if b, ok := compBufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func putCompBuf(b *bytes.Buffer) {
+	if b.Cap() > 4<<20 {
+		return // a rare huge single-chunk blob: not worth holding on to
+	}
+	b.Reset()
+	compBufs.Put(b)
+}
+
 // Create starts a blob. Bytes are cut, hashed, compressed and uploaded as
 // they are written; Close waits for every upload, then writes the index.
 // Cancelling ctx abandons the blob: no index is written.
@@ -285,6 +314,12 @@ type chunkedWriter struct {
 	ctx context.Context
 	h   *castore.Hasher
 	n   int64
+
+	// small holds the bytes written so far while they are no more than
+	// FastCDC's minimum chunk size: a blob that small is one chunk
+	// whatever the cut points, so it is stored on Close without starting
+	// the chunker (a goroutine, a pipe and a 2 x max-chunk buffer).
+	small []byte
 
 	started bool
 	closed  bool
@@ -355,14 +390,16 @@ func (w *chunkedWriter) start() {
 	}()
 }
 
-// putChunk stores a chunk unless it is known to be stored.
+// putChunk stores a chunk unless it is known to be stored. The chunk is
+// compressed only when the store reads it: stores that look before they
+// read (file, memory) do not, when it is there already, as on a second
+// import of the same tree.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
 	if c.known.has(d) {
 		c.m.chunkWrite(ctx, false)
 		return nil
 	}
-	comp := c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
-	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp))
+	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), &lazyChunk{enc: c.enc, data: data})
 	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
@@ -370,6 +407,30 @@ func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) e
 	c.known.add(d)
 	return nil
 }
+
+// lazyChunk reads as the zstd compression of data, compressed on first
+// use. It is a bytes.Reader then (Read, Seek, ReadAt, WriteTo, Len, Size),
+// so backends that want a length or a seekable body have one.
+type lazyChunk struct {
+	enc  *zstd.Encoder
+	data []byte
+	r    *bytes.Reader
+}
+
+func (l *lazyChunk) reader() *bytes.Reader {
+	if l.r == nil {
+		l.r = bytes.NewReader(l.enc.EncodeAll(l.data, make([]byte, 0, len(l.data)/2)))
+		l.data = nil
+	}
+	return l.r
+}
+
+func (l *lazyChunk) Read(p []byte) (int, error)                { return l.reader().Read(p) }
+func (l *lazyChunk) ReadAt(p []byte, off int64) (int, error)   { return l.reader().ReadAt(p, off) }
+func (l *lazyChunk) Seek(off int64, whence int) (int64, error) { return l.reader().Seek(off, whence) }
+func (l *lazyChunk) WriteTo(w io.Writer) (int64, error)        { return l.reader().WriteTo(w) }
+func (l *lazyChunk) Len() int                                  { return l.reader().Len() }
+func (l *lazyChunk) Size() int64                               { return l.reader().Size() }
 
 func (w *chunkedWriter) Write(p []byte) (int, error) {
 	if w.closed {
@@ -385,7 +446,22 @@ func (w *chunkedWriter) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	if !w.started {
+		if len(w.small)+len(p) <= w.c.o.AvgChunkSize/2 {
+			w.small = append(w.small, p...)
+			w.h.Write(p)
+			w.n += int64(len(p))
+			return len(p), nil
+		}
 		w.start()
+		if len(w.small) > 0 {
+			if _, err := w.pw.Write(w.small); err != nil {
+				if e := w.err(); e != nil {
+					err = e
+				}
+				return 0, fmt.Errorf("write blob: %w", err)
+			}
+			w.small = nil
+		}
 	}
 	n, err := w.pw.Write(p)
 	w.h.Write(p[:n])
@@ -408,7 +484,17 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 		if err := w.ctx.Err(); err != nil {
 			return castore.Digest{}, err
 		}
-		return castore.EmptyDigest, nil
+		if len(w.small) == 0 {
+			return castore.EmptyDigest, nil
+		}
+		// One chunk: its digest is the blob's, and it has no index.
+		d := w.h.Sum()
+		if err := w.c.putChunk(w.ctx, d, w.small); err != nil {
+			return castore.Digest{}, err
+		}
+		w.small = nil
+		w.c.known.add(d)
+		return d, nil
 	}
 	w.pw.Close()
 	<-w.done

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"maps"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -355,5 +356,64 @@ func TestChunkDecompressionBomb(t *testing.T) {
 				t.Fatalf("reading a bomb allocated %d MiB", alloc>>20)
 			}
 		})
+	}
+}
+
+// A blob no longer than the minimum chunk size is stored as one chunk
+// without the chunker; one byte more goes through it. Either way the
+// digest and the stored objects are those of the whole blob, however it
+// was written, and a cancelled small blob stores nothing.
+func TestSmallBlobThreshold(t *testing.T) {
+	const minChunk = chunkstore.DefaultAvgChunkSize / 2
+	for _, n := range []int{1, minChunk - 1, minChunk, minChunk + 1, 2*minChunk + 7} {
+		data := blobtest.Data(n, uint64(n))
+		var first map[string]int64
+		for _, piece := range []int{n, 1000, minChunk} {
+			mem := objectstore.NewMemory()
+			c := chunked(t, mem)
+			w := c.Create(t.Context())
+			for rest := data; len(rest) > 0; {
+				k := min(piece, len(rest))
+				if m, err := w.Write(rest[:k]); err != nil || m != k {
+					t.Fatalf("%d bytes in pieces of %d: write: %d, %v", n, piece, m, err)
+				}
+				rest = rest[k:]
+			}
+			d, err := w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d != castore.Sum(data) {
+				t.Fatalf("%d bytes in pieces of %d: digest %s, want %s", n, piece, d, castore.Sum(data))
+			}
+			chunks, idx := keys(t, mem, "chunks/"), keys(t, mem, "blobs/")
+			if n <= minChunk && (len(chunks) != 1 || len(idx) != 0) {
+				t.Fatalf("%d bytes: %d chunks and %d indexes stored, want one chunk and no index", n, len(chunks), len(idx))
+			}
+			all := keys(t, mem, "")
+			if first == nil {
+				first = all
+			} else if !maps.Equal(all, first) {
+				t.Fatalf("%d bytes in pieces of %d stored %v; in one write, %v", n, piece, all, first)
+			}
+			if !blobtest.ReadAndCheck(t, c, d, data) {
+				t.Fatalf("%d bytes in pieces of %d read back wrong", n, piece)
+			}
+		}
+	}
+
+	mem := objectstore.NewMemory()
+	c := chunked(t, mem)
+	ctx, cancel := context.WithCancel(t.Context())
+	w := c.Create(ctx)
+	if _, err := w.Write([]byte("abandoned")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := w.Close(); err == nil {
+		t.Fatal("Close of a cancelled small blob succeeded")
+	}
+	if got := keys(t, mem, ""); len(got) != 0 {
+		t.Fatalf("a cancelled small blob stored %v", got)
 	}
 }

@@ -121,6 +121,7 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 		defer zr.Close()
 		v := NewRootFirstValidator(root)
 		var hdr [4]byte
+		var buf []byte // reused: UnmarshalDirectory keeps no reference to it
 		for n := 0; ; n++ {
 			if _, err := io.ReadFull(zr, hdr[:]); err != nil {
 				if err == io.EOF && n > 0 {
@@ -134,7 +135,10 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 				fail("frame %d is %d bytes, more than the %d allowed", n, l, maxFrame)
 				return
 			}
-			buf := make([]byte, l)
+			if uint32(cap(buf)) < l {
+				buf = make([]byte, l)
+			}
+			buf = buf[:l]
 			if _, err := io.ReadFull(zr, buf); err != nil {
 				fail("frame %d: truncated: %v", n, err)
 				return
@@ -149,7 +153,9 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 				fail("frame %d (%s): %v", n, d, err)
 				return
 			}
-			if err := v.Add(dir); err != nil {
+			// The encoding is canonical, so d is dir.Digest(): no need to
+			// encode and hash it again.
+			if err := v.add(d, dir); err != nil {
 				yield(nil, fmt.Errorf("closure %s: frame %d: %w", root, n, err))
 				return
 			}

@@ -123,7 +123,13 @@ func (v *RootFirstValidator) Expect(d castore.Digest) error {
 
 // Add checks the next directory and records what it refers to.
 func (v *RootFirstValidator) Add(dir *castore.Directory) error {
-	d := dir.Digest()
+	return v.add(dir.Digest(), dir)
+}
+
+// add is Add for a directory whose digest d the caller has computed
+// already: a directory just decoded by castore.UnmarshalDirectory, which
+// accepts only the canonical encoding, has the digest of its bytes.
+func (v *RootFirstValidator) add(d castore.Digest, dir *castore.Directory) error {
 	if err := v.Expect(d); err != nil {
 		return err
 	}

@@ -23,11 +23,14 @@ type BlobClient struct {
 	// SpoolMemory is how much of an unchunked blob is held in memory while
 	// it is verified; the rest is spooled to an unlinked temporary file.
 	SpoolMemory int
+	// ReadAhead is how many chunks a reader fetches ahead of the one being
+	// read, each with its own Read call (the chunked store's default).
+	ReadAhead int
 }
 
 // NewBlobClient returns a BlobService that talks to conn.
 func NewBlobClient(conn grpc.ClientConnInterface) *BlobClient {
-	return &BlobClient{c: pb.NewBlobServiceClient(conn), SpoolMemory: 16 << 20}
+	return &BlobClient{c: pb.NewBlobServiceClient(conn), SpoolMemory: 16 << 20, ReadAhead: 4}
 }
 
 var _ castore.BlobService = (*BlobClient)(nil)
@@ -78,7 +81,7 @@ func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobRe
 	}
 	return chunkstore.NewChunkReader(ctx, chunks, func(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
 		return c.fetch(ctx, cm.Digest, cm.Size)
-	}, 2), nil
+	}, c.ReadAhead), nil
 }
 
 // fetch reads one whole blob or chunk into memory, refusing more than max
@@ -88,7 +91,7 @@ func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) (
 	if err != nil {
 		return nil, fromStatus("read chunk "+d.String(), err)
 	}
-	buf := make([]byte, 0, size)
+	var buf []byte
 	for {
 		msg, err := stream.Recv()
 		if err == io.EOF {
@@ -100,7 +103,17 @@ func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) (
 		if uint64(len(buf)+len(msg.GetData())) > size {
 			return nil, fmt.Errorf("read chunk %s: server sent more than its %d bytes: %w", d, size, castore.ErrCorrupt)
 		}
-		buf = append(buf, msg.GetData()...)
+		switch {
+		case buf == nil && uint64(len(msg.GetData())) == size:
+			// The usual case: the chunk in one message, whose bytes are
+			// this message's own (decoding copied them).
+			buf = msg.GetData()
+		case buf == nil:
+			buf = make([]byte, 0, size)
+			fallthrough
+		default:
+			buf = append(buf, msg.GetData()...)
+		}
 	}
 	if uint64(len(buf)) != size {
 		return nil, fmt.Errorf("read chunk %s: got %d bytes, want %d: %w", d, len(buf), size, castore.ErrCorrupt)
@@ -191,6 +204,10 @@ type blobWriter struct {
 	h      *castore.Hasher
 	stream grpc.ClientStreamingClient[pb.BlobChunk, pb.PutBlobResponse]
 	err    error
+	// buf gathers small writes into messages of ReadMessageSize bytes:
+	// io.Copy writes 32 KiB at a time, and each message costs a frame,
+	// an allocation and a wake-up at either end.
+	buf []byte
 }
 
 func (w *blobWriter) open() error {
@@ -201,24 +218,46 @@ func (w *blobWriter) open() error {
 	return w.err
 }
 
+// send sends one message. The stream encodes it before Send returns, so
+// the bytes may be reused afterwards.
+func (w *blobWriter) send(p []byte) error {
+	if err := w.stream.Send(&pb.BlobChunk{Data: p}); err != nil {
+		// The real reason comes with CloseAndRecv.
+		_, err = w.stream.CloseAndRecv()
+		w.err = fromStatus("put blob", err)
+		if w.err == nil {
+			w.err = fmt.Errorf("put blob: stream closed early")
+		}
+		return w.err
+	}
+	return nil
+}
+
 func (w *blobWriter) Write(p []byte) (int, error) {
 	if err := w.open(); err != nil {
 		return 0, err
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := min(len(p), ReadMessageSize)
-		if err := w.stream.Send(&pb.BlobChunk{Data: p[:k]}); err != nil {
-			// The real reason comes with CloseAndRecv.
-			_, err = w.stream.CloseAndRecv()
-			w.err = fromStatus("put blob", err)
-			if w.err == nil {
-				w.err = fmt.Errorf("put blob: stream closed early")
+		if len(w.buf) == 0 && len(p) >= ReadMessageSize {
+			if err := w.send(p[:ReadMessageSize]); err != nil {
+				return 0, err
 			}
-			return 0, w.err
+			w.h.Write(p[:ReadMessageSize])
+			p = p[ReadMessageSize:]
+			continue
 		}
+		// The buffer grows as needed: a small blob holds a small one.
+		k := min(len(p), ReadMessageSize-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
 		w.h.Write(p[:k])
 		p = p[k:]
+		if len(w.buf) == ReadMessageSize {
+			if err := w.send(w.buf); err != nil {
+				return 0, err
+			}
+			w.buf = w.buf[:0]
+		}
 	}
 	return n, nil
 }
@@ -226,6 +265,17 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 func (w *blobWriter) Close() (castore.Digest, error) {
 	if err := w.open(); err != nil {
 		return castore.Digest{}, err
+	}
+	if len(w.buf) > 0 {
+		if err := w.send(w.buf); err != nil {
+			return castore.Digest{}, err
+		}
+		w.buf = nil
+	}
+	// gRPC notices a cancelled context asynchronously: without this check
+	// a half-close could still reach the server and commit the blob.
+	if err := w.ctx.Err(); err != nil {
+		return castore.Digest{}, fmt.Errorf("put blob: %w", err)
 	}
 	resp, err := w.stream.CloseAndRecv()
 	if err != nil {

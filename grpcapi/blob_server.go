@@ -74,11 +74,34 @@ func (s *BlobServer) Read(req *pb.ReadBlobRequest, stream grpc.ServerStreamingSe
 		return toStatus(err)
 	}
 	defer r.Close()
-	buf := make([]byte, ReadMessageSize)
+	mw := &messageWriter{stream: stream}
+	if wt, ok := r.(io.WriterTo); ok {
+		// A reader holding the bytes (a chunk, a blob of one chunk) hands
+		// them over without another copy.
+		if _, err := wt.WriteTo(mw); err != nil {
+			if mw.err != nil {
+				return mw.err
+			}
+			return toStatus(err)
+		}
+		return nil
+	}
+	// Otherwise read into a buffer of the blob's size, if smaller than a
+	// message.
+	bufSize := ReadMessageSize
+	if size, err := r.Seek(0, io.SeekEnd); err == nil {
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return toStatus(err)
+		}
+		if size < ReadMessageSize {
+			bufSize = int(max(size, 1))
+		}
+	}
+	buf := make([]byte, bufSize)
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
-			if serr := stream.Send(&pb.BlobChunk{Data: buf[:n]}); serr != nil {
+			if _, serr := mw.Write(buf[:n]); serr != nil {
 				return serr
 			}
 		}
@@ -89,6 +112,25 @@ func (s *BlobServer) Read(req *pb.ReadBlobRequest, stream grpc.ServerStreamingSe
 			return toStatus(err)
 		}
 	}
+}
+
+// messageWriter sends what is written to it as BlobChunk messages of at
+// most ReadMessageSize bytes, and keeps the first send error.
+type messageWriter struct {
+	stream grpc.ServerStreamingServer[pb.BlobChunk]
+	err    error
+}
+
+func (m *messageWriter) Write(p []byte) (int, error) {
+	for n := 0; n < len(p); {
+		k := min(len(p)-n, ReadMessageSize)
+		if err := m.stream.Send(&pb.BlobChunk{Data: p[n : n+k]}); err != nil {
+			m.err = err
+			return n, err
+		}
+		n += k
+	}
+	return len(p), nil
 }
 
 // Put stores the streamed bytes as one blob. If the stream breaks before

@@ -183,6 +183,11 @@ func (p *directoryPutter) Close() (castore.Digest, error) {
 		return castore.Digest{}, fmt.Errorf("put directories: nothing was put: %w", castore.ErrInvalid)
 	}
 	p.err = fmt.Errorf("put directories: putter already closed")
+	// gRPC notices a cancelled context asynchronously: without this check
+	// a half-close could still reach the server and commit the root.
+	if err := p.ctx.Err(); err != nil {
+		return castore.Digest{}, fmt.Errorf("put directories: %w", err)
+	}
 	resp, err := p.stream.CloseAndRecv()
 	if err != nil {
 		return castore.Digest{}, fromStatus("put directories", err)

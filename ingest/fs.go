@@ -79,7 +79,9 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 			if err != nil {
 				return err
 			}
+			held := u.acquire(min(fi.Size(), streamHold))
 			u.g.Go(func() error {
+				defer u.release(held)
 				f, err := os.Open(full)
 				if err != nil {
 					return err

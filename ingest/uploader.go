@@ -15,11 +15,16 @@ import (
 
 // Options tune an import.
 type Options struct {
-	// Concurrency is how many files are uploaded at once (default
-	// 4 x GOMAXPROCS, at least 8).
+	// Concurrency is how many files are uploaded at once. The default for
+	// an import is 8 x GOMAXPROCS, at least 32: most files are small and
+	// spend their upload waiting on the store (a round trip, or a durable
+	// write's group commit), so many in flight hide that wait, while the
+	// memory budget bounds what large ones hold. For a copy or an export
+	// it is 4 x GOMAXPROCS, at least 8.
 	Concurrency int
 	// MemoryBudget bounds the bytes of small files an archive import holds
-	// while they upload (default 64 MiB).
+	// while they upload, and, in a directory import, the files streaming
+	// at once, each reckoned at its size up to 4 MiB (default 64 MiB).
 	MemoryBudget int64
 	// SkipSpecial skips sockets, devices and fifos instead of failing.
 	SkipSpecial bool
@@ -43,6 +48,19 @@ func (o *Options) concurrency() int {
 	}
 	return max(8, 4*runtime.GOMAXPROCS(0))
 }
+
+// importConcurrency is how many files an import uploads at once.
+func (o *Options) importConcurrency() int {
+	if o.Concurrency > 0 {
+		return o.Concurrency
+	}
+	return max(32, 8*runtime.GOMAXPROCS(0))
+}
+
+// streamHold is what a file streaming into a BlobService is reckoned to
+// hold (a chunker's buffer and the chunks in flight) against the memory
+// budget; a smaller file, its size.
+const streamHold = 4 << 20
 
 func (o *Options) memoryBudget() int64 {
 	if o.MemoryBudget > 0 {
@@ -70,7 +88,7 @@ type uploader struct {
 
 func newUploader(ctx context.Context, blobs castore.BlobService, o *Options) *uploader {
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.concurrency())
+	g.SetLimit(o.importConcurrency())
 	u := &uploader{ctx: ctx, blobs: blobs, g: g, prog: o.Progress, skipSpecial: o.SkipSpecial, avail: o.memoryBudget(), total: o.memoryBudget()}
 	u.cond = sync.NewCond(&u.mu)
 	return u

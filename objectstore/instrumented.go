@@ -87,12 +87,26 @@ func readerLen(r io.Reader) int64 {
 	return -1
 }
 
+// putSize returns a function that reports the size of what r put: from
+// its Size (bytes.Reader and the like), asked only after the put, so a
+// reader that makes its bytes lazily is not made to before the backend
+// decides to read it; else from its Len, taken now; else -1.
+func putSize(r io.Reader) func() int64 {
+	if sz, ok := r.(interface{ Size() int64 }); ok {
+		return sz.Size
+	}
+	n := readerLen(r)
+	return func() int64 { return n }
+}
+
 func (s *Instrumented) Put(ctx context.Context, key string, r io.Reader) error {
 	ctx, done := s.start(ctx, "put", key)
-	n := readerLen(r)
+	size := putSize(r)
 	err := s.Store.Put(ctx, key, r)
-	if err == nil && n >= 0 {
-		s.countBytes(ctx, "put", n)
+	if err == nil {
+		if n := size(); n >= 0 {
+			s.countBytes(ctx, "put", n)
+		}
 	}
 	done(err)
 	return err
@@ -100,10 +114,12 @@ func (s *Instrumented) Put(ctx context.Context, key string, r io.Reader) error {
 
 func (s *Instrumented) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
 	ctx, done := s.start(ctx, "put_if_absent", key)
-	n := readerLen(r)
+	size := putSize(r)
 	created, err := s.Store.PutIfAbsent(ctx, key, r)
-	if err == nil && created && n >= 0 {
-		s.countBytes(ctx, "put", n)
+	if err == nil && created {
+		if n := size(); n >= 0 {
+			s.countBytes(ctx, "put", n)
+		}
 	}
 	done(err)
 	return created, err

@@ -36,6 +36,20 @@ func TestInstrumentedMetrics(t *testing.T) {
 	if _, err := s.Head(ctx, "missing"); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatal(err)
 	}
+	// A reader with a Size is asked for it after the put, and only if
+	// the object was created: one that makes its bytes lazily is not
+	// made to when the backend does not read it.
+	lazy := &lazyReader{data: make([]byte, 300)}
+	if created, err := s.PutIfAbsent(ctx, "b", lazy); err != nil || !created {
+		t.Fatalf("PutIfAbsent: %v, %v", created, err)
+	}
+	again := &lazyReader{data: make([]byte, 300)}
+	if created, err := s.PutIfAbsent(ctx, "b", again); err != nil || created {
+		t.Fatalf("PutIfAbsent of a present key: %v, %v", created, err)
+	}
+	if again.r != nil {
+		t.Fatal("PutIfAbsent of a present key made the reader produce its bytes")
+	}
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(ctx, &rm); err != nil {
 		t.Fatal(err)
@@ -57,10 +71,27 @@ func TestInstrumentedMetrics(t *testing.T) {
 	for k, want := range map[string]int64{
 		"castore_objectstore_calls/put/ok":         1,
 		"castore_objectstore_calls/head/not_found": 1,
-		"castore_objectstore_bytes/put/":           1000,
+		"castore_objectstore_bytes/put/":           1300,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], want, got)
 		}
 	}
 }
+
+// lazyReader makes its bytes on first use, as a chunk store's compressed
+// chunk does.
+type lazyReader struct {
+	data []byte
+	r    *bytes.Reader
+}
+
+func (l *lazyReader) reader() *bytes.Reader {
+	if l.r == nil {
+		l.r = bytes.NewReader(l.data)
+	}
+	return l.r
+}
+func (l *lazyReader) Read(p []byte) (int, error) { return l.reader().Read(p) }
+func (l *lazyReader) Len() int                   { return l.reader().Len() }
+func (l *lazyReader) Size() int64                { return l.reader().Size() }

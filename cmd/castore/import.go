@@ -18,7 +18,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	asJSON := fs.Bool("json", false, `print the root node as JSON: {"type":"directory","digest":"b3:…","size":N}`)
 	skipSpecial := fs.Bool("skip-special", false, "leave out sockets, devices and fifos instead of failing")
 	wrap := fs.Bool("wrap", false, "make an archive's top-level entries the children of one root directory")
-	concurrency := fs.Int("concurrency", 0, "files uploaded at once (default 4 x cores)")
+	concurrency := fs.Int("concurrency", 0, "files uploaded at once (default 8 x cores, at least 32)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}

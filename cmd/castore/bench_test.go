@@ -1,0 +1,301 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/castore-go/castore/internal/testenv"
+)
+
+// e2eBench skips the end-to-end benchmarks unless CASTORE_BENCH_E2E is
+// set, as `make bench-e2e` does: they take minutes, so a plain
+// `go test -bench .` over the module leaves them out.
+func e2eBench(b *testing.B) {
+	b.Helper()
+	if os.Getenv("CASTORE_BENCH_E2E") == "" {
+		b.Skip("end-to-end benchmark: run `make bench-e2e` (or set CASTORE_BENCH_E2E=1)")
+	}
+}
+
+// cost is the wall-clock time and CPU time (user + system) of a phase.
+type cost struct{ wall, cpu time.Duration }
+
+func (c cost) String() string {
+	return fmt.Sprintf("%.2fs (%.1f CPU-s)", c.wall.Seconds(), c.cpu.Seconds())
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the CPU time so far of a running process (0 if unknown).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := bytes.Cut(b, []byte(") ")) // the command name may hold spaces
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ is 100 on Linux
+}
+
+// cleanEnv is the environment for child processes, without CASTORE_*
+// variables (they would set flags).
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CASTORE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// baseline times `tar -cf - DIR | zstd -T0 -3 > /dev/null`, or, without a
+// zstd binary, the same in Go (archive/tar into klauspost zstd at its
+// default level, one encoder goroutine per core); it says which.
+func baseline(b *testing.B, dir string) (cost, string) {
+	b.Helper()
+	if _, err := exec.LookPath("zstd"); err == nil {
+		if _, err := exec.LookPath("tar"); err == nil {
+			cmd := exec.Command("sh", "-c", `tar -cf - -C "$1" "$2" | zstd -q -T0 -3 > /dev/null`, "sh", filepath.Dir(dir), filepath.Base(dir))
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("tar | zstd: %v\n%s", err, errb.String())
+			}
+			wall := time.Since(start)
+			ps := cmd.ProcessState
+			return cost{wall: wall, cpu: ps.UserTime() + ps.SystemTime()}, "tar -cf - GOROOT | zstd -T0 -3 > /dev/null"
+		}
+	}
+	cpu, start := selfCPU(), time.Now()
+	enc, err := zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tw := tar.NewWriter(enc)
+	err = filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if de.Type()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(p)
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if !de.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		b.Fatalf("tar | zstd in Go: %v", err)
+	}
+	return cost{wall: time.Since(start), cpu: selfCPU() - cpu}, "no zstd binary (install the zstd package for the real baseline): archive/tar | klauspost zstd SpeedDefault, GOMAXPROCS encoders, in Go"
+}
+
+// importInProcess runs `castore import --data-dir DIR SRC` in this process
+// and returns the root digest it prints.
+func importInProcess(b *testing.B, dataDir, src string) (string, cost) {
+	b.Helper()
+	var out, errb bytes.Buffer
+	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	cpu, start := selfCPU(), time.Now()
+	code := run(context.Background(), env, []string{"import", "--data-dir", dataDir, src})
+	c := cost{wall: time.Since(start), cpu: selfCPU() - cpu}
+	if code != 0 {
+		b.Fatalf("castore import --data-dir %s %s: exit %d\n%s", dataDir, src, code, errb.String())
+	}
+	return strings.TrimSpace(out.String()), c
+}
+
+// buildCastore builds this command into a temporary directory.
+func buildCastore(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "castore")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serveProcess starts `castore serve --data-dir DIR` on a free loopback
+// port, waits until it reports ready, and returns its address and pid. It
+// is stopped with SIGTERM when the benchmark ends.
+func serveProcess(b *testing.B, bin, dataDir string) (string, int) {
+	b.Helper()
+	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
+	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", listen)
+	cmd.Env = cleanEnv()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	var log bytes.Buffer
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if !signalled && strings.Contains(sc.Text(), "msg=ready") {
+				ready <- true
+				signalled = true
+			}
+		}
+		if !signalled {
+			ready <- false
+		}
+	}()
+	b.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	select {
+	case ok := <-ready:
+		if !ok {
+			b.Fatalf("castore serve exited before it was ready")
+		}
+	case <-time.After(60 * time.Second):
+		b.Fatalf("castore serve not ready within 60s")
+	}
+	return "grpc+http://" + listen, cmd.Process.Pid
+}
+
+// importProcess runs `castore import` as a process against the server at
+// addr and returns the root digest it prints, the cost on the client and
+// the CPU time the server spent meanwhile.
+func importProcess(b *testing.B, bin, addr string, serverPid int, src string) (string, cost, time.Duration) {
+	b.Helper()
+	cmd := exec.Command(bin, "import", "--blob-service-addr", addr, "--directory-service-addr", addr, src)
+	cmd.Env = cleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	srv, start := procCPU(serverPid), time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("castore import %s against %s: %v\n%s", src, addr, err, errb.String())
+	}
+	wall := time.Since(start)
+	ps := cmd.ProcessState
+	return strings.TrimSpace(out.String()), cost{wall: wall, cpu: ps.UserTime() + ps.SystemTime()}, procCPU(serverPid) - srv
+}
+
+// BenchmarkE2EImport is the benchmark of issue 8: import $(go env GOROOT)
+// into a fresh embedded store in process (castore import --data-dir) and
+// through `castore serve` (a server process and a client process on
+// loopback), each twice, against `tar -cf - GOROOT | zstd -T0 -3 >
+// /dev/null` timed in the same run (twice: before and after; the faster
+// is the baseline). Targets: the first in-process import takes at most
+// 2.0 times the pipeline; a second import of the unchanged tree at most
+// 0.3 times the first. The second in-process import opens the stores
+// afresh, as a second `castore import` would.
+//
+//	make bench-e2e
+//	CASTORE_BENCH_E2E=1 go test -run '^$' -bench E2EImport -benchtime 1x ./cmd/castore/
+func BenchmarkE2EImport(b *testing.B) {
+	e2eBench(b)
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	goroot := strings.TrimSpace(string(out))
+	bin := buildCastore(b)
+	b.ResetTimer()
+	for range b.N {
+		base1, which := baseline(b, goroot)
+
+		dataDir := b.TempDir()
+		d1, in1 := importInProcess(b, dataDir, goroot)
+		d2, in2 := importInProcess(b, dataDir, goroot)
+
+		addr, pid := serveProcess(b, bin, b.TempDir())
+		d3, sv1, srv1 := importProcess(b, bin, addr, pid, goroot)
+		d4, sv2, srv2 := importProcess(b, bin, addr, pid, goroot)
+
+		base2, _ := baseline(b, goroot)
+		if d1 == "" || d1 != d2 || d1 != d3 || d1 != d4 {
+			b.Fatalf("imports of the same tree printed different roots: %q %q %q %q", d1, d2, d3, d4)
+		}
+		base := min(base1.wall, base2.wall)
+		r := func(c cost, of time.Duration) float64 { return c.wall.Seconds() / of.Seconds() }
+		b.ReportMetric(base.Seconds(), "pipeline-s")
+		b.ReportMetric(in1.wall.Seconds(), "inproc-first-s")
+		b.ReportMetric(in2.wall.Seconds(), "inproc-second-s")
+		b.ReportMetric(sv1.wall.Seconds(), "serve-first-s")
+		b.ReportMetric(sv2.wall.Seconds(), "serve-second-s")
+		b.ReportMetric(r(in1, base), "inproc/pipeline")
+		b.ReportMetric(r(sv1, base), "serve/pipeline")
+		b.ReportMetric(r(in2, in1.wall), "inproc-second/first")
+		b.ReportMetric(r(sv2, sv1.wall), "serve-second/first")
+		b.Logf("baseline: %s", which)
+		b.Logf("pipeline: %v, then %v; the faster, %.2fs, is the baseline", base1, base2, base.Seconds())
+		b.Logf("in process: first %v = %.2f x pipeline (target <= 2.0); second %v = %.2f x first (target <= 0.3)", in1, r(in1, base), in2, r(in2, in1.wall))
+		b.Logf("through serve: first %v client, %.1f CPU-s server = %.2f x pipeline; second %v client, %.1f CPU-s server = %.2f x first",
+			sv1, srv1.Seconds(), r(sv1, base), sv2, srv2.Seconds(), r(sv2, sv1.wall))
+	}
+}
