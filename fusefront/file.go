@@ -107,10 +107,11 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 }
 
 // pooledResult is read data whose buffer goes back to readBufs when go-fuse
-// is done with it. go-fuse may call Done before it has written the bytes
-// Bytes returned (it does so without splice), so Bytes copies them into
-// the buffer it is given; only if that is too small does it hand out its
-// own, which is then never recycled.
+// is done with it. As a vectored result (Slices) it is written straight
+// from our buffer and Done is called after the write. Through Bytes, go-fuse
+// may call Done before it has written the bytes returned, so Bytes copies
+// them into the buffer it is given; only if that is too small does it hand
+// out its own, which is then never recycled.
 type pooledResult struct {
 	buf  *[]byte
 	n    int
@@ -123,6 +124,12 @@ func (r *pooledResult) Bytes(buf []byte) ([]byte, fuse.Status) {
 	}
 	r.lent = true
 	return (*r.buf)[:r.n], fuse.OK
+}
+
+// Slices makes the result vectored for go-fuse, which then writes it without
+// a copy and calls Done only after the write.
+func (r *pooledResult) Slices() ([][]byte, fuse.Status) {
+	return [][]byte{(*r.buf)[:r.n]}, fuse.OK
 }
 
 func (r *pooledResult) Size() int { return r.n }
