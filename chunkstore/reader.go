@@ -29,6 +29,7 @@ type ChunkReader struct {
 	mu    sync.Mutex
 	cache map[int]*chunkFetch
 	order []int // fetch order, for eviction
+	wg    sync.WaitGroup
 }
 
 type chunkFetch struct {
@@ -70,7 +71,9 @@ func (r *ChunkReader) chunk(i int, wait bool) ([]byte, error) {
 			delete(r.cache, r.order[0])
 			r.order = r.order[1:]
 		}
+		r.wg.Add(1)
 		go func() {
+			defer r.wg.Done()
 			f.data, f.err = r.fetch(r.ctx, r.chunks[i])
 			if f.err != nil {
 				f.err = fmt.Errorf("chunk %d (%s) at offset %d: %w", i, r.chunks[i].Digest, r.offsets[i], f.err)
@@ -172,8 +175,10 @@ func (r *ChunkReader) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-// Close stops fetches in flight.
+// Close stops the fetches in flight and waits for them to end, so that
+// the store under the reader may be closed next.
 func (r *ChunkReader) Close() error {
 	r.cancel()
+	r.wg.Wait()
 	return nil
 }

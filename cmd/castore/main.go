@@ -36,6 +36,8 @@ type environment struct {
 	getenv func(string) string
 	// onListen, if set, is told the address a server listens on.
 	onListen func(net.Addr)
+	// onMount, if set, is told where a mount is ready.
+	onMount func(mountpoint string)
 }
 
 // usageError is a mistake in how the command was called: exit code 2.
@@ -54,6 +56,7 @@ func commands() []command {
 		{"cat", "write a stored file or blob to stdout", runCat},
 		{"stat", "describe a stored directory or blob", runStat},
 		{"copy", "copy a tree and its blobs to other stores", runCopy},
+		{"mount", "mount a stored tree read-only through FUSE", runMount},
 	}
 }
 

@@ -1,0 +1,129 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/objectstore"
+)
+
+// cacheFiles lists the blob files of a cache with their sizes.
+func cacheFiles(t *testing.T, c *mountCache) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	filepath.WalkDir(c.files.Root(), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, _ := d.Info()
+			out[p] = fi.Size()
+		}
+		return err
+	})
+	return out
+}
+
+func TestMountCacheEviction(t *testing.T) {
+	ctx := context.Background()
+	far, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobs []castore.Digest
+	var data [][]byte
+	for i := range 4 {
+		b := bytes.Repeat([]byte{byte(i)}, 1)
+		b = append(b, randomFile(t, filepath.Join(t.TempDir(), "f"), 64<<10, uint64(i))...)
+		w := far.Create(ctx)
+		w.Write(b)
+		d, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs, data = append(blobs, d), append(data, b)
+	}
+	dir := t.TempDir()
+	const max = 100 << 10
+	c, err := openMountCache(dir, max, far, dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	read := func(i int) {
+		t.Helper()
+		r, err := c.blobs.Open(ctx, blobs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data[i]) {
+			t.Fatalf("blob %d: %v", i, err)
+		}
+	}
+	// Read blobs 0..3, so 0 is the least recently read, with distinct
+	// access times.
+	for i := range blobs {
+		read(i)
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := cacheFiles(t, c)
+	var total int64
+	for _, s := range before {
+		total += s
+	}
+	if total <= max {
+		t.Fatalf("the cache holds %d bytes, expected more than %d (random data does not compress)", total, max)
+	}
+	removed, freed, err := c.sweep()
+	if err != nil || removed == 0 {
+		t.Fatalf("sweep removed %d files, %v", removed, err)
+	}
+	after := cacheFiles(t, c)
+	var kept int64
+	for _, s := range after {
+		kept += s
+	}
+	if kept > max/10*9 || kept != total-freed {
+		t.Errorf("after the sweep %d bytes are kept (freed %d of %d)", kept, freed, total)
+	}
+	// What was read last is kept; what was read first is gone.
+	chunks3, _ := far.Chunks(ctx, blobs[3])
+	chunks0, _ := far.Chunks(ctx, blobs[0])
+	if _, ok := after[filepath.Join(c.files.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks3[len(chunks3)-1].Digest)))]; !ok {
+		t.Error("a chunk of the most recently read blob was evicted")
+	}
+	if _, ok := after[filepath.Join(c.files.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks0[0].Digest)))]; ok {
+		t.Error("a chunk of the least recently read blob was kept")
+	}
+	// Everything still reads (evicted chunks come from far again), and a
+	// sweep within the bound does nothing.
+	for i := range blobs {
+		read(i)
+	}
+	c.max = 1 << 30
+	if n, _, err := c.sweep(); err != nil || n != 0 {
+		t.Errorf("sweep within the bound removed %d, %v", n, err)
+	}
+	// Files being written are never swept.
+	tmp := filepath.Join(c.files.Root(), "chunks", "inflight#123")
+	os.MkdirAll(filepath.Dir(tmp), 0o755)
+	os.WriteFile(tmp, make([]byte, 200<<10), 0o644)
+	c.max = 1
+	if _, _, err := c.sweep(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); err != nil {
+		t.Errorf("a file being written was swept: %v", err)
+	}
+}

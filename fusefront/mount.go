@@ -1,0 +1,124 @@
+package fusefront
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/castore-go/castore"
+)
+
+// Server is a mounted filesystem being served.
+type Server struct {
+	fs         *FS
+	srv        *fuse.Server
+	mountpoint string
+}
+
+// Mount mounts root read-only at mountpoint and serves it until Unmount.
+// It refuses a mount point that is a dead FUSE mount (left by a crash) or
+// already a mount point, with an error that says how to clear it. As root
+// it mounts directly; otherwise it needs fusermount3 or fusermount.
+func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryService, root Root, o Options) (*Server, error) {
+	abs, err := filepath.Abs(mountpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckMountpoint(abs); err != nil {
+		return nil, err
+	}
+	f := newFS(blobs, dirs, o)
+	rootNode, err := f.rootNode(root)
+	if err != nil {
+		return nil, err
+	}
+	timeout := cacheTimeout
+	opts := &fs.Options{
+		MountOptions: fuse.MountOptions{
+			AllowOther:           f.o.AllowOther,
+			Options:              []string{"ro", "default_permissions"},
+			FsName:               "castore",
+			Name:                 "castore",
+			DirectMount:          true,
+			DirectMountFlags:     directMountFlags,
+			MaxBackground:        f.o.Threads,
+			MaxWrite:             f.o.MaxRead,
+			MaxReadAhead:         f.o.MaxRead,
+			DisableXAttrs:        !f.o.XAttr,
+			IgnoreSecurityLabels: true,
+			DisableSplice:        true, // replies come from memory; 1 MiB reads do not fit a pipe
+			Debug:                f.o.Debug,
+		},
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+	}
+	srv, err := fs.Mount(abs, rootNode, opts)
+	if err != nil {
+		f.cancel()
+		return nil, fmt.Errorf("mount %s: %w", abs, err)
+	}
+	raiseReadahead(abs, f.o.MaxRead, f.log)
+	return &Server{fs: f, srv: srv, mountpoint: abs}, nil
+}
+
+// Mountpoint is where the filesystem is mounted.
+func (s *Server) Mountpoint() string { return s.mountpoint }
+
+// Wait returns when the filesystem has been unmounted (by Unmount, or by
+// fusermount -u / umount from outside).
+func (s *Server) Wait() {
+	s.srv.Wait()
+	s.fs.stop()
+}
+
+// Unmount unmounts the filesystem and waits until it is no longer served;
+// then it stops the fetches still running. It fails (EBUSY) while files
+// are open or a process has its working directory inside; UnmountLazy
+// detaches anyway.
+func (s *Server) Unmount() error {
+	if err := s.srv.Unmount(); err != nil {
+		return fmt.Errorf("unmount %s: %w", s.mountpoint, err)
+	}
+	s.fs.stop()
+	return nil
+}
+
+// UnmountLazy detaches the mount now (umount -l); processes still using
+// it get errors once the server stops.
+func (s *Server) UnmountLazy() error {
+	if err := lazyUnmount(s.mountpoint); err != nil {
+		return fmt.Errorf("unmount -l %s: %w", s.mountpoint, err)
+	}
+	s.fs.stop()
+	return nil
+}
+
+// CheckMountpoint reports whether dir can be mounted on: an existing
+// directory that is not a dead FUSE mount (ENOTCONN: the process serving
+// it has died) and not already a mount point.
+func CheckMountpoint(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, syscall.ENOTCONN) {
+		return fmt.Errorf("mount point %s is a dead FUSE mount (its server has exited, perhaps a crashed 'castore mount'); clear it with 'fusermount -u %s' (or 'umount -l %s' as root) and try again", dir, dir, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("mount point %s is not a directory", dir)
+	}
+	parent, err := os.Stat(filepath.Dir(dir))
+	if err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	}
+	if dir != "/" && fi.Sys().(*syscall.Stat_t).Dev != parent.Sys().(*syscall.Stat_t).Dev {
+		return fmt.Errorf("mount point %s is already a mount point; unmount it first ('fusermount -u %s' or 'umount %s')", dir, dir, dir)
+	}
+	return nil
+}
