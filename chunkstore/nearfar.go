@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
@@ -150,7 +151,7 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 // openWhole copies a blob far does not split into near, then reads it
 // from near. If near cannot take it, it is read from far directly.
 func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
-	_, err, _ := nf.flight.Do("blob "+string(d[:]), func() (any, error) {
+	_, err := nf.shared(ctx, "blob "+string(d[:]), func(ctx context.Context) (any, error) {
 		r, err := nf.far.Open(ctx, d)
 		if err != nil {
 			return nil, err
@@ -183,6 +184,29 @@ func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest) (castore.Blo
 		return nil, err
 	}
 	return nf.near.Open(ctx, d)
+}
+
+// sharedFetchTimeout bounds a fetch from far that several readers share:
+// it does not stop when the reader that started it gives up.
+const sharedFetchTimeout = 5 * time.Minute
+
+// shared runs fetch once for all concurrent callers with the same key. The
+// fetch runs on a context of its own (the first caller's values, not its
+// cancellation), so a caller that gives up neither fails the others nor
+// wastes the work; each caller waits only as long as its own context lets
+// it.
+func (nf *NearFar) shared(ctx context.Context, key string, fetch func(context.Context) (any, error)) (any, error) {
+	ch := nf.flight.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedFetchTimeout)
+		defer cancel()
+		return fetch(fctx)
+	})
+	select {
+	case r := <-ch:
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }
 
 type errNearFailed struct{ err error }
@@ -255,7 +279,7 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 		data   []byte
 		inNear bool
 	}
-	v, err, _ := nf.flight.Do("chunk "+string(cm.Digest[:]), func() (any, error) {
+	v, err := nf.shared(ctx, "chunk "+string(cm.Digest[:]), func(ctx context.Context) (any, error) {
 		data, err := readChunk(ctx, nf.far, cm)
 		if err != nil {
 			return nil, err

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
@@ -217,5 +219,58 @@ func TestNearFarUnsplitFar(t *testing.T) {
 	blobtest.ReadAndCheck(t, nf, d, data)
 	if ok, _ := near.Has(t.Context(), d); !ok {
 		t.Error("near does not hold the blob after a read")
+	}
+}
+
+// gated holds every chunk Get until the gate opens.
+type gated struct {
+	objectstore.Store
+	gate chan struct{}
+}
+
+func (g *gated) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, "chunks/") {
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Store.Get(ctx, key)
+}
+
+// A reader that gives up does not fail another reader sharing its fetch
+// from far.
+func TestNearFarSharedFetchOutlivesItsStarter(t *testing.T) {
+	farMem := objectstore.NewMemory()
+	data := blobtest.Data(1<<20, 15)
+	d := blobtest.Put(t, chunked(t, farMem), data)
+	far := &gated{Store: farMem, gate: make(chan struct{})}
+	nf := nearFar(t, chunked(t, objectstore.NewMemory()), chunked(t, far), chunkstore.WriteBoth)
+
+	ctxA, cancelA := context.WithCancel(context.Background())
+	ra, err := nf.Open(ctxA, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errA := make(chan error, 1)
+	go func() { _, err := io.ReadAll(ra); errA <- err }()
+	time.Sleep(50 * time.Millisecond) // A's fetches are waiting at the gate
+	errB := make(chan error, 1)
+	go func() {
+		if blobtest.ReadAndCheck(t, nf, d, data) {
+			errB <- nil
+		} else {
+			errB <- errors.New("B failed")
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancelA()
+	if err := <-errA; !errors.Is(err, context.Canceled) {
+		t.Errorf("the cancelled reader: %v, want context.Canceled", err)
+	}
+	close(far.gate)
+	if err := <-errB; err != nil {
+		t.Fatal("the reader sharing the cancelled reader's fetch failed")
 	}
 }
