@@ -182,43 +182,21 @@ func AppendBundle(b []byte, dirs []*castore.Directory) []byte {
 // NewPutter validates the closure; Close writes it as one object, root
 // first, unless an object for the root exists already.
 func (b *Bundles) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	return &bundlePutter{ctx: ctx, b: b, v: NewClosureValidator()}
+	return NewClosurePutter(ctx, b.commit)
 }
 
-type bundlePutter struct {
-	ctx context.Context
-	b   *Bundles
-	v   *ClosureValidator
-	err error
-}
-
-func (p *bundlePutter) Put(dir *castore.Directory) error {
-	if p.err == nil {
-		_, p.err = p.v.Add(dir)
-	}
-	return p.err
-}
-
-func (p *bundlePutter) Close() (castore.Digest, error) {
-	if p.err != nil {
-		return castore.Digest{}, p.err
-	}
-	p.err = errors.New("putter already closed")
-	root, dirs, err := p.v.Finish()
-	if err != nil {
-		return castore.Digest{}, err
-	}
+func (b *Bundles) commit(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
 	for _, d := range dirs {
-		if l := len(d.Marshal()); l > p.b.maxFrame {
-			return castore.Digest{}, invalidClosure(d.Digest(), "its encoding is %d bytes, more than the %d a bundle frame may hold", l, p.b.maxFrame)
+		if l := len(d.Marshal()); l > b.maxFrame {
+			return invalidClosure(d.Digest(), "its encoding is %d bytes, more than the %d a bundle frame may hold", l, b.maxFrame)
 		}
 	}
 	frames := AppendBundle(nil, RootFirst(root, dirs))
-	obj := p.b.enc.EncodeAll(frames, make([]byte, 0, len(frames)/3))
-	if _, err := p.b.store.PutIfAbsent(p.ctx, BundleKey(root), bytes.NewReader(obj)); err != nil {
-		return castore.Digest{}, fmt.Errorf("store closure %s: %w", root, err)
+	obj := b.enc.EncodeAll(frames, make([]byte, 0, len(frames)/3))
+	if _, err := b.store.PutIfAbsent(ctx, BundleKey(root), bytes.NewReader(obj)); err != nil {
+		return fmt.Errorf("store closure %s: %w", root, err)
 	}
-	return root, nil
+	return nil
 }
 
 // RootFirst orders a closure breadth-first from root, each directory once.

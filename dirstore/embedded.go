@@ -114,40 +114,15 @@ func (e *Embedded) GetRecursive(ctx context.Context, root castore.Digest) iter.S
 // NewPutter validates the closure as it arrives and commits it in one
 // transaction at Close.
 func (e *Embedded) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	return &embeddedPutter{ctx: ctx, e: e, v: NewClosureValidator()}
+	return NewClosurePutter(ctx, e.commit)
 }
 
-type embeddedPutter struct {
-	ctx context.Context
-	e   *Embedded
-	v   *ClosureValidator
-	err error
-}
-
-func (p *embeddedPutter) Put(dir *castore.Directory) error {
-	if p.err == nil {
-		_, p.err = p.v.Add(dir)
-	}
-	return p.err
-}
-
-func (p *embeddedPutter) Close() (castore.Digest, error) {
-	if p.err != nil {
-		return castore.Digest{}, p.err
-	}
-	p.err = fmt.Errorf("putter already closed")
-	if err := p.ctx.Err(); err != nil {
-		return castore.Digest{}, err
-	}
-	root, dirs, err := p.v.Finish()
-	if err != nil {
-		return castore.Digest{}, err
-	}
+func (e *Embedded) commit(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
 	// Batch commits concurrent putters together, one sync for all of
 	// them; a function that fails is run again on its own, so one bad or
 	// cancelled closure never takes others down. The function is
 	// idempotent, as Batch requires.
-	err = p.e.db.Batch(func(tx *bolt.Tx) error {
+	err := e.db.Batch(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketDirs)
 		for _, d := range dirs {
 			dg := d.Digest()
@@ -158,10 +133,10 @@ func (p *embeddedPutter) Close() (castore.Digest, error) {
 				return err
 			}
 		}
-		return p.ctx.Err() // a cancelled putter commits nothing
+		return ctx.Err() // a cancelled putter commits nothing
 	})
 	if err != nil {
-		return castore.Digest{}, fmt.Errorf("put closure %s: %w", root, err)
+		return fmt.Errorf("put closure %s: %w", root, err)
 	}
-	return root, nil
+	return nil
 }

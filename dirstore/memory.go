@@ -67,44 +67,14 @@ func (m *Memory) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq
 
 // NewPutter validates the closure and stores it at Close, all at once.
 func (m *Memory) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	return &memPutter{ctx: ctx, m: m, v: NewClosureValidator()}
-}
-
-type memPutter struct {
-	ctx context.Context
-	m   *Memory
-	v   *ClosureValidator
-	err error
-}
-
-func (p *memPutter) Put(dir *castore.Directory) error {
-	if p.err != nil {
-		return p.err
-	}
-	if _, err := p.v.Add(dir); err != nil {
-		p.err = err
-	}
-	return p.err
-}
-
-func (p *memPutter) Close() (castore.Digest, error) {
-	if p.err != nil {
-		return castore.Digest{}, p.err
-	}
-	p.err = fmt.Errorf("putter already closed")
-	if err := p.ctx.Err(); err != nil {
-		return castore.Digest{}, err
-	}
-	root, dirs, err := p.v.Finish()
-	if err != nil {
-		return castore.Digest{}, err
-	}
-	p.m.mu.Lock()
-	for _, d := range dirs {
-		p.m.dirs[d.Digest()] = d
-	}
-	p.m.mu.Unlock()
-	return root, nil
+	return NewClosurePutter(ctx, func(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, d := range dirs {
+			m.dirs[d.Digest()] = d
+		}
+		return nil
+	})
 }
 
 // BreadthFirst walks the closure of root with get, one directory at a
