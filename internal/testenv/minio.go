@@ -56,7 +56,7 @@ func MinIO(t testing.TB) *MinIOServer {
 			"MINIO_CI_CD=on",
 		},
 		logPath: filepath.Join(dir, "minio.log"),
-		ready:   httpReady(m.Endpoint + "/minio/health/live"),
+		ready:   m.ready,
 	}
 	t.Cleanup(m.proc.stop)
 	m.proc.start()
@@ -65,6 +65,18 @@ func MinIO(t testing.TB) *MinIOServer {
 		t.Fatalf("creating bucket %s on MinIO: %v", m.Bucket, err)
 	}
 	return m
+}
+
+// ready reports whether the server serves S3 calls. Liveness alone is not
+// enough: a restarted MinIO answers /minio/health/live while S3 calls
+// still get 503 "Server not initialized yet", so it also wants write
+// quorum (/minio/health/cluster) and an answered ListBuckets.
+func (m *MinIOServer) ready(ctx context.Context) error {
+	if err := httpReady(m.Endpoint + "/minio/health/cluster")(ctx); err != nil {
+		return err
+	}
+	_, err := m.Client().ListBuckets(ctx, &s3.ListBucketsInput{})
+	return err
 }
 
 // Stop kills the server as a crash would and waits for it to exit.
