@@ -19,6 +19,19 @@ const (
 	benchInflight = 16
 )
 
+// BenchmarkFilePutIfAbsent writes 2,000 new chunk-sized (64 KiB) objects
+// with PutIfAbsent, 32 at a time, as an import does:
+//
+//	go test -run '^$' -bench FilePutIfAbsent -benchtime 3x ./objectstore/
+func BenchmarkFilePutIfAbsent(b *testing.B) {
+	s, err := objectstore.NewFile(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchPutIfAbsent(b, s, 2000, 64<<10, 32)
+}
+
 // BenchmarkPutGet/file is the file store with its default group commit.
 // BenchmarkFileSync compares its sync modes, reporting syncfs calls per
 // put for group commit.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,13 +25,7 @@ func BenchPutGet(b *testing.B, s objectstore.Store, n, size, inflight int) {
 	var putTime, getTime time.Duration
 	iters := 0
 	for b.Loop() {
-		keys := make([]string, n)
-		for i := range keys {
-			var d [32]byte
-			rand.Read(d[:])
-			h := hex.EncodeToString(d[:])
-			keys[i] = fmt.Sprintf("chunks/b3/%s/%s", h[:4], h)
-		}
+		keys := chunkKeys(n)
 		start := time.Now()
 		parallel(b, keys, inflight, func(key string) error {
 			return s.Put(ctx, key, bytes.NewReader(data))
@@ -55,6 +50,57 @@ func BenchPutGet(b *testing.B, s objectstore.Store, n, size, inflight int) {
 	mb := float64(iters*n*size) / 1e6
 	b.ReportMetric(mb/putTime.Seconds(), "put-MB/s")
 	b.ReportMetric(mb/getTime.Seconds(), "get-MB/s")
+}
+
+// BenchPutIfAbsent puts n new objects of size bytes with PutIfAbsent,
+// inflight at a time, as a chunk store writes chunks, and reports
+// "puts/s" and "put-MB/s".
+func BenchPutIfAbsent(b *testing.B, s objectstore.Store, n, size, inflight int) {
+	ctx := b.Context()
+	data := make([]byte, size)
+	rand.Read(data)
+	var putTime, putCPU time.Duration
+	iters := 0
+	for b.Loop() {
+		keys := chunkKeys(n)
+		cpu0 := cpuTime()
+		start := time.Now()
+		parallel(b, keys, inflight, func(key string) error {
+			created, err := s.PutIfAbsent(ctx, key, bytes.NewReader(data))
+			if err == nil && !created {
+				err = fmt.Errorf("put-if-absent %q: a new key was not created", key)
+			}
+			return err
+		})
+		putTime += time.Since(start)
+		putCPU += cpuTime() - cpu0
+		iters++
+	}
+	b.ReportMetric(float64(iters*n)/putTime.Seconds(), "puts/s")
+	b.ReportMetric(float64(putCPU.Microseconds())/float64(iters*n), "cpu-us/put")
+	b.ReportMetric(float64(iters*n*size)/1e6/putTime.Seconds(), "put-MB/s")
+}
+
+// cpuTime is the process's user and system CPU time so far (the syncer
+// and the kernel's work for our syscalls included).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// chunkKeys returns n random keys laid out like chunks.
+func chunkKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		var d [32]byte
+		rand.Read(d[:])
+		h := hex.EncodeToString(d[:])
+		keys[i] = fmt.Sprintf("chunks/b3/%s/%s", h[:4], h)
+	}
+	return keys
 }
 
 func parallel(b *testing.B, keys []string, inflight int, fn func(string) error) {
