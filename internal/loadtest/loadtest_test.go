@@ -54,6 +54,15 @@ var buildOnce sync.Once
 var binPath string
 var buildErr error
 
+// TestMain removes the castore binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 func castoreBinary(t *testing.T) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "castore-loadtest-")
