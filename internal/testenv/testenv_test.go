@@ -128,7 +128,9 @@ func TestServerDiesWithTest(t *testing.T) {
 		os.Exit(3) // no cleanups
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServerDiesWithTest$")
-	cmd.Env = append(os.Environ(), "TESTENV_CHILD=orphan")
+	// The child exits without its cleanups: its temporary directories go
+	// in one of ours, removed when this test ends.
+	cmd.Env = append(os.Environ(), "TESTENV_CHILD=orphan", "TMPDIR="+t.TempDir())
 	out, _ := cmd.CombinedOutput()
 	var pid int
 	i := bytes.Index(out, []byte("PID "))
