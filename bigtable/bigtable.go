@@ -34,6 +34,10 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigtable"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -240,12 +244,22 @@ func (s *Service) filterFor(one string) bigtable.Filter {
 	)
 }
 
-// withTimeout runs one request with the configured timeout and says so
-// when that timeout is what ended it.
-func (s *Service) withTimeout(ctx context.Context, what string, f func(ctx context.Context) error) error {
+// withTimeout runs one request (op is its Bigtable method: ReadRows,
+// MutateRows, CheckAndMutateRow) with the configured timeout, in a span of
+// its own, and says so when that timeout is what ended it.
+func (s *Service) withTimeout(ctx context.Context, op, what string, f func(ctx context.Context) error) (err error) {
+	ctx, span := otel.Tracer("github.com/castore-go/castore/bigtable").Start(ctx, "bigtable."+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("bigtable.table", s.p.TableName), attribute.String("bigtable.request", what)))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	rctx, cancel := context.WithTimeout(ctx, s.p.Timeout)
 	defer cancel()
-	err := f(rctx)
+	err = f(rctx)
 	if err == nil {
 		return nil
 	}
@@ -312,7 +326,7 @@ func (s *Service) readInto(ctx context.Context, ds []castore.Digest, out map[cas
 		what = "read directory " + ds[0].String()
 	}
 	var derr error
-	err := s.withTimeout(ctx, what, func(ctx context.Context) error {
+	err := s.withTimeout(ctx, "ReadRows", what, func(ctx context.Context) error {
 		return s.table.ReadRows(ctx, keys, func(row bigtable.Row) bool {
 			d, ok := asked[row.Key()]
 			if !ok {
@@ -464,7 +478,7 @@ func (s *Service) insert(ctx context.Context, d castore.Digest, value []byte) er
 	set := bigtable.NewMutation()
 	set.Set(s.p.FamilyName, k, cellTimestamp, value)
 	m := bigtable.NewCondMutation(s.filterFor(k), nil, set)
-	return s.withTimeout(ctx, "write directory "+d.String(), func(ctx context.Context) error {
+	return s.withTimeout(ctx, "CheckAndMutateRow", "write directory "+d.String(), func(ctx context.Context) error {
 		return s.table.Apply(ctx, k, m)
 	})
 }

@@ -142,7 +142,7 @@ func (s *Service) writeBatch(ctx context.Context, ds []castore.Digest, enc map[c
 		keys[i] = key(d)
 	}
 	present := make(map[string]bool, len(ds))
-	err := s.withTimeout(ctx, fmt.Sprintf("check %d directories", len(ds)), func(ctx context.Context) error {
+	err := s.withTimeout(ctx, "ReadRows", fmt.Sprintf("check %d directories", len(ds)), func(ctx context.Context) error {
 		return s.table.ReadRows(ctx, keys, func(row bigtable.Row) bool {
 			k := row.Key()
 			for _, item := range row[s.p.FamilyName] {
@@ -173,7 +173,7 @@ func (s *Service) writeBatch(ctx context.Context, ds []castore.Digest, enc map[c
 		return nil
 	}
 	var errs []error
-	err = s.withTimeout(ctx, fmt.Sprintf("write %d directories", len(rows)), func(ctx context.Context) error {
+	err = s.withTimeout(ctx, "MutateRows", fmt.Sprintf("write %d directories", len(rows)), func(ctx context.Context) error {
 		var err error
 		errs, err = s.table.ApplyBulk(ctx, rows, muts)
 		return err
