@@ -24,6 +24,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/fusefront"
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -194,35 +195,17 @@ func (f *fixture) fileNodeWithoutBlob() *fixture {
 	return f
 }
 
-// logBuffer collects what the filesystem logs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // mount mounts the fixture's named roots in a temporary directory and
 // unmounts it when the test ends, even if it fails.
-func (f *fixture) mount(o fusefront.Options) (string, *logBuffer) {
+func (f *fixture) mount(o fusefront.Options) (string, *testenv.SyncBuffer) {
 	f.t.Helper()
 	return mountRoot(f.t, f.s, fusefront.Root{Named: f.roots}, o)
 }
 
-func mountRoot(t testing.TB, s stores, root fusefront.Root, o fusefront.Options) (string, *logBuffer) {
+func mountRoot(t testing.TB, s stores, root fusefront.Root, o fusefront.Options) (string, *testenv.SyncBuffer) {
 	t.Helper()
 	requireFUSE(t)
-	logs := &logBuffer{}
+	logs := &testenv.SyncBuffer{}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	}

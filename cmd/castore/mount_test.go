@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/castore-go/castore/internal/testenv"
 )
 
 func requireFUSE(t testing.TB) {
@@ -71,26 +73,9 @@ func startServer(t testing.TB, getenv func(string) string, args ...string) *serv
 // mounted is a `castore mount` running in process.
 type mounted struct {
 	mnt    string
-	stderr *logBuffer
+	stderr *testenv.SyncBuffer
 	done   chan int
 	cancel context.CancelFunc
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // mount runs `castore mount args... mnt` until the test ends or unmount is
@@ -104,7 +89,7 @@ func mountWith(t testing.TB, getenv func(string) string, mnt string, args ...str
 	t.Helper()
 	requireFUSE(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &mounted{mnt: mnt, stderr: &logBuffer{}, done: make(chan int, 1), cancel: cancel}
+	m := &mounted{mnt: mnt, stderr: &testenv.SyncBuffer{}, done: make(chan int, 1), cancel: cancel}
 	ready := make(chan string, 1)
 	env := &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: m.stderr, getenv: getenv,
 		onMount: func(p string) { ready <- p }}
