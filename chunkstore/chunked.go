@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/jotfs/fastcdc-go"
@@ -260,7 +262,7 @@ func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte,
 		data = make([]byte, size)
 		_, err = io.ReadFull(zr, data)
 	} else {
-		data, err = io.ReadAll(io.LimitReader(zr, limit+1))
+		data, err = readAllHinted(zr, limit, frameContentSize(comp))
 	}
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
@@ -279,6 +281,44 @@ func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte,
 		}
 	}
 	return data, nil
+}
+
+// frameContentSize returns the content size the first zstd frame of comp
+// declares, or -1. It is only a hint for sizing a buffer: the frame may
+// lie, and more frames may follow.
+func frameContentSize(comp []byte) int64 {
+	var h zstd.Header
+	if err := h.Decode(comp); err != nil || !h.HasFCS || h.FrameContentSize > math.MaxInt32 {
+		return -1
+	}
+	return int64(h.FrameContentSize)
+}
+
+// readAllHinted reads r to its end, refusing more than limit bytes (it
+// returns limit+1 bytes then). A hint of the length, capped at limit,
+// sizes the buffer in one allocation instead of a dozen growing copies;
+// without one, or past it, the buffer grows as io.ReadAll's does.
+func readAllHinted(r io.Reader, limit, hint int64) ([]byte, error) {
+	if hint < 0 {
+		return io.ReadAll(io.LimitReader(r, limit+1))
+	}
+	// One byte more than the hint, so that reaching the end of a frame
+	// that told the truth needs no growth to notice.
+	buf := make([]byte, 0, min(hint, limit)+1)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case int64(len(buf)) > limit:
+			return buf, nil
+		case len(buf) == cap(buf):
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit+1-int64(len(buf)))))
+		}
+	}
 }
 
 // compBufs holds buffers for compressed chunks being read: a buffer that
