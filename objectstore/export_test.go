@@ -2,3 +2,10 @@ package objectstore
 
 // SyncRounds reports how many group syncs f has run.
 func SyncRounds(f *File) int64 { return f.group.rounds.Load() }
+
+// Unnamed reports whether f's PutIfAbsent writes unnamed files.
+func Unnamed(f *File) bool { return f.unnamed }
+
+// UseNamedTemps makes f's PutIfAbsent write named temporary files, as it
+// does where unnamed ones are not supported.
+func UseNamedTemps(f *File) { f.unnamed = false }

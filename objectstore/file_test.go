@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,23 @@ func TestFile(t *testing.T) {
 				return newFile(t, t.TempDir(), mode.sync)
 			})
 		})
+		t.Run(mode.name+"/NamedTemps", func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) objectstore.Store {
+				s := newFile(t, t.TempDir(), mode.sync)
+				objectstore.UseNamedTemps(s)
+				return s
+			})
+		})
+	}
+}
+
+// On Linux PutIfAbsent writes unnamed files (O_TMPFILE), so the runs of
+// the suite above cover both ways of writing.
+func TestFileUnnamedOnLinux(t *testing.T) {
+	s := newFile(t, t.TempDir(), objectstore.SyncNone)
+	defer s.Close()
+	if got := objectstore.Unnamed(s); got != (runtime.GOOS == "linux") {
+		t.Fatalf("unnamed files in use: %v on %s", got, runtime.GOOS)
 	}
 }
 
@@ -81,9 +99,20 @@ func TestFileLayout(t *testing.T) {
 	if err := s.Put(ctx, "x#123", strings.NewReader("x")); !errors.Is(err, castore.ErrInvalid) {
 		t.Errorf("Put of a temporary-looking key = %v, want ErrInvalid", err)
 	}
-	// No temporary files remain after puts, failed or not.
+	// No temporary files remain after puts, failed or not, either way
+	// PutIfAbsent writes.
 	if err := s.Put(ctx, "chunks/other", failingReader{}); err == nil {
 		t.Error("Put with a failing reader succeeded")
+	}
+	if _, err := s.PutIfAbsent(ctx, "chunks/new/one", failingReader{}); err == nil {
+		t.Error("PutIfAbsent with a failing reader succeeded")
+	}
+	objectstore.UseNamedTemps(s)
+	if _, err := s.PutIfAbsent(ctx, "chunks/new/two", failingReader{}); err == nil {
+		t.Error("PutIfAbsent with a failing reader succeeded")
+	}
+	if entries, err := os.ReadDir(filepath.Join(root, "chunks", "new")); err != nil || len(entries) != 0 {
+		t.Errorf("failed puts left %v in their directory (%v)", entries, err)
 	}
 	var temps []string
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -104,9 +133,17 @@ func (failingReader) Read(p []byte) (int, error) { return 0, errors.New("boom") 
 // TestFileKeyIsDirectory: a key that is a directory of other keys is not an
 // object, and cannot be written over.
 func TestFileKeyIsDirectory(t *testing.T) {
+	t.Run("unnamed", func(t *testing.T) { testFileKeyIsDirectory(t, false) })
+	t.Run("named", func(t *testing.T) { testFileKeyIsDirectory(t, true) })
+}
+
+func testFileKeyIsDirectory(t *testing.T, named bool) {
 	ctx := t.Context()
 	s := newFile(t, t.TempDir(), objectstore.SyncNone)
 	defer s.Close()
+	if named {
+		objectstore.UseNamedTemps(s)
+	}
 	if err := s.Put(ctx, "a/b", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
 	}

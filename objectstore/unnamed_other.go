@@ -1,0 +1,11 @@
+//go:build !linux
+
+package objectstore
+
+import "os"
+
+func openUnnamed(string) (*os.File, error) { return nil, errNoUnnamed }
+
+func linkUnnamed(*os.File, string) error { return errNoUnnamed }
+
+func canUnnamed(string) bool { return false }
