@@ -22,6 +22,14 @@ import (
 // smaller, so this only has to cover large directories.
 const MaxMessageSize = 64 << 20
 
+// The flow-control windows a client connection made by Dial advertises:
+// per stream, above the largest chunk castore cuts (512 KiB); per
+// connection, a BlobClient's read-ahead of 8 such chunks.
+const (
+	ClientStreamWindow = 1 << 20
+	ClientConnWindow   = 8 << 20
+)
+
 // Dial connects to a castore (or tvix) server at addr:
 //
 //	grpc+unix:///path/to.sock
@@ -106,6 +114,15 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 	opts = append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
+		// Flow-control windows that hold a chunk per stream and a reader's
+		// read-ahead per connection, so the server never waits for a
+		// window update mid-chunk. With the defaults (64 KiB, grown by
+		// BDP estimation, which these turn off) a 1 GiB read on loopback
+		// with 8 chunks in flight took 1.75-1.9 s on a fresh connection;
+		// with these, 0.94-1.05 s. A connection buffers at most
+		// ClientConnWindow of unread data.
+		grpc.WithInitialWindowSize(ClientStreamWindow),
+		grpc.WithInitialConnWindowSize(ClientConnWindow),
 	}, opts...)
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
