@@ -10,17 +10,33 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 )
 
 // MaxMessageSize bounds any single message a client or server accepts.
 // Blob data travels in ReadMessageSize pieces and directories are far
 // smaller, so this only has to cover large directories.
 const MaxMessageSize = 64 << 20
+
+// clientKeepalive is how a connection made by Dial notices a server that
+// stopped answering (a crashed host, a dropped network path) while calls
+// are in flight: after ClientKeepaliveTime without a frame it pings, and
+// closes the connection if no answer comes within ClientKeepaliveTimeout,
+// failing its calls with UNAVAILABLE instead of leaving them hanging.
+// `castore serve` accepts pings every 20 s. A test shortens it.
+var clientKeepalive = keepalive.ClientParameters{Time: ClientKeepaliveTime, Timeout: ClientKeepaliveTimeout}
+
+// See clientKeepalive.
+const (
+	ClientKeepaliveTime    = 30 * time.Second
+	ClientKeepaliveTimeout = 10 * time.Second
+)
 
 // The flow-control windows a client connection made by Dial advertises:
 // per stream, above the largest chunk castore cuts (512 KiB); per
@@ -123,6 +139,7 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 		// ClientConnWindow of unread data.
 		grpc.WithInitialWindowSize(ClientStreamWindow),
 		grpc.WithInitialConnWindowSize(ClientConnWindow),
+		grpc.WithKeepaliveParams(clientKeepalive),
 	}, opts...)
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {

@@ -1,7 +1,10 @@
 package grpcapi
 
 import (
+	"time"
+
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/grpcapi/castorepb"
@@ -41,10 +44,14 @@ func WithMaxDirectoryPutBytes(n int64) Option {
 }
 
 // ServerOptions are the options every castore gRPC server wants: message
-// sizes that fit the largest directories.
+// sizes that fit the largest directories, and leave for clients to ping
+// every 20 s (grpc-go's default sends GOAWAY to a client pinging more
+// often than every 5 minutes, and Dial's clients ping after
+// ClientKeepaliveTime without a frame while a call waits).
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
 	}
 }

@@ -189,7 +189,6 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	srvOpts := append(grpcapi.ServerOptions(), tel.serverOption(),
 		grpc.MaxConcurrentStreams(uint32(*f.maxStreams)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: 30 * time.Minute}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
 	)
 	if *f.tlsCert != "" {
 		cfg, err := grpcapi.ServerTLS(*f.tlsCert, *f.tlsKey, *f.tlsClientCA)
