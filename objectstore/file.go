@@ -221,11 +221,18 @@ func (f *File) putUnnamed(ctx context.Context, key, p string, r io.Reader) (bool
 	if err := f.fill(ctx, tmp, r); err != nil {
 		return false, fmt.Errorf("put %q: %w", key, err)
 	}
+	return f.publish(ctx, key, p, func() error { return linkUnnamed(tmp, p) })
+}
+
+// publish gives a written and durable object the name p with link (a
+// rename, or a link that fails with fs.ErrExist if p is taken), unless ctx
+// has ended, and makes the name durable.
+func (f *File) publish(ctx context.Context, key, p string, link func() error) (created bool, err error) {
 	// Last chance to give up: after the link the object is visible.
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("put %q: %w", key, err)
 	}
-	err = linkUnnamed(tmp, p)
+	err = link()
 	if errors.Is(err, fs.ErrExist) {
 		return false, f.existing(key, p)
 	}
@@ -259,27 +266,16 @@ func (f *File) put(ctx context.Context, key string, r io.Reader, replace bool) (
 			err = fmt.Errorf("put %q: %w", key, rmErr)
 		}
 	}()
-	// Last chance to give up: after the rename the object is visible.
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("put %q: %w", key, err)
-	}
-	if replace {
-		if err = os.Rename(tmp, p); err == nil {
+	return f.publish(ctx, key, p, func() error {
+		if !replace {
+			return os.Link(tmp, p)
+		}
+		err := os.Rename(tmp, p)
+		if err == nil {
 			tmp = ""
 		}
-	} else {
-		err = os.Link(tmp, p)
-		if errors.Is(err, fs.ErrExist) {
-			return false, f.existing(key, p)
-		}
-	}
-	if err != nil {
-		return false, fmt.Errorf("put %q: %w", key, err)
-	}
-	if err := f.commit(p); err != nil {
-		return false, fmt.Errorf("put %q: %w", key, err)
-	}
-	return true, nil
+		return err
+	})
 }
 
 // writeTemp copies r into a new temporary file beside p and makes its data
