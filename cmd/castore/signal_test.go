@@ -100,18 +100,7 @@ func TestServeSIGTERM(t *testing.T) {
 		dir := t.TempDir()
 		s := startServeChild(t, dir, "--grace-period", "30s")
 		ctx := t.Context()
-		conn, err := grpcapi.Dial(ctx, s.addr+"?wait-connect=1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		w := grpcapi.NewBlobClient(conn).Create(ctx)
-		if _, err := w.Write(data[:2<<20]); err != nil { // two messages sent
-			t.Fatal(err)
-		}
-		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
+		w := putThenSIGTERM(t, s, data[:2<<20])
 		s.waitLog(t, "shutting down", 10*time.Second)
 
 		// No new connections once it is shutting down.
@@ -134,33 +123,15 @@ func TestServeSIGTERM(t *testing.T) {
 		}
 
 		// The blob is stored for good: a new server on the same data has it.
-		s2 := startServeChild(t, dir)
-		conn2, err := grpcapi.Dial(ctx, s2.addr+"?wait-connect=1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn2.Close()
-		if ok, err := grpcapi.NewBlobClient(conn2).Has(ctx, want); err != nil || !ok {
-			t.Fatalf("after a restart, Has(%s) = %v, %v", want, ok, err)
+		if !hasAfterRestart(t, dir, want) {
+			t.Fatalf("after a restart, blob %s is missing", want)
 		}
 	})
 
 	t.Run("grace period bounds a stalled put", func(t *testing.T) {
 		dir := t.TempDir()
 		s := startServeChild(t, dir, "--grace-period", "1s")
-		ctx := t.Context()
-		conn, err := grpcapi.Dial(ctx, s.addr+"?wait-connect=1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		w := grpcapi.NewBlobClient(conn).Create(ctx)
-		if _, err := w.Write(data[:2<<20]); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
+		w := putThenSIGTERM(t, s, data[:2<<20])
 		if code := s.wait(t, 20*time.Second); code != 0 {
 			t.Fatalf("serve exited %d after SIGTERM:\n%s", code, s.stderr.String())
 		}
@@ -172,14 +143,43 @@ func TestServeSIGTERM(t *testing.T) {
 			t.Fatalf("a put cut off by shutdown reported success (%v)", d)
 		}
 
-		s2 := startServeChild(t, dir)
-		conn2, err := grpcapi.Dial(ctx, s2.addr+"?wait-connect=1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn2.Close()
-		if ok, err := grpcapi.NewBlobClient(conn2).Has(ctx, want); err != nil || ok {
-			t.Fatalf("a put cut off by shutdown left a blob: Has = %v, %v", ok, err)
+		if hasAfterRestart(t, dir, want) {
+			t.Fatal("a put cut off by shutdown left its blob")
 		}
 	})
+}
+
+// putThenSIGTERM starts a blob Put to s, sends it first (a write of at
+// least one message), then sends s SIGTERM, and returns the Put's writer.
+func putThenSIGTERM(t *testing.T, s *serveChild, first []byte) castore.BlobWriter {
+	t.Helper()
+	conn, err := grpcapi.Dial(t.Context(), s.addr+"?wait-connect=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	w := grpcapi.NewBlobClient(conn).Create(t.Context())
+	if _, err := w.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// hasAfterRestart serves dir again and asks whether blob d is there.
+func hasAfterRestart(t *testing.T, dir string, d castore.Digest) bool {
+	t.Helper()
+	s := startServeChild(t, dir)
+	conn, err := grpcapi.Dial(t.Context(), s.addr+"?wait-connect=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ok, err := grpcapi.NewBlobClient(conn).Has(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
