@@ -280,6 +280,11 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 		inNear bool
 	}
 	v, err := nf.shared(ctx, "chunk "+string(cm.Digest[:]), func(ctx context.Context) (any, error) {
+		// A fetch that ended between our look into near and this one
+		// has put the chunk there: far is asked for each chunk once.
+		if data, err := readChunk(ctx, nf.near, cm); err == nil {
+			return result{data, true}, nil
+		}
 		data, err := readChunk(ctx, nf.far, cm)
 		if err != nil {
 			return nil, err
