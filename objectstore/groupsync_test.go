@@ -59,8 +59,9 @@ func TestGroupSyncerError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	block := make(chan struct{})
-	g = groupSyncer{sync: func() error { <-block; return nil }}
-	if err := g.wait(ctx); !errors.Is(err, context.Canceled) {
+	// A syncer of its own: the first one's goroutine may still be ending.
+	blocked := groupSyncer{sync: func() error { <-block; return nil }}
+	if err := blocked.wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("wait with a cancelled context = %v", err)
 	}
 	close(block)
