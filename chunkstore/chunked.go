@@ -402,20 +402,18 @@ func (w *chunkedWriter) start() {
 	avg := w.c.o.AvgChunkSize
 	go func() {
 		defer close(w.done)
-		// fastcdc-go v0.2.0's NewChunker XORs its package-level gear table
-		// with Options.Seed in place. With the seed left at 0 that writes
-		// back the same values, so concurrent chunkers cut the same
-		// boundaries, but `go test -race` reports the writes racing with
-		// other chunkers' reads. Known; not worked around, because any lock
-		// would have to be held across Next's blocking reads.
-		ch, err := fastcdc.NewChunker(pr, fastcdc.Options{AverageSize: avg, MinSize: avg / 2, MaxSize: 2 * avg})
+		gear.Lock()
+		ch, err := fastcdc.NewChunker(gearUnlocked{pr}, fastcdc.Options{AverageSize: avg, MinSize: avg / 2, MaxSize: 2 * avg})
+		gear.Unlock()
 		if err != nil {
 			w.cutErr = err
 			pr.CloseWithError(err)
 			return
 		}
 		for {
+			gear.RLock()
 			chunk, err := ch.Next()
+			gear.RUnlock()
 			if err == io.EOF {
 				return
 			}
@@ -436,6 +434,25 @@ func (w *chunkedWriter) start() {
 			})
 		}
 	}()
+}
+
+// gear orders fastcdc-go's uses of its package-level gear table.
+// v0.2.0's NewChunker XORs the table with Options.Seed in place: with the
+// seed left at 0 it writes back the same values, but those writes race
+// with other chunkers reading the table in Next. So NewChunker runs under
+// the write lock and Next under the read lock, which Next gives up while
+// it waits to read input (gearUnlocked): a chunker waiting for its
+// writer's bytes must not hold up another blob's NewChunker, as that blob
+// may be what its writer is busy with.
+var gear sync.RWMutex
+
+// gearUnlocked is a chunker's input, read without the gear lock.
+type gearUnlocked struct{ r io.Reader }
+
+func (g gearUnlocked) Read(p []byte) (int, error) {
+	gear.RUnlock()
+	defer gear.RLock()
+	return g.r.Read(p)
 }
 
 // putChunk stores a chunk unless it is known to be stored. The chunk is

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -415,5 +417,55 @@ func TestSmallBlobThreshold(t *testing.T) {
 	}
 	if got := keys(t, mem, ""); len(got) != 0 {
 		t.Fatalf("a cancelled small blob stored %v", got)
+	}
+}
+
+// One goroutine writing two blobs by turns: the first blob's chunker,
+// waiting for more of its bytes, must not hold up the second blob's (the
+// chunkers share fastcdc's table under a lock, given up while waiting for
+// input). Run with -race, this is also the check that the table is
+// never written while read.
+func TestInterleavedWriters(t *testing.T) {
+	c := chunked(t, objectstore.NewMemory())
+	a, b := blobtest.Data(3<<20, 31), blobtest.Data(3<<20, 32)
+	done := make(chan error, 1)
+	go func() {
+		wa, wb := c.Create(t.Context()), c.Create(t.Context())
+		// Pieces larger than a small blob, so that the first one starts
+		// a chunker, and smaller than a chunker's buffer, so that the
+		// chunker then waits for more.
+		const piece = 200 << 10
+		for off := 0; off < len(a); off += piece {
+			end := min(off+piece, len(a))
+			if _, err := wa.Write(a[off:end]); err != nil {
+				done <- err
+				return
+			}
+			if _, err := wb.Write(b[off:end]); err != nil {
+				done <- err
+				return
+			}
+		}
+		da, err := wa.Close()
+		if err == nil && da != castore.Sum(a) {
+			err = fmt.Errorf("first blob stored as %s, want %s", da, castore.Sum(a))
+		}
+		if err != nil {
+			done <- err
+			return
+		}
+		db, err := wb.Close()
+		if err == nil && db != castore.Sum(b) {
+			err = fmt.Errorf("second blob stored as %s, want %s", db, castore.Sum(b))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("writing two blobs by turns from one goroutine is stuck")
 	}
 }
