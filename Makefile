@@ -41,7 +41,7 @@ TOOL_STAMPS := $(foreach t,$(TOOL_PKGS),$(BIN)/.$(call tool_name,$(t))@$(call to
 PKGS := ./...
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test unit lint proto proto-check tools run bench bench-store loadtest clean image deploy-check
+.PHONY: all build test unit race lint proto proto-check tools run bench bench-store loadtest clean image deploy-check
 
 all: build
 
@@ -89,6 +89,11 @@ deploy-check: $(BIN)/.helm@$(HELM_VERSION) $(BIN)/.terraform@$(TERRAFORM_VERSION
 
 unit:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## race: every test under the race detector (about 5 minutes on 2 cores;
+## not part of `make test`).
+race: tools
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 ## lint: gofmt, go vet, staticcheck.
 lint: $(BIN)/.staticcheck@$(STATICCHECK_VERSION)
