@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/castore-go/castore"
@@ -37,6 +39,12 @@ type mountCache struct {
 	db    *dirstore.Embedded
 	blobs castore.BlobService
 	dirs  castore.DirectoryService
+
+	// added counts the bytes of blob files written since the last sweep;
+	// past a tenth of max the write that crosses it sweeps, so the cache
+	// stays within about 1.1 x max between the periodic sweeps too.
+	added    atomic.Int64
+	sweeping sync.Mutex
 }
 
 func openMountCache(dir string, max int64, far castore.BlobService, farDirs castore.DirectoryService, log *slog.Logger) (*mountCache, error) {
@@ -53,8 +61,9 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 	if err != nil {
 		return nil, fmt.Errorf("cache dir: %w", err)
 	}
+	c := &mountCache{dir: abs, max: max, log: log, files: files}
 	// No memory of stored chunks: eviction deletes them behind its back.
-	near, err := chunkstore.NewChunked(touchingStore{files}, chunkstore.ChunkedOptions{KnownChunks: 1})
+	near, err := chunkstore.NewChunked(touchingStore{File: files, grew: c.grew}, chunkstore.ChunkedOptions{KnownChunks: 1})
 	if err != nil {
 		files.Close()
 		return nil, err
@@ -69,9 +78,7 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 		near.Close()
 		return nil, fmt.Errorf("%w (is another 'castore mount' using the cache dir %s? give each its own --cache-dir)", err, abs)
 	}
-	c := &mountCache{dir: abs, max: max, log: log, files: files, near: near, db: db,
-		blobs: nf,
-		dirs:  dirstore.NewCache(db, farDirs)}
+	c.near, c.db, c.blobs, c.dirs = near, db, nf, dirstore.NewCache(db, farDirs)
 	if _, _, err := c.sweep(); err != nil {
 		c.Close()
 		return nil, err
@@ -92,17 +99,33 @@ func (c *mountCache) sweepEvery(ctx context.Context, period time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			c.sweeping.Lock()
 			if _, _, err := c.sweep(); err != nil {
 				c.log.Warn("cache sweep failed", "dir", c.dir, "err", err)
 			}
+			c.sweeping.Unlock()
 		}
+	}
+}
+
+// grew notes n bytes written into the cache, and sweeps once a tenth of
+// the bound has been written since the last sweep (unless one is running).
+func (c *mountCache) grew(n int64) {
+	if c.added.Add(n) < c.max/10 || !c.sweeping.TryLock() {
+		return
+	}
+	defer c.sweeping.Unlock()
+	if _, _, err := c.sweep(); err != nil {
+		c.log.Warn("cache sweep failed", "dir", c.dir, "err", err)
 	}
 }
 
 // sweep evicts blob files, least recently read first, until they take at
 // most 90% of the bound; it does nothing while they fit in it. Files being
-// written (named "...#digits") are left alone.
+// written (named "...#digits") are left alone. Callers other than
+// openMountCache hold c.sweeping.
 func (c *mountCache) sweep() (removed int, freed int64, err error) {
+	c.added.Store(0)
 	type file struct {
 		path  string
 		size  int64
@@ -175,8 +198,41 @@ func (f indexingFar) Chunks(ctx context.Context, d castore.Digest) ([]castore.Ch
 
 // touchingStore marks every object it hands out as read now (its access
 // time), whatever the file system's atime policy, so that eviction is
-// least-recently-read first.
-type touchingStore struct{ *objectstore.File }
+// least-recently-read first, and tells grew the size of every object it
+// adds.
+type touchingStore struct {
+	*objectstore.File
+	grew func(n int64)
+}
+
+func (s touchingStore) Put(ctx context.Context, key string, r io.Reader) error {
+	cr := &countingReader{r: r}
+	err := s.File.Put(ctx, key, cr)
+	if err == nil {
+		s.grew(cr.n)
+	}
+	return err
+}
+
+func (s touchingStore) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+	cr := &countingReader{r: r}
+	created, err := s.File.PutIfAbsent(ctx, key, cr)
+	if created {
+		s.grew(cr.n)
+	}
+	return created, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
 
 func (s touchingStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	r, err := s.File.Get(ctx, key)

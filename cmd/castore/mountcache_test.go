@@ -72,11 +72,14 @@ func TestMountCacheEviction(t *testing.T) {
 		}
 	}
 	// Read blobs 0..3, so 0 is the least recently read, with distinct
-	// access times.
+	// access times, with a bound high enough that writing does not sweep
+	// (TestMountCacheStaysBoundedBetweenSweeps tests that).
+	c.max = 1 << 30
 	for i := range blobs {
 		read(i)
 		time.Sleep(20 * time.Millisecond)
 	}
+	c.max = max
 	before := cacheFiles(t, c)
 	var total int64
 	for _, s := range before {
@@ -125,5 +128,52 @@ func TestMountCacheEviction(t *testing.T) {
 	}
 	if _, err := os.Stat(tmp); err != nil {
 		t.Errorf("a file being written was swept: %v", err)
+	}
+}
+
+// Reading far more than the bound through the cache, with no periodic
+// sweep running, keeps it within about 1.1 times the bound: every tenth
+// of the bound written sweeps.
+func TestMountCacheStaysBoundedBetweenSweeps(t *testing.T) {
+	ctx := context.Background()
+	far, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bound = 200 << 10
+	c, err := openMountCache(t.TempDir(), bound, far, dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var read, peak int64
+	for i := range 32 { // 32 x 64 KiB: ten times the bound
+		data := randomFile(t, filepath.Join(t.TempDir(), "f"), 64<<10, uint64(100+i))
+		w := far.Create(ctx)
+		w.Write(data)
+		d, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.blobs.Open(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("blob %d: %v", i, err)
+		}
+		read += int64(len(data))
+		var size int64
+		for _, s := range cacheFiles(t, c) {
+			size += s
+		}
+		peak = max(peak, size)
+	}
+	// A tenth of the bound over it, and a few chunks being written when
+	// a sweep ran.
+	if limit := int64(bound + bound/10 + 8*(8<<10)); peak > limit {
+		t.Errorf("after reading %d bytes through a %d-byte cache it held %d bytes, more than %d", read, bound, peak, limit)
 	}
 }
