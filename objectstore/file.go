@@ -89,7 +89,8 @@ type File struct {
 	group  groupSyncer
 	closed atomic.Bool
 	// unnamed: PutIfAbsent writes unnamed files (see openUnnamed).
-	unnamed bool
+	unnamed     bool
+	openUnnamed func(dir string) (*os.File, error) // openUnnamed; a test's stand-in
 }
 
 // errNoUnnamed says unnamed files are not available here.
@@ -118,7 +119,7 @@ func NewFile(root string, opts *FileOptions) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file store: %w", err)
 	}
-	f := &File{root: root, dir: dir, mode: o.Sync, unnamed: canUnnamed(root)}
+	f := &File{root: root, dir: dir, mode: o.Sync, unnamed: canUnnamed(root), openUnnamed: openUnnamed}
 	f.group.sync = func() error { return syncFS(dir) }
 	return f, nil
 }
@@ -207,12 +208,16 @@ func (f *File) existing(key, p string) error {
 // directory if needed, makes it durable and links it to key.
 func (f *File) putUnnamed(ctx context.Context, key, p string, r io.Reader) (bool, error) {
 	dir := filepath.Dir(p)
-	tmp, err := openUnnamed(dir)
+	tmp, err := f.openUnnamed(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return false, fmt.Errorf("put %q: %w", key, err)
 		}
-		tmp, err = openUnnamed(dir)
+		tmp, err = f.openUnnamed(dir)
+	}
+	if errors.Is(err, errNoUnnamed) {
+		// Another file system mounted inside the store, say.
+		return f.put(ctx, key, r, false)
 	}
 	if err != nil {
 		return false, fmt.Errorf("put %q: %w", key, err)

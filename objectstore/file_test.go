@@ -211,3 +211,18 @@ func TestFileClosed(t *testing.T) {
 		t.Error("Put after Close succeeded")
 	}
 }
+
+// A directory where unnamed files fail (another file system mounted inside
+// the store) gets named temporary files instead.
+func TestFileFallsBackFromUnnamed(t *testing.T) {
+	root := t.TempDir()
+	s := newFile(t, root, objectstore.SyncNone)
+	defer s.Close()
+	objectstore.RefuseUnnamed(s)
+	if created, err := s.PutIfAbsent(t.Context(), "chunks/ab/cd", strings.NewReader("x")); err != nil || !created {
+		t.Fatalf("PutIfAbsent = %v, %v", created, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "chunks", "ab", "cd")); err != nil || string(got) != "x" {
+		t.Fatalf("object holds %q, %v", got, err)
+	}
+}
