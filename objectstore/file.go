@@ -450,11 +450,13 @@ func (f *File) walk(ctx context.Context, prefix, dir, base string, yield func(Ob
 	return true
 }
 
-// Close closes the root directory; later calls fail.
+// Close closes the root directory, once the syncs already asked for have
+// run; later calls fail.
 func (f *File) Close() error {
 	if f.closed.Swap(true) {
 		return nil
 	}
+	f.group.close()
 	return f.dir.Close()
 }
 

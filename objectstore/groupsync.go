@@ -17,6 +17,8 @@ type groupSyncer struct {
 	mu      sync.Mutex
 	next    *syncRound // the round waiters join; nil if none is pending
 	running bool       // a goroutine is running rounds
+	closed  bool       // no more waiters
+	runs    sync.WaitGroup
 }
 
 type syncRound struct {
@@ -28,6 +30,10 @@ type syncRound struct {
 // either way.
 func (g *groupSyncer) wait(ctx context.Context) error {
 	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return errClosed
+	}
 	r := g.next
 	if r == nil {
 		r = &syncRound{done: make(chan struct{})}
@@ -36,7 +42,7 @@ func (g *groupSyncer) wait(ctx context.Context) error {
 	g.joined.Add(1)
 	if !g.running {
 		g.running = true
-		go g.run()
+		g.runs.Go(g.run)
 	}
 	g.mu.Unlock()
 	select {
@@ -45,6 +51,16 @@ func (g *groupSyncer) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// close takes no more waiters and returns once the rounds already asked
+// for have run: the sync may use what its owner frees next (File's root
+// directory), even for waiters that have given up.
+func (g *groupSyncer) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.runs.Wait()
 }
 
 // run syncs round after round until nobody waits. A round is detached from

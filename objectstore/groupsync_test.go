@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestGroupSyncerCoversCaller: wait returns only after a sync that started
@@ -65,4 +66,29 @@ func TestGroupSyncerError(t *testing.T) {
 		t.Errorf("wait with a cancelled context = %v", err)
 	}
 	close(block)
+}
+
+// close waits for a round that is still running although its only waiter
+// gave up (the sync may use what the store frees after close), and
+// afterwards wait refuses.
+func TestGroupSyncerCloseWaitsForRunningRound(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	g := groupSyncer{sync: func() error { close(started); <-release; return nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-started; cancel() }()
+	if err := g.wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait = %v, want the cancellation", err)
+	}
+	closed := make(chan struct{})
+	go func() { g.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while a sync was running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-closed
+	if err := g.wait(context.Background()); !errors.Is(err, errClosed) {
+		t.Errorf("wait after close = %v, want errClosed", err)
+	}
 }
