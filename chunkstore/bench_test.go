@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -185,7 +185,7 @@ func measureLimit(b *testing.B, data []byte, avg, procs int) limitResult {
 	var mu sync.Mutex
 	seen := map[castore.Digest]bool{}
 
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), testenv.CPUTime()
 	var res limitResult
 	var wg sync.WaitGroup
 	wg.Go(func() { res.digest = castore.Sum(data) })
@@ -222,7 +222,7 @@ func measureLimit(b *testing.B, data []byte, avg, procs int) limitResult {
 	}
 	close(jobs)
 	wg.Wait()
-	res.write, res.writeCPU = time.Since(start), cpuTime()-cpu0
+	res.write, res.writeCPU = time.Since(start), testenv.CPUTime()-cpu0
 	res.chunks = n
 
 	// Every chunk of the blob in order, duplicates decoded again as a
@@ -238,7 +238,7 @@ func measureLimit(b *testing.B, data []byte, avg, procs int) limitResult {
 	}
 	idx := make(chan int, 2*procs)
 	errs := make(chan error, procs)
-	start, cpu0 = time.Now(), cpuTime()
+	start, cpu0 = time.Now(), testenv.CPUTime()
 	for range procs {
 		wg.Go(func() {
 			buf := make([]byte, 0, 2*avg)
@@ -262,7 +262,7 @@ func measureLimit(b *testing.B, data []byte, avg, procs int) limitResult {
 	}
 	close(idx)
 	wg.Wait()
-	res.read, res.readCPU = time.Since(start), cpuTime()-cpu0
+	res.read, res.readCPU = time.Since(start), testenv.CPUTime()-cpu0
 	close(errs)
 	if err := <-errs; err != nil {
 		b.Fatal(err)
@@ -340,7 +340,7 @@ func benchChild(specJSON string) error {
 	defer f.Close()
 
 	var res childResult
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), testenv.CPUTime()
 	w := c.Create(ctx)
 	if _, err := io.Copy(w, f); err != nil {
 		return err
@@ -349,10 +349,10 @@ func benchChild(specJSON string) error {
 	if err != nil {
 		return err
 	}
-	res.Write, res.WriteCPU = time.Since(start), cpuTime()-cpu0
+	res.Write, res.WriteCPU = time.Since(start), testenv.CPUTime()-cpu0
 	res.Digest = d.String()
 
-	start, cpu0 = time.Now(), cpuTime()
+	start, cpu0 = time.Now(), testenv.CPUTime()
 	r, err := c.Open(ctx, d)
 	if err != nil {
 		return err
@@ -362,7 +362,7 @@ func benchChild(specJSON string) error {
 	if err != nil {
 		return err
 	}
-	res.Read, res.ReadCPU = time.Since(start), cpuTime()-cpu0
+	res.Read, res.ReadCPU = time.Since(start), testenv.CPUTime()-cpu0
 
 	// Untimed: the bytes read back are the blob.
 	r, err = c.Open(ctx, d)
@@ -382,16 +382,6 @@ func benchChild(specJSON string) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
-}
-
-// cpuTime is the user and system CPU time this process has used: the
-// parent does nothing else while it measures the limit.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // vmHWM returns this process's peak resident set size.

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -180,13 +180,13 @@ func BenchmarkDirClosure(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				s := svc.open(b)
-				cpu0 := cpuTime(b)
+				cpu0 := testenv.CPUTime()
 				b.StartTimer()
 				if root := benchPut(b, s, closure); root != want {
 					b.Fatalf("put closure %s, want %s", root, want)
 				}
 				b.StopTimer()
-				cpu += cpuTime(b) - cpu0
+				cpu += testenv.CPUTime() - cpu0
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.N*len(closure))/b.Elapsed().Seconds(), "dirs/s")
@@ -198,7 +198,7 @@ func BenchmarkDirClosure(b *testing.B) {
 			var cpu0 time.Duration
 			for b.Loop() {
 				if cpu0 == 0 {
-					cpu0 = cpuTime(b)
+					cpu0 = testenv.CPUTime()
 				}
 				n := 0
 				for _, err := range s.GetRecursive(b.Context(), root) {
@@ -211,18 +211,9 @@ func BenchmarkDirClosure(b *testing.B) {
 					b.Fatalf("GetRecursive yielded %d directories, want %d", n, len(closure))
 				}
 			}
-			cpu := cpuTime(b) - cpu0
+			cpu := testenv.CPUTime() - cpu0
 			b.ReportMetric(float64(b.N*len(closure))/b.Elapsed().Seconds(), "dirs/s")
 			b.ReportMetric(float64(b.N*len(closure))/cpu.Seconds(), "dirs/cpu-s")
 		})
 	}
-}
-
-// cpuTime is the user and system CPU time this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

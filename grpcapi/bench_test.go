@@ -14,25 +14,15 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
 )
-
-// e2eBench skips the end-to-end benchmarks unless CASTORE_BENCH_E2E is
-// set, as `make bench-e2e` does: they move gigabytes and take minutes, so
-// a plain `go test -bench .` over the module leaves them out.
-func e2eBench(b *testing.B) {
-	b.Helper()
-	if os.Getenv("CASTORE_BENCH_E2E") == "" {
-		b.Skip("end-to-end benchmark: run `make bench-e2e` (or set CASTORE_BENCH_E2E=1)")
-	}
-}
 
 // realDataSize is the size of the blob BenchmarkE2EBlob moves.
 const realDataSize = 1 << 30
@@ -164,19 +154,11 @@ type cost struct{ wall, cpu time.Duration }
 
 func (c *cost) add(o cost) { c.wall += o.wall; c.cpu += o.cpu }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // measure runs f and returns what it cost.
 func measure(f func() error) (cost, error) {
-	cpu, start := processCPU(), time.Now()
+	cpu, start := testenv.CPUTime(), time.Now()
 	err := f()
-	return cost{wall: time.Since(start), cpu: processCPU() - cpu}, err
+	return cost{wall: time.Since(start), cpu: testenv.CPUTime() - cpu}, err
 }
 
 // putFile stores the file at path as one blob: Create, io.Copy, Close.
@@ -241,7 +223,7 @@ func dirSize(dir string) int64 {
 //	make bench-e2e
 //	CASTORE_BENCH_E2E=1 go test -run '^$' -bench E2EBlob -benchtime 1x ./grpcapi/
 func BenchmarkE2EBlob(b *testing.B) {
-	e2eBench(b)
+	testenv.E2EBench(b)
 	ctx := context.Background()
 	data := realData(b, realDataSize)
 	mbps := func(d time.Duration) float64 { return realDataSize / d.Seconds() / 1e6 }

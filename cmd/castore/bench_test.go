@@ -24,29 +24,11 @@ import (
 	"github.com/castore-go/castore/internal/testenv"
 )
 
-// e2eBench skips the end-to-end benchmarks unless CASTORE_BENCH_E2E is
-// set, as `make bench-e2e` does: they take minutes, so a plain
-// `go test -bench .` over the module leaves them out.
-func e2eBench(b *testing.B) {
-	b.Helper()
-	if os.Getenv("CASTORE_BENCH_E2E") == "" {
-		b.Skip("end-to-end benchmark: run `make bench-e2e` (or set CASTORE_BENCH_E2E=1)")
-	}
-}
-
 // cost is the wall-clock time and CPU time (user + system) of a phase.
 type cost struct{ wall, cpu time.Duration }
 
 func (c cost) String() string {
 	return fmt.Sprintf("%.2fs (%.1f CPU-s)", c.wall.Seconds(), c.cpu.Seconds())
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procCPU is the CPU time so far of a running process (0 if unknown).
@@ -107,7 +89,7 @@ func baseline(b *testing.B, dir string) (cost, string) {
 // encoder goroutine per core, into io.Discard.
 func goBaseline(b *testing.B, dir string) cost {
 	b.Helper()
-	cpu, start := selfCPU(), time.Now()
+	cpu, start := testenv.CPUTime(), time.Now()
 	enc, err := zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 	if err != nil {
 		b.Fatal(err)
@@ -155,7 +137,7 @@ func goBaseline(b *testing.B, dir string) cost {
 	if err != nil {
 		b.Fatalf("tar | zstd in Go: %v", err)
 	}
-	return cost{wall: time.Since(start), cpu: selfCPU() - cpu}
+	return cost{wall: time.Since(start), cpu: testenv.CPUTime() - cpu}
 }
 
 // metadataFloor recreates the shape of the tree under src (its
@@ -186,7 +168,7 @@ func metadataFloor(b *testing.B, src string) (cost, int, int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu, start := selfCPU(), time.Now()
+	cpu, start := testenv.CPUTime(), time.Now()
 	for _, d := range dirs { // parents first, as WalkDir listed them
 		if err := os.Mkdir(filepath.Join(dst, d), 0o755); err != nil {
 			b.Fatal(err)
@@ -206,7 +188,7 @@ func metadataFloor(b *testing.B, src string) (cost, int, int) {
 	if err := g.Wait(); err != nil {
 		b.Fatal(err)
 	}
-	return cost{wall: time.Since(start), cpu: selfCPU() - cpu}, len(dirs), len(files)
+	return cost{wall: time.Since(start), cpu: testenv.CPUTime() - cpu}, len(dirs), len(files)
 }
 
 // importInProcess runs `castore import --data-dir DIR SRC` in this process
@@ -215,9 +197,9 @@ func importInProcess(b *testing.B, dataDir, src string) (string, cost) {
 	b.Helper()
 	var out, errb bytes.Buffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	cpu, start := selfCPU(), time.Now()
+	cpu, start := testenv.CPUTime(), time.Now()
 	code := run(context.Background(), env, []string{"import", "--data-dir", dataDir, src})
-	c := cost{wall: time.Since(start), cpu: selfCPU() - cpu}
+	c := cost{wall: time.Since(start), cpu: testenv.CPUTime() - cpu}
 	if code != 0 {
 		b.Fatalf("castore import --data-dir %s %s: exit %d\n%s", dataDir, src, code, errb.String())
 	}
@@ -318,7 +300,7 @@ func importProcess(b *testing.B, bin, addr string, serverPid int, src string) (s
 //	make bench-e2e
 //	CASTORE_BENCH_E2E=1 go test -run '^$' -bench E2EImport -benchtime 1x ./cmd/castore/
 func BenchmarkE2EImport(b *testing.B) {
-	e2eBench(b)
+	testenv.E2EBench(b)
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		b.Fatal(err)

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -63,7 +63,7 @@ func BenchPutIfAbsent(b *testing.B, s objectstore.Store, n, size, inflight int) 
 	iters := 0
 	for b.Loop() {
 		keys := chunkKeys(n)
-		cpu0 := cpuTime()
+		cpu0 := testenv.CPUTime()
 		start := time.Now()
 		parallel(b, keys, inflight, func(key string) error {
 			created, err := s.PutIfAbsent(ctx, key, bytes.NewReader(data))
@@ -73,22 +73,12 @@ func BenchPutIfAbsent(b *testing.B, s objectstore.Store, n, size, inflight int) 
 			return err
 		})
 		putTime += time.Since(start)
-		putCPU += cpuTime() - cpu0
+		putCPU += testenv.CPUTime() - cpu0
 		iters++
 	}
 	b.ReportMetric(float64(iters*n)/putTime.Seconds(), "puts/s")
 	b.ReportMetric(float64(putCPU.Microseconds())/float64(iters*n), "cpu-us/put")
 	b.ReportMetric(float64(iters*n*size)/1e6/putTime.Seconds(), "put-MB/s")
-}
-
-// cpuTime is the process's user and system CPU time so far (the syncer
-// and the kernel's work for our syscalls included).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // chunkKeys returns n random keys laid out like chunks.
