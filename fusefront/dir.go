@@ -16,10 +16,8 @@ import (
 type dirNode struct {
 	fs.Inode
 	readOnlyDir
-	f    *FS
-	node castore.Node
-	ino  uint64
-	dir  atomic.Pointer[castore.Directory]
+	stored
+	dir atomic.Pointer[castore.Directory]
 }
 
 var (
@@ -48,12 +46,6 @@ func (d *dirNode) directory(ctx context.Context) (*castore.Directory, syscall.Er
 		return nil, d.f.errno(err, "fusefront: get directory", "directory", d.node.Digest.String())
 	}
 	return dir, 0
-}
-
-func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	attr(d.node, d.ino, &out.Attr)
-	out.SetTimeout(cacheTimeout)
-	return 0
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {

@@ -17,9 +17,7 @@ import (
 type fileNode struct {
 	fs.Inode
 	readOnly
-	f    *FS
-	node castore.Node
-	ino  uint64
+	stored
 }
 
 var (
@@ -30,12 +28,6 @@ var (
 	_ = (fs.NodeGetxattrer)((*fileNode)(nil))
 	_ = (fs.NodeListxattrer)((*fileNode)(nil))
 )
-
-func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	attr(n.node, n.ino, &out.Attr)
-	out.SetTimeout(cacheTimeout)
-	return 0
-}
 
 // Open answers ENOSYS to a read-only open, which tells the kernel to stop
 // sending opens and releases for every file of the mount (FUSE's no-open
@@ -144,9 +136,7 @@ func (r *pooledResult) Done() {
 type symlinkNode struct {
 	fs.Inode
 	readOnly
-	f    *FS
-	node castore.Node
-	ino  uint64
+	stored
 }
 
 var (
@@ -155,12 +145,6 @@ var (
 	_ = (fs.NodeGetxattrer)((*symlinkNode)(nil))
 	_ = (fs.NodeListxattrer)((*symlinkNode)(nil))
 )
-
-func (n *symlinkNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	attr(n.node, n.ino, &out.Attr)
-	out.SetTimeout(cacheTimeout)
-	return 0
-}
 
 func (n *symlinkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(n.node.Target), 0
@@ -172,6 +156,20 @@ func (n *symlinkNode) Getxattr(ctx context.Context, attr string, dest []byte) (u
 
 func (n *symlinkNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	return n.f.listxattr("", dest)
+}
+
+// stored is what every node of a stored tree has: the fs, its node and
+// its inode number, which give its attributes.
+type stored struct {
+	f    *FS
+	node castore.Node
+	ino  uint64
+}
+
+func (s *stored) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	attr(s.node, s.ino, &out.Attr)
+	out.SetTimeout(cacheTimeout)
+	return 0
 }
 
 // readOnly refuses the changes every node could be asked for.

@@ -133,7 +133,7 @@ func (f *FS) rootNode(r Root) (fs.InodeEmbedder, error) {
 		if r.Node.Type != castore.NodeDirectory {
 			return nil, fmt.Errorf("fusefront: the root must be a directory, not a %s", r.Node.Type)
 		}
-		return &dirNode{f: f, node: r.Node, ino: fuse.FUSE_ROOT_ID}, nil
+		return &dirNode{stored: stored{f: f, node: r.Node, ino: fuse.FUSE_ROOT_ID}}, nil
 	}
 	names := make([]castore.PathComponent, 0, len(r.Named))
 	for name, n := range r.Named {
@@ -221,11 +221,11 @@ func (f *FS) child(n castore.Node) (fs.InodeEmbedder, fs.StableAttr) {
 	st := fs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: ino}
 	switch n.Type {
 	case castore.NodeDirectory:
-		return &dirNode{f: f, node: n, ino: ino}, st
+		return &dirNode{stored: stored{f: f, node: n, ino: ino}}, st
 	case castore.NodeFile:
-		return &fileNode{f: f, node: n, ino: ino}, st
+		return &fileNode{stored: stored{f: f, node: n, ino: ino}}, st
 	default:
-		return &symlinkNode{f: f, node: n, ino: ino}, st
+		return &symlinkNode{stored: stored{f: f, node: n, ino: ino}}, st
 	}
 }
 
