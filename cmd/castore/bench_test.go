@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -206,76 +204,12 @@ func importInProcess(b *testing.B, dataDir, src string) (string, cost) {
 	return strings.TrimSpace(out.String()), c
 }
 
-// buildCastore builds this command into a temporary directory.
-func buildCastore(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "castore")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// serveProcess starts `castore serve --data-dir DIR` on a free loopback
-// port, waits until it reports ready, and returns its address and pid. It
-// is stopped with SIGTERM when the benchmark ends.
-func serveProcess(b *testing.B, bin, dataDir string) (string, int) {
-	b.Helper()
-	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", listen)
-	cmd.Env = cleanEnv()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var log bytes.Buffer
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if !signalled && strings.Contains(sc.Text(), "msg=ready") {
-				ready <- true
-				signalled = true
-			}
-		}
-		if !signalled {
-			ready <- false
-		}
-	}()
-	b.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	select {
-	case ok := <-ready:
-		if !ok {
-			b.Fatalf("castore serve exited before it was ready")
-		}
-	case <-time.After(60 * time.Second):
-		b.Fatalf("castore serve not ready within 60s")
-	}
-	return "grpc+http://" + listen, cmd.Process.Pid
-}
-
 // importProcess runs `castore import` as a process against the server at
 // addr and returns the root digest it prints, the cost on the client and
 // the CPU time the server spent meanwhile.
-func importProcess(b *testing.B, bin, addr string, serverPid int, src string) (string, cost, time.Duration) {
+func importProcess(b *testing.B, addr string, serverPid int, src string) (string, cost, time.Duration) {
 	b.Helper()
-	cmd := exec.Command(bin, "import", "--blob-service-addr", addr, "--directory-service-addr", addr, src)
-	cmd.Env = cleanEnv()
+	cmd := castoreCommand("import", "--blob-service-addr", addr, "--directory-service-addr", addr, src)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	srv, start := procCPU(serverPid), time.Now()
@@ -306,7 +240,6 @@ func BenchmarkE2EImport(b *testing.B) {
 		b.Fatal(err)
 	}
 	goroot := strings.TrimSpace(string(out))
-	bin := buildCastore(b)
 	b.ResetTimer()
 	for range b.N {
 		base1, which := baseline(b, goroot)
@@ -315,9 +248,10 @@ func BenchmarkE2EImport(b *testing.B) {
 		d1, in1 := importInProcess(b, dataDir, goroot)
 		d2, in2 := importInProcess(b, dataDir, goroot)
 
-		addr, pid := serveProcess(b, bin, b.TempDir())
-		d3, sv1, srv1 := importProcess(b, bin, addr, pid, goroot)
-		d4, sv2, srv2 := importProcess(b, bin, addr, pid, goroot)
+		srv := startServeChild(b, b.TempDir())
+		addr, pid := srv.addr, srv.cmd.Process.Pid
+		d3, sv1, srv1 := importProcess(b, addr, pid, goroot)
+		d4, sv2, srv2 := importProcess(b, addr, pid, goroot)
 
 		base2, _ := baseline(b, goroot)
 		if d1 == "" || d1 != d2 || d1 != d3 || d1 != d4 {

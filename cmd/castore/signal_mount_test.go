@@ -4,7 +4,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,8 +26,7 @@ func TestMountSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			mnt := t.TempDir()
-			cmd := exec.Command(os.Args[0], "mount", "--data-dir", dataDir, "--cache-dir", "off", root, mnt)
-			cmd.Env = append(cleanEnv(), "CASTORE_TEST_RUN_MAIN=1")
+			cmd := castoreCommand("mount", "--data-dir", dataDir, "--cache-dir", "off", root, mnt)
 			stderr := &testenv.SyncBuffer{}
 			cmd.Stderr = stderr
 			if err := cmd.Start(); err != nil {

@@ -25,6 +25,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// castoreCommand is the castore command with args, as a child process
+// (this test binary, made castore by TestMain), without the CASTORE_*
+// variables of the test's environment.
+func castoreCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(cleanEnv(), "CASTORE_TEST_RUN_MAIN=1")
+	return cmd
+}
+
 // serveChild is `castore serve` in a child process.
 type serveChild struct {
 	cmd    *exec.Cmd
@@ -36,11 +45,10 @@ type serveChild struct {
 // startServeChild starts `castore serve --data-dir dir args...` on a free
 // loopback port and waits until it is ready. It is killed when the test
 // ends if it is still running.
-func startServeChild(t *testing.T, dir string, args ...string) *serveChild {
+func startServeChild(t testing.TB, dir string, args ...string) *serveChild {
 	t.Helper()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data-dir", dir, "--listen", listen}, args...)...)
-	cmd.Env = append(cleanEnv(), "CASTORE_TEST_RUN_MAIN=1")
+	cmd := castoreCommand(append([]string{"serve", "--data-dir", dir, "--listen", listen}, args...)...)
 	s := &serveChild{cmd: cmd, addr: "grpc+http://" + listen, stderr: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
@@ -56,7 +64,7 @@ func startServeChild(t *testing.T, dir string, args ...string) *serveChild {
 }
 
 // waitLog waits until the server's log holds want.
-func (s *serveChild) waitLog(t *testing.T, want string, d time.Duration) {
+func (s *serveChild) waitLog(t testing.TB, want string, d time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(d); !strings.Contains(s.stderr.String(), want); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
