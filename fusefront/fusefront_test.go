@@ -473,14 +473,7 @@ func TestReadBlobInsideDir(t *testing.T) {
 	forBackends(t, func(t *testing.T, s stores) {
 		mnt, _ := newFixture(t, s).dirWithKeep().mount(fusefront.Options{})
 		p := filepath.Join(mnt, dirWithKeepName, ".keep")
-		fi, err := os.Stat(p)
-		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o222 != 0 {
-			t.Fatalf("stat: %v, %v", fi, err)
-		}
-		got, err := os.ReadFile(p)
-		if err != nil || len(got) != 0 {
-			t.Fatalf("read %q, %v", got, err)
-		}
+		checkEmptyReadOnlyFile(t, p)
 	})
 }
 
@@ -488,15 +481,22 @@ func TestReadBlobDeepInsideDir(t *testing.T) {
 	forBackends(t, func(t *testing.T, s stores) {
 		mnt, _ := newFixture(t, s).dirComplicated().mount(fusefront.Options{})
 		p := filepath.Join(mnt, dirComplicatedNam, "keep", ".keep")
-		fi, err := os.Stat(p)
-		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o222 != 0 {
-			t.Fatalf("stat: %v, %v", fi, err)
-		}
-		got, err := os.ReadFile(p)
-		if err != nil || len(got) != 0 {
-			t.Fatalf("read %q, %v", got, err)
-		}
+		checkEmptyReadOnlyFile(t, p)
 	})
+}
+
+// checkEmptyReadOnlyFile checks that p is an empty regular file that
+// nobody may write.
+func checkEmptyReadOnlyFile(t *testing.T, p string) {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o222 != 0 {
+		t.Fatalf("stat: %v, %v", fi, err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("read %q, %v", got, err)
+	}
 }
 
 func TestReaddir(t *testing.T) {
