@@ -115,7 +115,7 @@ func TestStoppedEmulator(t *testing.T) {
 	}{
 		{"Get", func(ctx context.Context) error { _, err := s.Get(ctx, root); return err }},
 		{"GetRecursive", func(ctx context.Context) error { _, err := collect(ctx, s, root); return err }},
-		{"Put", func(ctx context.Context) error { _, err := s.Put(ctx, mustDir(t, file("new", 1))); return err }},
+		{"Put", func(ctx context.Context) error { _, err := s.Put(ctx, dirtest.MustDir(t, file("new", 1))); return err }},
 		{"Putter", func(ctx context.Context) error { _, err := putAll(t, ctx, s, chain(t, 4)); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,14 +157,14 @@ func TestLayout(t *testing.T) {
 	raw := f.raw(t, p)
 	ctx := t.Context()
 
-	leaf := mustDir(t, file("a", 1))
-	parent := mustDir(t, sub("leaf", leaf), file("b", 2))
+	leaf := dirtest.MustDir(t, file("a", 1))
+	parent := dirtest.MustDir(t, dirtest.Sub("leaf", leaf), file("b", 2))
 	if _, err := putAll(t, ctx, s, []*castore.Directory{leaf, parent}); err != nil {
 		t.Fatal(err)
 	}
 	// A second write of the leaf through the batched path (it is not the
 	// root of this closure) and through Put.
-	other := mustDir(t, sub("leaf", leaf))
+	other := dirtest.MustDir(t, dirtest.Sub("leaf", leaf))
 	if _, err := putAll(t, ctx, s, []*castore.Directory{leaf, other}); err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +206,8 @@ func TestForeignCells(t *testing.T) {
 	raw := f.raw(t, p)
 	ctx := t.Context()
 
-	leaf := mustDir(t, file("a", 1))
-	parent := mustDir(t, sub("leaf", leaf))
+	leaf := dirtest.MustDir(t, file("a", 1))
+	parent := dirtest.MustDir(t, dirtest.Sub("leaf", leaf))
 	lk, pk := leaf.Digest().Hex(), parent.Digest().Hex()
 	// tvix wrote the leaf, at server time.
 	plant(t, raw, lk, family, lk, gbt.ServerTime, leaf.Marshal())
@@ -249,9 +249,9 @@ func TestHostileCells(t *testing.T) {
 	raw := f.raw(t, p)
 	ctx := t.Context()
 
-	good := mustDir(t, file("a", 1))
+	good := dirtest.MustDir(t, file("a", 1))
 	// A cell whose bytes are not its key's.
-	plant(t, raw, good.Digest().Hex(), family, good.Digest().Hex(), 0, mustDir(t, file("b", 2)).Marshal())
+	plant(t, raw, good.Digest().Hex(), family, good.Digest().Hex(), 0, dirtest.MustDir(t, file("b", 2)).Marshal())
 	if _, err := s.Get(ctx, good.Digest()); !errors.Is(err, castore.ErrCorrupt) {
 		t.Errorf("Get of a cell with the wrong bytes: %v, want ErrCorrupt", err)
 	}
@@ -278,17 +278,17 @@ func TestHostileCells(t *testing.T) {
 
 	// A parent (planted without validation) that gives its child the
 	// wrong size.
-	child := mustDir(t, file("c", 3))
+	child := dirtest.MustDir(t, file("c", 3))
 	if _, err := s.Put(ctx, child); err != nil {
 		t.Fatal(err)
 	}
-	liar := mustDir(t, castore.Entry{Name: "c", Node: castore.DirectoryNode(child.Digest(), child.Size()+5)})
+	liar := dirtest.MustDir(t, castore.Entry{Name: "c", Node: castore.DirectoryNode(child.Digest(), child.Size()+5)})
 	plant(t, raw, liar.Digest().Hex(), family, liar.Digest().Hex(), 0, liar.Marshal())
 	if _, err := collect(ctx, s, liar.Digest()); !errors.Is(err, castore.ErrCorrupt) {
 		t.Errorf("GetRecursive under a parent that lies about a size: %v, want ErrCorrupt", err)
 	}
 	// A parent whose child is missing.
-	orphan := mustDir(t, sub("gone", mustDir(t, file("gone", 4))))
+	orphan := dirtest.MustDir(t, dirtest.Sub("gone", dirtest.MustDir(t, file("gone", 4))))
 	plant(t, raw, orphan.Digest().Hex(), family, orphan.Digest().Hex(), 0, orphan.Marshal())
 	all, err := collect(ctx, s, orphan.Digest())
 	if !errors.Is(err, castore.ErrNotFound) || len(all) != 1 {
@@ -296,7 +296,7 @@ func TestHostileCells(t *testing.T) {
 	}
 
 	// A row without the digest's cell: not found.
-	lost := mustDir(t, file("lost", 5))
+	lost := dirtest.MustDir(t, file("lost", 5))
 	lk := lost.Digest().Hex()
 	plant(t, raw, lk, family, "x"+lk[1:], 0, lost.Marshal())
 	if _, err := s.Get(ctx, lost.Digest()); !errors.Is(err, castore.ErrNotFound) {
@@ -315,7 +315,7 @@ func TestTooLarge(t *testing.T) {
 	for i := range 40000 {
 		es = append(es, file(fmt.Sprintf("%s%010d", pad, i), i))
 	}
-	huge := mustDir(t, es...)
+	huge := dirtest.MustDir(t, es...)
 	if n := len(huge.Marshal()); n <= bigtable.CellSizeLimit {
 		t.Fatalf("test directory is only %d bytes", n)
 	}
@@ -336,7 +336,7 @@ func TestReadOnly(t *testing.T) {
 	p := f.params(t)
 	rw := f.open(t, p, nil)
 	ctx := t.Context()
-	d := mustDir(t, file("a", 1))
+	d := dirtest.MustDir(t, file("a", 1))
 	if _, err := rw.Put(ctx, d); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestReadOnly(t *testing.T) {
 	if _, err := ro.Get(ctx, d.Digest()); err != nil {
 		t.Fatal(err)
 	}
-	other := mustDir(t, file("b", 2))
+	other := dirtest.MustDir(t, file("b", 2))
 	if _, err := ro.Put(ctx, other); !errors.Is(err, bigtable.ErrReadOnly) {
 		t.Errorf("Put on a read-only service: %v", err)
 	}
@@ -411,7 +411,7 @@ func TestEmulatorHost(t *testing.T) {
 	for i := range 22000 {
 		es = append(es, file(fmt.Sprintf("%s%010d", pad, i), i))
 	}
-	d := mustDir(t, es...)
+	d := dirtest.MustDir(t, es...)
 	if _, err := s.Put(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -437,10 +437,10 @@ func TestBatchedMatchesPerDirectory(t *testing.T) {
 	s := f.open(t, f.params(t), nil)
 	ctx := t.Context()
 	// Diamonds across levels: shared leaves under several parents.
-	shared := mustDir(t, file("s", 1))
-	a := mustDir(t, sub("s", shared), file("a", 2))
-	b := mustDir(t, sub("s", shared), sub("a", a))
-	c := mustDir(t, sub("a", a), sub("b", b), sub("s", shared))
+	shared := dirtest.MustDir(t, file("s", 1))
+	a := dirtest.MustDir(t, dirtest.Sub("s", shared), file("a", 2))
+	b := dirtest.MustDir(t, dirtest.Sub("s", shared), dirtest.Sub("a", a))
+	c := dirtest.MustDir(t, dirtest.Sub("a", a), dirtest.Sub("b", b), dirtest.Sub("s", shared))
 	root, err := putAll(t, ctx, s, []*castore.Directory{shared, a, b, c})
 	if err != nil {
 		t.Fatal(err)

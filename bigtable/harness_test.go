@@ -16,6 +16,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/bigtable"
+	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/internal/testenv"
 )
 
@@ -130,21 +131,8 @@ func (f *fixture) raw(t testing.TB, p bigtable.Params) *gbt.Table {
 	return c.Open(p.TableName)
 }
 
-func mustDir(t testing.TB, es ...castore.Entry) *castore.Directory {
-	t.Helper()
-	d, err := castore.NewDirectory(es...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func file(name string, seed int) castore.Entry {
 	return castore.Entry{Name: castore.PathComponent(name), Node: castore.FileNode(castore.Sum([]byte(fmt.Sprint(seed))), uint64(seed), false)}
-}
-
-func sub(name string, d *castore.Directory) castore.Entry {
-	return castore.Entry{Name: castore.PathComponent(name), Node: d.Node()}
 }
 
 // wideTree returns a closure, leaves first: a root over mids directories
@@ -157,24 +145,24 @@ func wideTree(t testing.TB, mids, perMid int) []*castore.Directory {
 		var leaves []castore.Entry
 		for j := range perMid {
 			n++
-			l := mustDir(t, file("f", n), file(fmt.Sprintf("g%d", j), i))
+			l := dirtest.MustDir(t, file("f", n), file(fmt.Sprintf("g%d", j), i))
 			all = append(all, l)
-			leaves = append(leaves, sub(fmt.Sprintf("l%03d", j), l))
+			leaves = append(leaves, dirtest.Sub(fmt.Sprintf("l%03d", j), l))
 		}
-		m := mustDir(t, leaves...)
+		m := dirtest.MustDir(t, leaves...)
 		all = append(all, m)
-		ms = append(ms, sub(fmt.Sprintf("m%03d", i), m))
+		ms = append(ms, dirtest.Sub(fmt.Sprintf("m%03d", i), m))
 	}
-	return append(all, mustDir(t, ms...))
+	return append(all, dirtest.MustDir(t, ms...))
 }
 
 // chain returns a closure of depth n, leaves first: each directory holds
 // a file and the previous one.
 func chain(t testing.TB, n int) []*castore.Directory {
-	d := mustDir(t, file("f", 0))
+	d := dirtest.MustDir(t, file("f", 0))
 	all := []*castore.Directory{d}
 	for i := 1; i < n; i++ {
-		d = mustDir(t, file("f", i), sub("d", d))
+		d = dirtest.MustDir(t, file("f", i), dirtest.Sub("d", d))
 		all = append(all, d)
 	}
 	return all

@@ -23,6 +23,7 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/fusefront"
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
@@ -51,15 +52,6 @@ func seq255() []byte {
 		b[i] = byte(i)
 	}
 	return b
-}
-
-func mustDir(t testing.TB, entries ...castore.Entry) *castore.Directory {
-	t.Helper()
-	d, err := castore.NewDirectory(entries...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // requireFUSE fails (never skips) where FUSE cannot be mounted.
@@ -154,12 +146,12 @@ func (f *fixture) symlink2() *fixture {
 }
 
 func dirWithKeep(t testing.TB) *castore.Directory {
-	return mustDir(t, castore.Entry{Name: ".keep", Node: castore.FileNode(castore.EmptyDigest, 0, false)})
+	return dirtest.MustDir(t, castore.Entry{Name: ".keep", Node: castore.FileNode(castore.EmptyDigest, 0, false)})
 }
 
 func dirComplicated(t testing.TB) *castore.Directory {
 	k := dirWithKeep(t)
-	return mustDir(t,
+	return dirtest.MustDir(t,
 		castore.Entry{Name: "keep", Node: k.Node()},
 		castore.Entry{Name: ".keep", Node: castore.FileNode(castore.EmptyDigest, 0, false)},
 		castore.Entry{Name: "aa", Node: castore.SymlinkNode("/nix/store/somewhereelse")},

@@ -40,7 +40,8 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func mustDir(t testing.TB, es ...castore.Entry) *castore.Directory {
+// MustDir builds a directory of es, failing t if they do not make one.
+func MustDir(t testing.TB, es ...castore.Entry) *castore.Directory {
 	t.Helper()
 	d, err := castore.NewDirectory(es...)
 	if err != nil {
@@ -53,7 +54,8 @@ func file(name string, seed int) castore.Entry {
 	return castore.Entry{Name: castore.PathComponent(name), Node: castore.FileNode(castore.Sum([]byte(fmt.Sprint(seed))), uint64(seed), seed%2 == 0)}
 }
 
-func sub(name string, d *castore.Directory) castore.Entry {
+// Sub is an entry name for the directory d.
+func Sub(name string, d *castore.Directory) castore.Entry {
 	return castore.Entry{Name: castore.PathComponent(name), Node: d.Node()}
 }
 
@@ -95,8 +97,8 @@ func wantOrder(t *testing.T, got []castore.Digest, want ...*castore.Directory) {
 }
 
 func testSingle(t *testing.T, s castore.DirectoryService, o Options) {
-	leaf := mustDir(t, file("a", 1), castore.Entry{Name: "l", Node: castore.SymlinkNode("/x")})
-	empty := mustDir(t)
+	leaf := MustDir(t, file("a", 1), castore.Entry{Name: "l", Node: castore.SymlinkNode("/x")})
+	empty := MustDir(t)
 	for _, d := range []*castore.Directory{leaf, empty} {
 		got, err := s.Put(ctx(t), d)
 		if err != nil || got != d.Digest() {
@@ -116,7 +118,7 @@ func testSingle(t *testing.T, s castore.DirectoryService, o Options) {
 	if _, err := s.Put(ctx(t), leaf); err != nil {
 		t.Fatalf("second Put: %v", err)
 	}
-	parent := mustDir(t, sub("leaf", leaf))
+	parent := MustDir(t, Sub("leaf", leaf))
 	_, err := s.Put(ctx(t), parent)
 	if o.RootsOnly || o.PutLeavesOnly {
 		if err == nil {
@@ -127,7 +129,7 @@ func testSingle(t *testing.T, s castore.DirectoryService, o Options) {
 	if err != nil {
 		t.Fatalf("Put of a parent of a stored directory: %v", err)
 	}
-	orphan := mustDir(t, sub("nowhere", mustDir(t, file("zz", 99))))
+	orphan := MustDir(t, Sub("nowhere", MustDir(t, file("zz", 99))))
 	if _, err := s.Put(ctx(t), orphan); !errors.Is(err, castore.ErrInvalid) {
 		t.Fatalf("Put of a directory whose child is not stored: %v", err)
 	}
@@ -135,9 +137,9 @@ func testSingle(t *testing.T, s castore.DirectoryService, o Options) {
 
 func testClosures(t *testing.T, s castore.DirectoryService, o Options) {
 	// A chain: c -> b -> a.
-	a := mustDir(t, file("f", 1))
-	b := mustDir(t, sub("a", a), file("g", 2))
-	c := mustDir(t, sub("b", b))
+	a := MustDir(t, file("f", 1))
+	b := MustDir(t, Sub("a", a), file("g", 2))
+	c := MustDir(t, Sub("b", b))
 	root, err := put(t, s, a, b, c)
 	if err != nil || root != c.Digest() {
 		t.Fatalf("chain: %s %v", root, err)
@@ -149,10 +151,10 @@ func testClosures(t *testing.T, s castore.DirectoryService, o Options) {
 	wantOrder(t, order, c, b, a)
 
 	// A diamond: r -> {x -> s, y -> s}, s shared; sent twice.
-	sh := mustDir(t, file("shared", 3))
-	x := mustDir(t, sub("s", sh), file("x", 4))
-	y := mustDir(t, sub("s2", sh))
-	r := mustDir(t, sub("x", x), sub("y", y))
+	sh := MustDir(t, file("shared", 3))
+	x := MustDir(t, Sub("s", sh), file("x", 4))
+	y := MustDir(t, Sub("s2", sh))
+	r := MustDir(t, Sub("x", x), Sub("y", y))
 	if root, err := put(t, s, sh, x, sh, y, r); err != nil || root != r.Digest() {
 		t.Fatalf("diamond: %s %v", root, err)
 	}
@@ -180,15 +182,15 @@ func testLargeTree(t *testing.T, s castore.DirectoryService, o Options) {
 		var leaves []castore.Entry
 		for j := range 99 {
 			n++
-			l := mustDir(t, file("f", n), file(fmt.Sprintf("g%d", j), i))
+			l := MustDir(t, file("f", n), file(fmt.Sprintf("g%d", j), i))
 			all = append(all, l)
-			leaves = append(leaves, sub(fmt.Sprintf("l%02d", j), l))
+			leaves = append(leaves, Sub(fmt.Sprintf("l%02d", j), l))
 		}
-		m := mustDir(t, leaves...)
+		m := MustDir(t, leaves...)
 		all = append(all, m)
-		mids = append(mids, sub(fmt.Sprintf("m%03d", i), m))
+		mids = append(mids, Sub(fmt.Sprintf("m%03d", i), m))
 	}
-	root := mustDir(t, mids...)
+	root := MustDir(t, mids...)
 	all = append(all, root)
 	got, err := put(t, s, all...)
 	if err != nil || got != root.Digest() {
@@ -232,11 +234,11 @@ func testUnknown(t *testing.T, s castore.DirectoryService) {
 }
 
 func testRejects(t *testing.T, newService func(t *testing.T) castore.DirectoryService, o Options) {
-	a := mustDir(t, file("f", 1))
-	b := mustDir(t, sub("a", a))
-	wrong := mustDir(t, castore.Entry{Name: "a", Node: castore.DirectoryNode(a.Digest(), a.Size()+1)})
-	c := mustDir(t, sub("b", b))
-	other := mustDir(t, file("o", 2))
+	a := MustDir(t, file("f", 1))
+	b := MustDir(t, Sub("a", a))
+	wrong := MustDir(t, castore.Entry{Name: "a", Node: castore.DirectoryNode(a.Digest(), a.Size()+1)})
+	c := MustDir(t, Sub("b", b))
+	other := MustDir(t, file("o", 2))
 	for _, tc := range []struct {
 		name string
 		dirs []*castore.Directory
@@ -266,8 +268,8 @@ func testRejects(t *testing.T, newService func(t *testing.T) castore.DirectorySe
 }
 
 func testCancelled(t *testing.T, s castore.DirectoryService) {
-	a := mustDir(t, file("cancelled", 7))
-	b := mustDir(t, sub("a", a))
+	a := MustDir(t, file("cancelled", 7))
+	b := MustDir(t, Sub("a", a))
 	c, cancel := context.WithCancel(context.Background())
 	p := s.NewPutter(c)
 	if err := p.Put(a); err != nil {
