@@ -80,7 +80,6 @@ type Chunked struct {
 	o     ChunkedOptions
 	known *knownSet
 	enc   *zstd.Encoder
-	decs  sync.Pool // of *zstd.Decoder, each streaming with concurrency 1
 	m     *metrics
 }
 
@@ -207,40 +206,98 @@ func (c *Chunked) fetch(ctx context.Context, cm castore.ChunkMeta) ([]byte, erro
 // fetchChunk reads, decompresses and verifies one chunk; size is its
 // length if known, or -1. The result is exactly the chunk's bytes.
 func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) ([]byte, error) {
-	r, err := c.store.Get(ctx, ChunkKey(d))
+	buf := getCompBuf()
+	defer putCompBuf(buf)
+	if err := c.readObject(ctx, d, CompressedLimit(size), buf); err != nil {
+		return nil, err
+	}
+	// buf is only decompressed here, never kept.
+	data, err := DecodeChunk(d, buf.Bytes(), size)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	limit := int64(MaxChunkObject)
-	if size >= 0 {
-		limit = size + size/64 + 64<<10 // zstd never grows data more than this
+	c.known.add(d)
+	return data, nil
+}
+
+// readObject reads chunk d's stored object into buf, refusing one larger
+// than limit.
+func (c *Chunked) readObject(ctx context.Context, d castore.Digest, limit int64, buf *bytes.Buffer) error {
+	r, err := c.store.Get(ctx, ChunkKey(d))
+	if err != nil {
+		return err
 	}
+	defer r.Close()
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		return fmt.Errorf("read chunk %s: %w", d, err)
+	}
+	if int64(buf.Len()) > limit {
+		return fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
+	}
+	return nil
+}
+
+// CompressedLimit is the most zstd data a chunk of size bytes (-1: not
+// known, so up to MaxChunkObject) can take: zstd never grows data by more
+// than this.
+func CompressedLimit(size int64) int64 {
+	if size < 0 {
+		size = MaxChunkObject
+	}
+	return size + size/64 + 64<<10
+}
+
+// CompressedChunkReader is implemented by blob services that keep chunks
+// zstd-compressed and can hand one over as it is stored, without
+// decompressing or verifying it: for a reader that does both itself, with
+// DecodeChunk (a gRPC client, through castore.v1.ChunkService).
+type CompressedChunkReader interface {
+	// ReadCompressedChunk returns chunk d's zstd data as stored, which
+	// decompress to at most MaxChunkObject bytes if the store is intact.
+	// A digest stored as no chunk (unknown, or a blob of several chunks)
+	// is an error wrapping castore.ErrNotFound.
+	ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error)
+}
+
+var _ CompressedChunkReader = (*Chunked)(nil)
+
+// ReadCompressedChunk returns chunk d's stored object, unverified: one
+// request, no decompression.
+func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
 	buf := getCompBuf()
 	defer putCompBuf(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
-		return nil, fmt.Errorf("read chunk %s: %w", d, err)
+	if err := c.readObject(ctx, d, CompressedLimit(-1), buf); err != nil {
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return nil, fmt.Errorf("chunk %s: %w", d, castore.ErrNotFound)
+		}
+		return nil, err
 	}
-	comp := buf.Bytes() // only decompressed below, never kept
-	if int64(len(comp)) > limit {
-		return nil, fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
-	}
-	data, err := c.decompress(d, comp, size)
+	return slices.Clone(buf.Bytes()), nil
+}
+
+// DecodeChunk decompresses chunk d's zstd data and verifies it: the
+// result is exactly d's bytes, or an error wrapping castore.ErrCorrupt.
+// size is the chunk's length if known, or -1; decompression stops as soon
+// as the output would exceed it (or MaxChunkObject), so a decompression
+// bomb costs no more memory than the chunk it claims to be.
+func DecodeChunk(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	data, err := decompress(d, comp, size)
 	if err != nil {
 		return nil, err
 	}
 	if castore.Sum(data) != d {
 		return nil, fmt.Errorf("chunk %s: content does not match its digest: %w", d, castore.ErrCorrupt)
 	}
-	c.known.add(d)
 	return data, nil
 }
 
+// decoders holds zstd decoders, each streaming with concurrency 1.
+var decoders sync.Pool
+
 // decompress decodes a chunk object, stopping as soon as the output would
-// exceed the chunk's size (or MaxChunkObject if that is unknown): a
-// decompression bomb costs no more memory than the chunk it claims to be.
-func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
-	zr, _ := c.decs.Get().(*zstd.Decoder)
+// exceed the chunk's size (or MaxChunkObject if that is unknown).
+func decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	zr, _ := decoders.Get().(*zstd.Decoder)
 	if zr == nil {
 		var err error
 		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject))
@@ -248,7 +305,7 @@ func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte,
 			return nil, err
 		}
 	}
-	defer c.decs.Put(zr)
+	defer decoders.Put(zr)
 	if err := zr.Reset(bytes.NewReader(comp)); err != nil {
 		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
 	}
@@ -258,11 +315,16 @@ func (c *Chunked) decompress(d castore.Digest, comp []byte, size int64) ([]byte,
 	}
 	var data []byte
 	var err error
-	if size >= 0 {
+	if size >= 0 && size <= MaxChunkObject {
 		data = make([]byte, size)
 		_, err = io.ReadFull(zr, data)
 	} else {
-		data, err = readAllHinted(zr, limit, frameContentSize(comp))
+		// The size is not known, or too large to allocate on trust (an
+		// index or a server may lie): grow with what decompresses.
+		data, err = readAllHinted(zr, limit, min(frameContentSize(comp), MaxChunkObject))
+		if err == nil && size >= 0 && int64(len(data)) < size {
+			err = io.ErrUnexpectedEOF
+		}
 	}
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:

@@ -1,0 +1,137 @@
+package chunkstore_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/chunkstore/blobtest"
+	"github.com/castore-go/castore/objectstore"
+)
+
+// ReadCompressedChunk hands over a chunk's stored object byte for byte,
+// which DecodeChunk turns back into the chunk; a blob of several chunks
+// and an unknown digest are not found.
+func TestReadCompressedChunk(t *testing.T) {
+	mem := objectstore.NewMemory()
+	c := chunked(t, mem)
+	data := blobtest.Data(2<<20, 7)
+	blob := blobtest.Put(t, c, data)
+	chunks, err := c.Chunks(t.Context(), blob)
+	if err != nil || len(chunks) < 2 {
+		t.Fatalf("chunks of a 2 MiB blob: %d, %v", len(chunks), err)
+	}
+	single := blobtest.Put(t, c, []byte("one small chunk"))
+	var off int64
+	for _, cm := range append(chunks, castore.ChunkMeta{Digest: single, Size: 15}) {
+		comp, err := c.ReadCompressedChunk(t.Context(), cm.Digest)
+		if err != nil {
+			t.Fatalf("chunk %s: %v", cm.Digest, err)
+		}
+		stored := getObject(t, mem, chunkstore.ChunkKey(cm.Digest))
+		if !bytes.Equal(comp, stored) {
+			t.Fatalf("chunk %s: %d bytes handed over, %d stored", cm.Digest, len(comp), len(stored))
+		}
+		for _, size := range []int64{int64(cm.Size), -1} {
+			got, err := chunkstore.DecodeChunk(cm.Digest, comp, size)
+			if err != nil {
+				t.Fatalf("decode chunk %s (size %d): %v", cm.Digest, size, err)
+			}
+			if cm.Digest != single && !bytes.Equal(got, data[off:off+int64(cm.Size)]) {
+				t.Fatalf("chunk %s decodes to other bytes", cm.Digest)
+			}
+		}
+		off += int64(cm.Size)
+	}
+	for name, d := range map[string]castore.Digest{"blob of chunks": blob, "unknown": castore.Sum([]byte("nope"))} {
+		if _, err := c.ReadCompressedChunk(t.Context(), d); !errors.Is(err, castore.ErrNotFound) {
+			t.Errorf("%s: %v, want not found", name, err)
+		}
+	}
+}
+
+func getObject(t *testing.T, s objectstore.Store, key string) []byte {
+	t.Helper()
+	r, err := s.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(r); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func compress(t testing.TB, data []byte) []byte {
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc.EncodeAll(data, nil)
+}
+
+// DecodeChunk refuses whatever is not exactly the chunk: garbage, other
+// content, fewer or more bytes than the size says, a size too large to
+// trust, a bomb. Every refusal wraps castore.ErrCorrupt.
+func TestDecodeChunkHostile(t *testing.T) {
+	data := blobtest.Data(300<<10, 3)
+	d := castore.Sum(data)
+	good := compress(t, data)
+	bomb := compress(t, make([]byte, chunkstore.MaxChunkObject+1))
+	cases := []struct {
+		name string
+		comp []byte
+		size int64
+	}{
+		{"empty", nil, int64(len(data))},
+		{"garbage", []byte("this is not zstd at all"), int64(len(data))},
+		{"truncated", good[:len(good)/2], int64(len(data))},
+		{"other content", compress(t, blobtest.Data(300<<10, 4)), int64(len(data))},
+		{"size says more", good, int64(len(data)) + 1},
+		{"size says less", good, int64(len(data)) - 1},
+		{"size far beyond memory", good, 1 << 50},
+		{"two frames", append(append([]byte{}, good...), good...), int64(len(data))},
+		{"bomb, size unknown", bomb, -1},
+		{"bomb, size claimed", bomb, chunkstore.MaxChunkObject + 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := chunkstore.DecodeChunk(d, tc.comp, tc.size); !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("%v, want a corrupt-chunk error", err)
+			}
+		})
+	}
+	if got, err := chunkstore.DecodeChunk(d, good, int64(len(data))); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the chunk itself: %v", err)
+	}
+}
+
+// FuzzDecodeChunk: never panics, and what it returns is exactly the chunk
+// named: its digest, and its size when one was given.
+//
+//	go test ./chunkstore -run '^$' -fuzz FuzzDecodeChunk -fuzztime 1m
+func FuzzDecodeChunk(f *testing.F) {
+	data := []byte("some chunk of a file, repeated, repeated, repeated")
+	d := castore.Sum(data)
+	f.Add(compress(f, data), int64(len(data)))
+	f.Add(compress(f, data), int64(-1))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58}, int64(7))
+	f.Fuzz(func(t *testing.T, comp []byte, size int64) {
+		got, err := chunkstore.DecodeChunk(d, comp, size)
+		if err != nil {
+			if !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("refusal does not wrap ErrCorrupt: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(got, data) || (size >= 0 && int64(len(got)) != size) {
+			t.Fatalf("decoded %d bytes (size %d) that are not the chunk", len(got), size)
+		}
+	})
+}
