@@ -261,6 +261,19 @@ type CompressedChunkReader interface {
 
 var _ CompressedChunkReader = (*Chunked)(nil)
 
+// CompressedReader returns what hands over s's chunks compressed, if
+// anything does: s itself, or the near store of a NearFar. Through a
+// NearFar only chunks already in near are found: a reader that falls back
+// to Open for the others (as the gRPC client does) reads them through,
+// into near.
+func CompressedReader(s castore.BlobService) (CompressedChunkReader, bool) {
+	if nf, ok := s.(*NearFar); ok {
+		s = nf.near
+	}
+	cr, ok := s.(CompressedChunkReader)
+	return cr, ok
+}
+
 // ReadCompressedChunk returns chunk d's stored object, unverified: one
 // request, no decompression.
 func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {

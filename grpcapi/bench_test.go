@@ -217,7 +217,9 @@ func dirSize(dir string) int64 {
 // loopback against the same operations in process, each on a fresh
 // embedded store (chunked blobs on a file object store), reported as
 // ratios of throughput (gRPC / in process; targets: read >= 0.6, write
-// >= 0.8). Then 64 goroutines Stat the blob's chunks (send_chunks, as a
+// >= 0.8). The read through gRPC is timed twice: as castore's client reads
+// (chunks compressed, through castore.v1.ChunkService) and as a tvix
+// client reads (BlobService.Read only). Then 64 goroutines Stat the blob's chunks (send_chunks, as a
 // tvix client does before reading) for a few seconds: p50 and p99 latency.
 //
 //	make bench-e2e
@@ -227,7 +229,7 @@ func BenchmarkE2EBlob(b *testing.B) {
 	ctx := context.Background()
 	data := realData(b, realDataSize)
 	mbps := func(d time.Duration) float64 { return realDataSize / d.Seconds() / 1e6 }
-	var wIn, wRPC, rIn, rRPC cost
+	var wIn, wRPC, rIn, rRPC, rPlain cost
 	var stored int64
 	var last castore.Digest
 	var grpcStore *chunkstore.Chunked
@@ -239,7 +241,10 @@ func BenchmarkE2EBlob(b *testing.B) {
 		remote, _ := embeddedBlobs(b)
 		l := listenTCP(b)
 		serve(b, l, remote, nil)
-		c := grpcapi.NewBlobClient(dial(b, "grpc+http://"+l.Addr().String()))
+		conn := dial(b, "grpc+http://"+l.Addr().String())
+		c := grpcapi.NewBlobClient(conn)
+		plain := grpcapi.NewBlobClient(conn)
+		plain.PlainReads = true
 
 		dIn, t, err := putFile(ctx, local, data)
 		if err != nil {
@@ -262,6 +267,10 @@ func BenchmarkE2EBlob(b *testing.B) {
 			b.Fatalf("read through gRPC: %v", err)
 		}
 		rRPC.add(t)
+		if t, err = readBlob(ctx, plain, dRPC, realDataSize); err != nil {
+			b.Fatalf("read through gRPC, plainly: %v", err)
+		}
+		rPlain.add(t)
 		stored = dirSize(localDir)
 		last, grpcStore, client = dIn, remote, c
 	}
@@ -273,10 +282,12 @@ func BenchmarkE2EBlob(b *testing.B) {
 	b.ReportMetric(mbps(rRPC.wall)*n, "read-grpc-MB/s")
 	b.ReportMetric(wIn.wall.Seconds()/wRPC.wall.Seconds(), "write-ratio")
 	b.ReportMetric(rIn.wall.Seconds()/rRPC.wall.Seconds(), "read-ratio")
+	b.ReportMetric(rIn.wall.Seconds()/rPlain.wall.Seconds(), "read-plain-ratio")
 	b.ReportMetric(wIn.cpu.Seconds()/n, "write-inproc-cpu-s")
 	b.ReportMetric(wRPC.cpu.Seconds()/n, "write-grpc-cpu-s")
 	b.ReportMetric(rIn.cpu.Seconds()/n, "read-inproc-cpu-s")
 	b.ReportMetric(rRPC.cpu.Seconds()/n, "read-grpc-cpu-s")
+	b.ReportMetric(rPlain.cpu.Seconds()/n, "read-plain-cpu-s")
 	b.ReportMetric(float64(stored)/realDataSize, "stored/raw")
 
 	chunks, err := grpcStore.Chunks(ctx, last)
@@ -299,6 +310,8 @@ func BenchmarkE2EBlob(b *testing.B) {
 		mbps(wIn.wall)*n, wIn.cpu.Seconds()/n, mbps(wRPC.wall)*n, wRPC.cpu.Seconds()/n, wIn.wall.Seconds()/wRPC.wall.Seconds())
 	b.Logf("read:  in process %.0f MB/s (%.1f CPU-s), through gRPC %.0f MB/s (%.1f CPU-s): ratio %.2f (target >= 0.6)",
 		mbps(rIn.wall)*n, rIn.cpu.Seconds()/n, mbps(rRPC.wall)*n, rRPC.cpu.Seconds()/n, rIn.wall.Seconds()/rRPC.wall.Seconds())
+	b.Logf("read as a tvix client does (BlobService.Read only): %.0f MB/s (%.1f CPU-s): ratio %.2f",
+		mbps(rPlain.wall)*n, rPlain.cpu.Seconds()/n, rIn.wall.Seconds()/rPlain.wall.Seconds())
 	b.Logf("Stat(send_chunks) of the blob's chunks by 64 callers for 3s: p50 %v, p99 %v, %d calls", p50, p99, calls)
 }
 

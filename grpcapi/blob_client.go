@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
@@ -19,7 +22,19 @@ import (
 // tvix.castore.v1.BlobService. Everything it reads is verified here, so a
 // misbehaving server cannot make it return wrong bytes.
 type BlobClient struct {
-	c pb.BlobServiceClient
+	c      pb.BlobServiceClient
+	chunks pb.ChunkServiceClient
+	// noChunks is set once the server has answered castore.v1.ChunkService
+	// with UNIMPLEMENTED (a tvix server, or a store that keeps no
+	// compressed chunks): from then on every read uses Read.
+	noChunks atomic.Bool
+	// PlainReads makes every read use tvix.castore.v1.BlobService.Read,
+	// as a tvix client does, instead of first asking
+	// castore.v1.ChunkService for the chunk as stored: zstd-compressed,
+	// decompressed and verified here. The compressed path moves a
+	// fraction of the bytes and spares the server the decompression and
+	// the verification.
+	PlainReads bool
 	// SpoolMemory is how much of an unchunked blob is held in memory while
 	// it is verified; the rest is spooled to an unlinked temporary file.
 	SpoolMemory int
@@ -33,7 +48,7 @@ type BlobClient struct {
 
 // NewBlobClient returns a BlobService that talks to conn.
 func NewBlobClient(conn grpc.ClientConnInterface) *BlobClient {
-	return &BlobClient{c: pb.NewBlobServiceClient(conn), SpoolMemory: 16 << 20, ReadAhead: 8}
+	return &BlobClient{c: pb.NewBlobServiceClient(conn), chunks: pb.NewChunkServiceClient(conn), SpoolMemory: 16 << 20, ReadAhead: 8}
 }
 
 var _ castore.BlobService = (*BlobClient)(nil)
@@ -87,9 +102,62 @@ func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobRe
 	}, c.ReadAhead), nil
 }
 
-// fetch reads one whole blob or chunk into memory, refusing more than max
-// bytes, and verifies it.
+// fetch reads one whole chunk of size bytes into memory and verifies it:
+// compressed if the server can, else with Read.
 func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) ([]byte, error) {
+	if size <= chunkstore.MaxChunkObject {
+		if data, ok, err := c.fetchCompressed(ctx, d, int64(size)); ok {
+			return data, err
+		}
+	}
+	return c.fetchPlain(ctx, d, size)
+}
+
+// fetchCompressed reads chunk d as stored through castore.v1.ChunkService,
+// then decompresses and verifies it; size is its length, or -1 if not
+// known. ok is false if the server has no compressed copy to give (or no
+// ChunkService, or the client reads plainly): the caller then uses Read.
+func (c *BlobClient) fetchCompressed(ctx context.Context, d castore.Digest, size int64) (data []byte, ok bool, err error) {
+	if c.PlainReads || c.noChunks.Load() {
+		return nil, false, nil
+	}
+	stream, err := c.chunks.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
+	limit := chunkstore.CompressedLimit(size)
+	var comp []byte
+	for err == nil {
+		var msg *pb.CompressedData
+		if msg, err = stream.Recv(); err != nil {
+			break
+		}
+		if int64(len(comp)+len(msg.GetData())) > limit {
+			return nil, true, fmt.Errorf("read chunk %s: server sent more than %d compressed bytes: %w", d, limit, castore.ErrCorrupt)
+		}
+		if comp == nil {
+			comp = msg.GetData() // usually the whole chunk; decoding copied it
+		} else {
+			comp = append(comp, msg.GetData()...)
+		}
+	}
+	switch status.Code(err) {
+	case codes.Unimplemented:
+		c.noChunks.Store(true)
+		return nil, false, nil
+	case codes.NotFound:
+		return nil, false, nil
+	}
+	if err != io.EOF {
+		return nil, true, fromStatus("read chunk "+d.String(), err)
+	}
+	data, err = chunkstore.DecodeChunk(d, comp, size)
+	if err != nil {
+		return nil, true, fmt.Errorf("read chunk %s from the server: %w", d, err)
+	}
+	return data, true, nil
+}
+
+// fetchPlain reads one whole blob or chunk with Read into memory,
+// refusing more than size bytes, and verifies it.
+func (c *BlobClient) fetchPlain(ctx context.Context, d castore.Digest, size uint64) ([]byte, error) {
 	stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
 	if err != nil {
 		return nil, fromStatus("read chunk "+d.String(), err)
@@ -127,9 +195,18 @@ func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) (
 	return buf, nil
 }
 
-// spool downloads an unchunked blob, verifying it before handing it out:
-// into memory up to SpoolMemory, beyond that into an unlinked temp file.
+// spool downloads an unchunked blob, verifying it before handing it out.
+// A blob the server keeps as one compressed chunk (at most
+// chunkstore.MaxChunkObject bytes) comes compressed, into memory; any
+// other comes with Read, into memory up to SpoolMemory, beyond that into
+// an unlinked temp file.
 func (c *BlobClient) spool(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+	if data, ok, err := c.fetchCompressed(ctx, d, -1); ok {
+		if err != nil {
+			return nil, err
+		}
+		return nopCloser{bytes.NewReader(data)}, nil
+	}
 	stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
 	if err != nil {
 		return nil, fromStatus("read blob "+d.String(), err)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
 	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
@@ -156,4 +157,41 @@ func (s *BlobServer) Put(stream grpc.ClientStreamingServer[pb.BlobChunk, pb.PutB
 		return toStatus(err)
 	}
 	return stream.SendAndClose(&pb.PutBlobResponse{Digest: d[:]})
+}
+
+// ChunkServer serves castore.v1.ChunkService: chunks as the store keeps
+// them, zstd-compressed and unverified, for clients that decompress and
+// verify them themselves.
+type ChunkServer struct {
+	pb.UnimplementedChunkServiceServer
+	chunks chunkstore.CompressedChunkReader
+}
+
+// NewChunkServer returns a server for the chunks of cr. Register it with
+// pb.RegisterChunkServiceServer.
+func NewChunkServer(cr chunkstore.CompressedChunkReader) *ChunkServer {
+	return &ChunkServer{chunks: cr}
+}
+
+var _ pb.ChunkServiceServer = (*ChunkServer)(nil)
+
+// ReadCompressed streams one chunk's stored zstd data in messages of at
+// most ReadMessageSize bytes.
+func (s *ChunkServer) ReadCompressed(req *pb.ReadCompressedRequest, stream grpc.ServerStreamingServer[pb.CompressedData]) error {
+	d, err := digestArg("digest", req.GetDigest())
+	if err != nil {
+		return err
+	}
+	comp, err := s.chunks.ReadCompressedChunk(stream.Context(), d)
+	if err != nil {
+		return toStatus(err)
+	}
+	for len(comp) > 0 {
+		k := min(len(comp), ReadMessageSize)
+		if err := stream.Send(&pb.CompressedData{Data: comp[:k]}); err != nil {
+			return err
+		}
+		comp = comp[k:]
+	}
+	return nil
 }

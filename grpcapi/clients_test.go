@@ -59,6 +59,17 @@ func TestBlobConformance(t *testing.T) {
 				return bc
 			})
 		})
+		// Near holds only what was read: the client reads the rest plainly.
+		t.Run(network+"/near-far", func(t *testing.T) {
+			blobtest.Run(t, func(t *testing.T) castore.BlobService {
+				nf, err := chunkstore.NewNearFar(chunked(t), chunked(t), chunkstore.NearFarOptions{Write: chunkstore.WriteFar})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bc, _ := clientsOf(t, network, nf, dirstore.NewMemory())
+				return bc
+			})
+		})
 	}
 }
 

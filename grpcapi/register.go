@@ -7,13 +7,20 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
 	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
-// Register adds the castore services to s. A nil service is not registered.
+// Register adds the castore services to s. A nil service is not
+// registered. Blobs whose chunks are kept compressed (chunkstore's
+// CompressedReader finds them) are served through castore.v1.ChunkService
+// as well.
 func Register(s grpc.ServiceRegistrar, blobs castore.BlobService, dirs castore.DirectoryService, opts ...Option) {
 	if blobs != nil {
 		pb.RegisterBlobServiceServer(s, NewBlobServer(blobs))
+		if cr, ok := chunkstore.CompressedReader(blobs); ok {
+			pb.RegisterChunkServiceServer(s, NewChunkServer(cr))
+		}
 	}
 	if dirs != nil {
 		ds := NewDirectoryServer(dirs)

@@ -1,0 +1,313 @@
+package grpcapi_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/chunkstore/blobtest"
+	"github.com/castore-go/castore/grpcapi"
+	pb "github.com/castore-go/castore/grpcapi/castorepb"
+	"github.com/castore-go/castore/objectstore"
+)
+
+// castore.v1.ChunkService on the wire: a chunk comes as its stored zstd
+// data in messages of at most ReadMessageSize; a short digest is
+// INVALID_ARGUMENT; an unknown digest and a blob of several chunks are
+// NOT_FOUND; a store that keeps no compressed chunks has no ChunkService.
+func TestChunkServiceWire(t *testing.T) {
+	ctx := ctxT(t)
+	blobs, _ := embeddedDefault(t)
+	l := listenTCP(t)
+	serve(t, l, blobs, nil)
+	cc := pb.NewChunkServiceClient(dial(t, "grpc+http://"+l.Addr().String()))
+	read := func(d []byte) ([]byte, []int, error) {
+		stream, err := cc.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d})
+		if err != nil {
+			return nil, nil, err
+		}
+		var out []byte
+		var sizes []int
+		for {
+			m, err := stream.Recv()
+			if err == io.EOF {
+				return out, sizes, nil
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, m.Data...)
+			sizes = append(sizes, len(m.Data))
+		}
+	}
+
+	// An incompressible chunk of 3 MiB: more than one message.
+	big, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := listenTCP(t)
+	serve(t, l2, big, nil)
+	bigData := randBytes(3<<20, 9)
+	bigD := blobtest.Put(t, big, bigData)
+	stream, err := pb.NewChunkServiceClient(dial(t, "grpc+http://"+l2.Addr().String())).ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: bigD[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var comp []byte
+	var msgs int
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Data) > grpcapi.ReadMessageSize {
+			t.Fatalf("a message of %d bytes", len(m.Data))
+		}
+		comp = append(comp, m.Data...)
+		msgs++
+	}
+	if got, err := chunkstore.DecodeChunk(bigD, comp, -1); err != nil || !bytes.Equal(got, bigData) || msgs < 3 {
+		t.Fatalf("3 MiB chunk in %d messages: %v", msgs, err)
+	}
+
+	data := blobtest.Data(2<<20, 5)
+	blob := blobtest.Put(t, blobs, data)
+	chunks, err := blobs.Chunks(ctx, blob)
+	if err != nil || len(chunks) < 2 {
+		t.Fatalf("chunks: %d, %v", len(chunks), err)
+	}
+	comp, _, err = read(chunks[1].Digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := chunkstore.DecodeChunk(chunks[1].Digest, comp, int64(chunks[1].Size)); err != nil || !bytes.Equal(got, data[chunks[0].Size:chunks[0].Size+chunks[1].Size]) {
+		t.Fatalf("chunk #1 decodes to other bytes: %v", err)
+	}
+	unknown := castore.Sum([]byte("never stored"))
+	_, _, err = read(unknown[:])
+	wantCode(t, "unknown digest", err, codes.NotFound)
+	_, _, err = read(blob[:])
+	wantCode(t, "blob of several chunks", err, codes.NotFound)
+	_, _, err = read(unknown[:31])
+	wantCode(t, "31-byte digest", err, codes.InvalidArgument)
+
+	lm := listenTCP(t)
+	serve(t, lm, chunkstore.NewMemory(), nil)
+	ms, err := pb.NewChunkServiceClient(dial(t, "grpc+http://"+lm.Addr().String())).ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: unknown[:]})
+	if err == nil {
+		_, err = ms.Recv()
+	}
+	wantCode(t, "memory store", err, codes.Unimplemented)
+}
+
+// calls counts the RPCs a server receives, by method.
+type calls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *calls) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	c.mu.Lock()
+	c.n[info.FullMethod]++
+	c.mu.Unlock()
+	return h(srv, ss)
+}
+
+// take returns the counts of compressed and plain reads, and starts over.
+func (c *calls) take() (compressed, plain int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	compressed, plain = c.n["/castore.v1.ChunkService/ReadCompressed"], c.n["/tvix.castore.v1.BlobService/Read"]
+	clear(c.n)
+	return
+}
+
+// servedCounting serves blobs on loopback, counting reads, and returns a
+// client.
+func servedCounting(t *testing.T, blobs castore.BlobService) (*grpcapi.BlobClient, *calls) {
+	c := &calls{n: map[string]int{}}
+	// Calls of services not registered are counted too, and refused as
+	// grpc-go refuses them.
+	unknown := grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		return status.Error(codes.Unimplemented, "unknown service")
+	})
+	s := grpc.NewServer(append(grpcapi.ServerOptions(), grpc.StreamInterceptor(c.intercept), unknown)...)
+	grpcapi.Register(s, blobs, nil)
+	l := listenTCP(t)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Serve(l) }()
+	t.Cleanup(func() { s.Stop(); <-done })
+	return grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String())), c
+}
+
+func readWhole(t *testing.T, bc castore.BlobService, d castore.Digest) []byte {
+	t.Helper()
+	r, err := bc.Open(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// The client reads every chunk compressed from a store that keeps them so,
+// and only with Read from one that does not (after one refused ask), or
+// when told to read plainly. Through a near/far cache, a chunk not yet in
+// near is read with Read (which brings it into near) and compressed the
+// next time.
+func TestBlobClientReadsCompressed(t *testing.T) {
+	data := blobtest.Data(3<<20, 11)
+	small := []byte("a blob of one chunk")
+	check := func(t *testing.T, bc *grpcapi.BlobClient, c *calls, blobs castore.BlobService, wantCompressed, wantPlain func(chunks int) int) {
+		t.Helper()
+		d := blobtest.Put(t, blobs, data)
+		chunks, err := blobs.Chunks(t.Context(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.take()
+		if !bytes.Equal(readWhole(t, bc, d), data) {
+			t.Fatal("read other bytes than were put")
+		}
+		if comp, plain := c.take(); comp != wantCompressed(len(chunks)) || plain != wantPlain(len(chunks)) {
+			t.Fatalf("%d chunks read with %d ReadCompressed and %d Read, want %d and %d", len(chunks), comp, plain, wantCompressed(len(chunks)), wantPlain(len(chunks)))
+		}
+	}
+	n := func(k int) func(int) int { return func(int) int { return k } }
+	all := func(chunks int) int { return chunks }
+
+	t.Run("embedded", func(t *testing.T) {
+		blobs, _ := embeddedDefault(t)
+		bc, c := servedCounting(t, blobs)
+		check(t, bc, c, blobs, all, n(0))
+		sd := blobtest.Put(t, blobs, small)
+		c.take()
+		if got := readWhole(t, bc, sd); !bytes.Equal(got, small) {
+			t.Fatalf("single-chunk blob read as %q", got)
+		}
+		if comp, plain := c.take(); comp != 1 || plain != 0 {
+			t.Fatalf("single-chunk blob read with %d ReadCompressed and %d Read", comp, plain)
+		}
+	})
+	t.Run("plain reads", func(t *testing.T) {
+		blobs, _ := embeddedDefault(t)
+		bc, c := servedCounting(t, blobs)
+		bc.PlainReads = true
+		check(t, bc, c, blobs, n(0), all)
+	})
+	t.Run("memory store", func(t *testing.T) {
+		blobs := chunkstore.NewMemory()
+		bc, c := servedCounting(t, blobs)
+		// A memory store does not split blobs: one ask, refused, then Read.
+		check(t, bc, c, blobs, n(1), n(1))
+		check(t, bc, c, blobs, n(0), n(1))
+	})
+	t.Run("near/far", func(t *testing.T) {
+		near, far := chunked(t), chunked(t)
+		nf, err := chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{Write: chunkstore.WriteFar})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc, c := servedCounting(t, nf)
+		check(t, bc, c, nf, all, all) // each chunk: not in near, so Read
+		check(t, bc, c, nf, all, n(0))
+	})
+}
+
+func chunked(t *testing.T) *chunkstore.Chunked {
+	c, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// hostileChunks is a ChunkService that answers every ask with what
+// answer makes of the true stored data.
+type hostileChunks struct {
+	pb.UnimplementedChunkServiceServer
+	store  *chunkstore.Chunked
+	answer func(comp []byte) [][]byte
+}
+
+func (h hostileChunks) ReadCompressed(req *pb.ReadCompressedRequest, stream grpc.ServerStreamingServer[pb.CompressedData]) error {
+	d, _ := castore.DigestFromBytes(req.Digest)
+	comp, err := h.store.ReadCompressedChunk(stream.Context(), d)
+	if err != nil {
+		return err
+	}
+	for _, m := range h.answer(comp) {
+		if err := stream.Send(&pb.CompressedData{Data: m}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A server whose ChunkService sends anything but the chunk (garbage, an
+// other chunk, a cut frame, a bomb, endless data) makes the client's read
+// fail with ErrCorrupt: never wrong bytes, never a hang.
+func TestBlobClientRefusesHostileChunks(t *testing.T) {
+	zeros := func() []byte {
+		enc, _ := zstd.NewWriter(nil)
+		return enc.EncodeAll(make([]byte, chunkstore.MaxChunkObject+1), nil)
+	}()
+	other := func() []byte {
+		enc, _ := zstd.NewWriter(nil)
+		return enc.EncodeAll(blobtest.Data(300<<10, 99), nil)
+	}()
+	answers := map[string]func([]byte) [][]byte{
+		"garbage":     func([]byte) [][]byte { return [][]byte{[]byte("not zstd")} },
+		"other chunk": func([]byte) [][]byte { return [][]byte{other} },
+		"cut frame":   func(c []byte) [][]byte { return [][]byte{c[:len(c)-5]} },
+		"bomb":        func([]byte) [][]byte { return [][]byte{zeros} },
+		"endless": func(c []byte) [][]byte {
+			out := make([][]byte, 200)
+			for i := range out {
+				out[i] = make([]byte, 64<<10)
+			}
+			return append([][]byte{c}, out...)
+		},
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			store := chunked(t)
+			s := grpc.NewServer(grpcapi.ServerOptions()...)
+			pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(store))
+			pb.RegisterChunkServiceServer(s, hostileChunks{store: store, answer: answer})
+			l := listenTCP(t)
+			go s.Serve(l)
+			t.Cleanup(s.Stop)
+			bc := grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String()))
+			for _, data := range [][]byte{blobtest.Data(2<<20, 1), []byte("one chunk")} {
+				d := blobtest.Put(t, store, data)
+				r, err := bc.Open(t.Context(), d)
+				if err == nil {
+					_, err = io.ReadAll(r)
+					r.Close()
+				}
+				if !errors.Is(err, castore.ErrCorrupt) {
+					t.Fatalf("reading a %d-byte blob: %v, want a corrupt-chunk error", len(data), err)
+				}
+			}
+		})
+	}
+}
