@@ -118,7 +118,7 @@ type serveFlags struct {
 }
 
 func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
-	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC.\nWith no store flags it serves the embedded local default: chunked blobs in\nDATA_DIR/blobs and directories in DATA_DIR/directories.db.")
+	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC\n(and castore.v1.ChunkService, which castore clients read chunks through).\nWith no store flags it serves the embedded local default: chunked blobs in\nDATA_DIR/blobs and directories in DATA_DIR/directories.db.")
 	f := &serveFlags{}
 	f.store.register(fs)
 	f.listen = fs.String("listen", "127.0.0.1:8000", "address to listen on: host:port, or unix:/path/to.sock")
