@@ -304,7 +304,10 @@ func DecodeChunk(d castore.Digest, comp []byte, size int64) ([]byte, error) {
 	return data, nil
 }
 
-// decoders holds zstd decoders, each streaming with concurrency 1.
+// decoders holds zstd decoders, each streaming with concurrency 1. They
+// skip the frames' xxhash checksums: every chunk's BLAKE3 is checked after
+// decompression, and the checksum took 12% of decoding a 256 KiB chunk
+// (BenchmarkDecodeChunk, 148 against 169 µs, medians of 9).
 var decoders sync.Pool
 
 // decompress decodes a chunk object, stopping as soon as the output would
@@ -313,7 +316,7 @@ func decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
 	zr, _ := decoders.Get().(*zstd.Decoder)
 	if zr == nil {
 		var err error
-		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject))
+		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject), zstd.IgnoreChecksum(true))
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package chunkstore_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -134,4 +135,27 @@ func FuzzDecodeChunk(f *testing.F) {
 			t.Fatalf("decoded %d bytes (size %d) that are not the chunk", len(got), size)
 		}
 	})
+}
+
+// BenchmarkDecodeChunk: decompressing and verifying one 256 KiB chunk of
+// source code (this package's own files, repeated), the work of every
+// chunk a reader gets.
+func BenchmarkDecodeChunk(b *testing.B) {
+	var src []byte
+	for _, name := range []string{"chunked.go", "nearfar.go", "reader.go", "index.go", "chunked_test.go"} {
+		s, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src = append(src, s...)
+	}
+	data := bytes.Repeat(src, (256<<10)/len(src)+1)[:256<<10]
+	comp := compress(b, data)
+	d := castore.Sum(data)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := chunkstore.DecodeChunk(d, comp, int64(len(data))); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
