@@ -159,3 +159,87 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		}
 	}
 }
+
+// recompress replaces every chunk object of chunks in s by the same bytes
+// compressed at another level: valid, and unlike what a store's own
+// encoder would write.
+func recompress(t *testing.T, s objectstore.Store, chunks []castore.Digest) {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderCRC(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range chunks {
+		data, err := chunkstore.DecodeChunk(d, getObject(t, s, chunkstore.ChunkKey(d)), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(t.Context(), chunkstore.ChunkKey(d), bytes.NewReader(enc.EncodeAll(data, nil))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A near/far cache of two chunked stores keeps in near what far stored,
+// byte for byte (no compressing again), for the chunks of a blob, for a
+// blob of one chunk, and for a chunk asked for compressed. A damaged far
+// chunk is an error and stays out of near.
+func TestNearFarFillsCompressed(t *testing.T) {
+	nearMem, farMem := objectstore.NewMemory(), objectstore.NewMemory()
+	near, far := chunked(t, nearMem), chunked(t, farMem)
+	nf, err := chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := blobtest.Data(2<<20, 8)
+	blob := blobtest.Put(t, far, data)
+	chunks, _ := far.Chunks(t.Context(), blob)
+	single := blobtest.Put(t, far, []byte("a blob of one chunk"))
+	loose := blobtest.Put(t, far, []byte("a chunk asked for compressed"))
+	all := []castore.Digest{single, loose}
+	for _, cm := range chunks {
+		all = append(all, cm.Digest)
+	}
+	recompress(t, farMem, all)
+
+	for _, want := range []struct {
+		d    castore.Digest
+		data []byte
+	}{{blob, data}, {single, []byte("a blob of one chunk")}} {
+		if !blobtest.ReadAndCheck(t, nf, want.d, want.data) {
+			t.FailNow()
+		}
+	}
+	comp, err := nf.ReadCompressedChunk(t.Context(), loose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(comp, getObject(t, farMem, chunkstore.ChunkKey(loose))) {
+		t.Fatal("ReadCompressedChunk handed over other bytes than far stores")
+	}
+	for _, d := range all {
+		if !bytes.Equal(getObject(t, nearMem, chunkstore.ChunkKey(d)), getObject(t, farMem, chunkstore.ChunkKey(d))) {
+			t.Fatalf("near's chunk %s differs from far's", d)
+		}
+	}
+
+	damaged := blobtest.Put(t, far, []byte("soon damaged"))
+	farMem.Put(t.Context(), chunkstore.ChunkKey(damaged), bytes.NewReader(compress(t, []byte("other bytes!"))))
+	if _, err := nf.Open(t.Context(), damaged); !errors.Is(err, castore.ErrCorrupt) {
+		t.Fatalf("reading a damaged far chunk: %v, want a corrupt-chunk error", err)
+	}
+	if _, err := nf.ReadCompressedChunk(t.Context(), damaged); !errors.Is(err, castore.ErrCorrupt) {
+		t.Fatalf("damaged far chunk, compressed: %v, want a corrupt-chunk error", err)
+	}
+	if ok, _ := near.Has(t.Context(), damaged); ok {
+		t.Fatal("near took a damaged chunk")
+	}
+
+	plain, err := chunkstore.NewNearFar(chunkstore.NewMemory(), far, chunkstore.NearFarOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.ReadCompressedChunk(t.Context(), loose); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("near/far with a memory near: %v, want unsupported", err)
+	}
+}

@@ -151,7 +151,17 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 // openWhole copies a blob far does not split into near, then reads it
 // from near. If near cannot take it, it is read from far directly.
 func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
-	_, err := nf.shared(ctx, "blob "+string(d[:]), func(ctx context.Context) (any, error) {
+	v, err := nf.shared(ctx, "blob "+string(d[:]), func(ctx context.Context) (any, error) {
+		// One chunk, as far keeps it.
+		if fc, err := nf.fillCompressed(ctx, d, -1); err != nil || fc != nil {
+			if err != nil {
+				return nil, err
+			}
+			if !fc.inNear {
+				return fc.data, nil
+			}
+			return nil, nil
+		}
 		r, err := nf.far.Open(ctx, d)
 		if err != nil {
 			return nil, err
@@ -183,7 +193,83 @@ func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest) (castore.Blo
 	if err != nil {
 		return nil, err
 	}
+	if data, ok := v.([]byte); ok {
+		return memReader{bytes.NewReader(data)}, nil // near could not take it
+	}
 	return nf.near.Open(ctx, d)
+}
+
+// farChunk is a chunk read compressed from far: its zstd data, its
+// verified bytes, and whether near took it.
+type farChunk struct {
+	comp, data []byte
+	inNear     bool
+}
+
+// fillCompressed reads chunk d from far as far stores it, verifies it
+// (size is its length, or -1) and stores it in near as it came: no
+// compressing again what far compressed. It returns nil, and no error, if
+// far or near cannot pass chunks compressed, or far has no compressed copy
+// of d: the caller reads d with Open then.
+func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size int64) (*farChunk, error) {
+	fr, ok := nf.far.(CompressedChunkReader)
+	nw, ok2 := nf.near.(CompressedChunkWriter)
+	if !ok || !ok2 {
+		return nil, nil
+	}
+	comp, err := fr.ReadCompressedChunk(ctx, d)
+	switch {
+	case errors.Is(err, castore.ErrNotFound) || errors.Is(err, errors.ErrUnsupported):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	data, err := DecodeChunk(d, comp, size)
+	if err != nil {
+		return nil, fmt.Errorf("far: %w", err)
+	}
+	fc := &farChunk{comp: comp, data: data, inNear: true}
+	if err := nw.PutCompressedChunk(ctx, d, comp); err != nil {
+		nf.o.Logger.Warn("near cache cannot take a chunk", "chunk", d.String(), "err", err)
+		fc.inNear = false
+	}
+	return fc, nil
+}
+
+var _ CompressedChunkReader = (*NearFar)(nil)
+
+// ReadCompressedChunk hands over chunk d as near stores it. A chunk near
+// lacks is read compressed from far, verified, and stored in near first;
+// if far has no compressed copy, it is not found here (Open reads it).
+// A near that keeps no compressed chunks makes this unsupported.
+func (nf *NearFar) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
+	nr, ok := nf.near.(CompressedChunkReader)
+	if !ok {
+		return nil, fmt.Errorf("chunk %s: near keeps no compressed chunks: %w", d, errors.ErrUnsupported)
+	}
+	comp, err := nr.ReadCompressedChunk(ctx, d)
+	if err == nil {
+		nf.m.nearRead(ctx, true)
+		return comp, nil
+	}
+	if !errors.Is(err, castore.ErrNotFound) {
+		return nil, fmt.Errorf("near: %w", err)
+	}
+	nf.m.nearRead(ctx, false)
+	v, err := nf.shared(ctx, "compressed "+string(d[:]), func(ctx context.Context) (any, error) {
+		fc, err := nf.fillCompressed(ctx, d, -1)
+		if err != nil {
+			return nil, err
+		}
+		if fc == nil {
+			return nil, fmt.Errorf("chunk %s: far has no compressed copy: %w", d, castore.ErrNotFound)
+		}
+		return fc.comp, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
 }
 
 // sharedFetchTimeout bounds a fetch from far that several readers share:
@@ -284,6 +370,12 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 		// has put the chunk there: far is asked for each chunk once.
 		if data, err := readChunk(ctx, nf.near, cm); err == nil {
 			return result{data, true}, nil
+		}
+		if fc, err := nf.fillCompressed(ctx, cm.Digest, int64(cm.Size)); err != nil || fc != nil {
+			if err != nil {
+				return nil, err
+			}
+			return result{fc.data, fc.inNear}, nil
 		}
 		data, err := readChunk(ctx, nf.far, cm)
 		if err != nil {

@@ -88,7 +88,7 @@ func DefaultRegistry() *Registry {
 		if err != nil {
 			return nil, err
 		}
-		return &closingBlobs{BlobService: grpcapi.NewBlobClient(conn), conn: conn}, nil
+		return &closingBlobs{BlobClient: grpcapi.NewBlobClient(conn), conn: conn}, nil
 	})
 	RegisterDirectoryService(r, "grpc", func(ctx context.Context, c *Composition, p *GRPCParams) (castore.DirectoryService, error) {
 		conn, err := dialParams(ctx, p)
@@ -127,8 +127,8 @@ func dialParams(ctx context.Context, p *GRPCParams) (*grpc.ClientConn, error) {
 // closingBlobs and closingDirs close the connection of a gRPC client when
 // the composition is closed.
 type closingBlobs struct {
-	castore.BlobService
-	conn *grpc.ClientConn
+	*grpcapi.BlobClient // all of it: a cache in front takes chunks compressed
+	conn                *grpc.ClientConn
 }
 
 func (c *closingBlobs) Close() error { return c.conn.Close() }

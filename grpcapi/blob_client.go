@@ -106,8 +106,8 @@ func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobRe
 // compressed if the server can, else with Read.
 func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) ([]byte, error) {
 	if size <= chunkstore.MaxChunkObject {
-		if data, ok, err := c.fetchCompressed(ctx, d, int64(size)); ok {
-			return data, err
+		if data, ok := c.fetchCompressed(ctx, d, int64(size)); ok {
+			return data, nil
 		}
 	}
 	return c.fetchPlain(ctx, d, size)
@@ -115,14 +115,39 @@ func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) (
 
 // fetchCompressed reads chunk d as stored through castore.v1.ChunkService,
 // then decompresses and verifies it; size is its length, or -1 if not
-// known. ok is false if the server has no compressed copy to give (or no
-// ChunkService, or the client reads plainly): the caller then uses Read.
-func (c *BlobClient) fetchCompressed(ctx context.Context, d castore.Digest, size int64) (data []byte, ok bool, err error) {
+// known. ok is false if that fails in any way: the server has no
+// compressed copy (or no ChunkService, or the client reads plainly), or
+// what came is not the chunk. The caller then uses Read, whose bytes the
+// server verified: a cache whose copy of the chunk is damaged reads it
+// from its far store then, where the compressed path would hand the
+// damaged copy over every time.
+func (c *BlobClient) fetchCompressed(ctx context.Context, d castore.Digest, size int64) (data []byte, ok bool) {
+	comp, err := c.readCompressed(ctx, d, chunkstore.CompressedLimit(size))
+	if err != nil {
+		return nil, false
+	}
+	data, err = chunkstore.DecodeChunk(d, comp, size)
+	return data, err == nil
+}
+
+var _ chunkstore.CompressedChunkReader = (*BlobClient)(nil)
+
+// ReadCompressedChunk returns chunk d's zstd data as the server stores it,
+// unverified (chunkstore.DecodeChunk checks it): a NearFar cache with
+// this client as far keeps chunks as they come. A server without
+// castore.v1.ChunkService (or a client with PlainReads) makes it
+// unsupported.
+func (c *BlobClient) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
+	return c.readCompressed(ctx, d, chunkstore.CompressedLimit(-1))
+}
+
+// readCompressed reads chunk d's zstd data, refusing more than limit
+// bytes.
+func (c *BlobClient) readCompressed(ctx context.Context, d castore.Digest, limit int64) ([]byte, error) {
 	if c.PlainReads || c.noChunks.Load() {
-		return nil, false, nil
+		return nil, fmt.Errorf("read chunk %s compressed: %w", d, errors.ErrUnsupported)
 	}
 	stream, err := c.chunks.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
-	limit := chunkstore.CompressedLimit(size)
 	var comp []byte
 	for err == nil {
 		var msg *pb.CompressedData
@@ -130,7 +155,7 @@ func (c *BlobClient) fetchCompressed(ctx context.Context, d castore.Digest, size
 			break
 		}
 		if int64(len(comp)+len(msg.GetData())) > limit {
-			return nil, true, fmt.Errorf("read chunk %s: server sent more than %d compressed bytes: %w", d, limit, castore.ErrCorrupt)
+			return nil, fmt.Errorf("read chunk %s: server sent more than %d compressed bytes: %w", d, limit, castore.ErrCorrupt)
 		}
 		if comp == nil {
 			comp = msg.GetData() // usually the whole chunk; decoding copied it
@@ -138,21 +163,13 @@ func (c *BlobClient) fetchCompressed(ctx context.Context, d castore.Digest, size
 			comp = append(comp, msg.GetData()...)
 		}
 	}
-	switch status.Code(err) {
-	case codes.Unimplemented:
-		c.noChunks.Store(true)
-		return nil, false, nil
-	case codes.NotFound:
-		return nil, false, nil
-	}
 	if err != io.EOF {
-		return nil, true, fromStatus("read chunk "+d.String(), err)
+		if status.Code(err) == codes.Unimplemented {
+			c.noChunks.Store(true)
+		}
+		return nil, fromStatus("read chunk "+d.String()+" compressed", err)
 	}
-	data, err = chunkstore.DecodeChunk(d, comp, size)
-	if err != nil {
-		return nil, true, fmt.Errorf("read chunk %s from the server: %w", d, err)
-	}
-	return data, true, nil
+	return comp, nil
 }
 
 // fetchPlain reads one whole blob or chunk with Read into memory,
@@ -201,10 +218,7 @@ func (c *BlobClient) fetchPlain(ctx context.Context, d castore.Digest, size uint
 // other comes with Read, into memory up to SpoolMemory, beyond that into
 // an unlinked temp file.
 func (c *BlobClient) spool(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
-	if data, ok, err := c.fetchCompressed(ctx, d, -1); ok {
-		if err != nil {
-			return nil, err
-		}
+	if data, ok := c.fetchCompressed(ctx, d, -1); ok {
 		return nopCloser{bytes.NewReader(data)}, nil
 	}
 	stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})

@@ -2,7 +2,9 @@ package grpcapi_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -226,8 +228,16 @@ func TestBlobClientReadsCompressed(t *testing.T) {
 			t.Fatal(err)
 		}
 		bc, c := servedCounting(t, nf)
-		check(t, bc, c, nf, all, all) // each chunk: not in near, so Read
+		// Near lacks them: the server reads them compressed from far,
+		// and keeps them in near as they came.
 		check(t, bc, c, nf, all, n(0))
+		check(t, bc, c, nf, all, n(0))
+		chunks, _ := far.Chunks(t.Context(), castore.Sum(data))
+		for _, cm := range chunks {
+			if ok, err := near.Has(t.Context(), cm.Digest); !ok || err != nil {
+				t.Fatalf("near lacks chunk %s after a read: %v", cm.Digest, err)
+			}
+		}
 	})
 }
 
@@ -262,9 +272,33 @@ func (h hostileChunks) ReadCompressed(req *pb.ReadCompressedRequest, stream grpc
 	return nil
 }
 
+// lying serves other bytes than it stores for every blob and chunk: one
+// byte flipped.
+type lying struct{ *chunkstore.Chunked }
+
+func (l lying) Open(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+	r, err := l.Chunked.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	data[len(data)/2] ^= 1
+	return nopReader{bytes.NewReader(data)}, nil
+}
+
+type nopReader struct{ *bytes.Reader }
+
+func (nopReader) Close() error { return nil }
+
 // A server whose ChunkService sends anything but the chunk (garbage, an
-// other chunk, a cut frame, a bomb, endless data) makes the client's read
-// fail with ErrCorrupt: never wrong bytes, never a hang.
+// other chunk, a cut frame, a bomb, endless data) costs the client a
+// plain Read of the chunk, whose bytes the server verified: the read
+// returns exactly the blob. If Read lies too, the read fails with
+// ErrCorrupt. Never wrong bytes, never a hang.
 func TestBlobClientRefusesHostileChunks(t *testing.T) {
 	zeros := func() []byte {
 		enc, _ := zstd.NewWriter(nil)
@@ -288,26 +322,41 @@ func TestBlobClientRefusesHostileChunks(t *testing.T) {
 		},
 	}
 	for name, answer := range answers {
-		t.Run(name, func(t *testing.T) {
-			store := chunked(t)
-			s := grpc.NewServer(grpcapi.ServerOptions()...)
-			pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(store))
-			pb.RegisterChunkServiceServer(s, hostileChunks{store: store, answer: answer})
-			l := listenTCP(t)
-			go s.Serve(l)
-			t.Cleanup(s.Stop)
-			bc := grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String()))
-			for _, data := range [][]byte{blobtest.Data(2<<20, 1), []byte("one chunk")} {
-				d := blobtest.Put(t, store, data)
-				r, err := bc.Open(t.Context(), d)
-				if err == nil {
-					_, err = io.ReadAll(r)
-					r.Close()
+		for _, readLies := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/Read lies %v", name, readLies), func(t *testing.T) {
+				store := chunked(t)
+				var blobs castore.BlobService = store
+				if readLies {
+					blobs = lying{store}
 				}
-				if !errors.Is(err, castore.ErrCorrupt) {
-					t.Fatalf("reading a %d-byte blob: %v, want a corrupt-chunk error", len(data), err)
+				c := &calls{n: map[string]int{}}
+				s := grpc.NewServer(append(grpcapi.ServerOptions(), grpc.StreamInterceptor(c.intercept))...)
+				pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(blobs))
+				pb.RegisterChunkServiceServer(s, hostileChunks{store: store, answer: answer})
+				l := listenTCP(t)
+				go s.Serve(l)
+				t.Cleanup(s.Stop)
+				bc := grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String()))
+				for _, data := range [][]byte{blobtest.Data(2<<20, 1), []byte("one chunk")} {
+					d := blobtest.Put(t, store, data)
+					c.take()
+					r, err := bc.Open(t.Context(), d)
+					var got []byte
+					if err == nil {
+						got, err = io.ReadAll(r)
+						r.Close()
+					}
+					switch {
+					case readLies && !errors.Is(err, castore.ErrCorrupt):
+						t.Fatalf("reading a %d-byte blob: %v, want a corrupt-chunk error", len(data), err)
+					case !readLies && (err != nil || !bytes.Equal(got, data)):
+						t.Fatalf("reading a %d-byte blob: %d bytes, %v; want the blob", len(data), len(got), err)
+					}
+					if comp, _ := c.take(); comp == 0 {
+						t.Fatal("the client did not ask for compressed chunks")
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

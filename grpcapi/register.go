@@ -12,13 +12,13 @@ import (
 )
 
 // Register adds the castore services to s. A nil service is not
-// registered. Blobs whose chunks are kept compressed (chunkstore's
-// CompressedReader finds them) are served through castore.v1.ChunkService
-// as well.
+// registered. Blobs that can hand over chunks compressed
+// (chunkstore.CompressedChunkReader) are served through
+// castore.v1.ChunkService as well.
 func Register(s grpc.ServiceRegistrar, blobs castore.BlobService, dirs castore.DirectoryService, opts ...Option) {
 	if blobs != nil {
 		pb.RegisterBlobServiceServer(s, NewBlobServer(blobs))
-		if cr, ok := chunkstore.CompressedReader(blobs); ok {
+		if cr, ok := blobs.(chunkstore.CompressedChunkReader); ok {
 			pb.RegisterChunkServiceServer(s, NewChunkServer(cr))
 		}
 	}

@@ -19,7 +19,8 @@ import (
 
 // toStatus maps a castore error to a gRPC status error:
 // ErrNotFound -> NOT_FOUND, ErrInvalid -> INVALID_ARGUMENT, ErrCorrupt ->
-// DATA_LOSS, context errors -> CANCELED / DEADLINE_EXCEEDED, and any other
+// DATA_LOSS, context errors -> CANCELED / DEADLINE_EXCEEDED,
+// errors.ErrUnsupported -> UNIMPLEMENTED, and any other
 // backend failure -> UNAVAILABLE (the caller may retry; it is never a
 // silent success). A status error passes through unchanged.
 func toStatus(err error) error {
@@ -41,6 +42,8 @@ func toStatus(err error) error {
 		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
+	case errors.Is(err, errors.ErrUnsupported):
+		code = codes.Unimplemented
 	default:
 		code = codes.Unavailable
 	}
@@ -80,6 +83,8 @@ func fromStatus(op string, err error) error {
 		sentinel = context.Canceled
 	case codes.DeadlineExceeded:
 		sentinel = context.DeadlineExceeded
+	case codes.Unimplemented:
+		sentinel = errors.ErrUnsupported
 	}
 	return fmt.Errorf("%s: %w", op, &statusError{st: st, sentinel: sentinel})
 }

@@ -196,6 +196,16 @@ func (f indexingFar) Chunks(ctx context.Context, d castore.Digest) ([]castore.Ch
 	return chunks, err
 }
 
+// ReadCompressedChunk passes far's chunks on as far stores them, if far
+// can: near keeps them so, without compressing them again.
+func (f indexingFar) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
+	cr, ok := f.BlobService.(chunkstore.CompressedChunkReader)
+	if !ok {
+		return nil, fmt.Errorf("chunk %s: far hands over no compressed chunks: %w", d, errors.ErrUnsupported)
+	}
+	return cr.ReadCompressedChunk(ctx, d)
+}
+
 // touchingStore marks every object it hands out as read now (its access
 // time), whatever the file system's atime policy, so that eviction is
 // least-recently-read first, and tells grew the size of every object it

@@ -8,14 +8,20 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc"
+
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/compose"
 	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/grpcapi"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -175,5 +181,84 @@ func TestMountCacheStaysBoundedBetweenSweeps(t *testing.T) {
 	// a sweep ran.
 	if limit := int64(bound + bound/10 + 8*(8<<10)); peak > limit {
 		t.Errorf("after reading %d bytes through a %d-byte cache it held %d bytes, more than %d", read, bound, peak, limit)
+	}
+}
+
+// A mount cache in front of a castore server (opened from its URL, as
+// `castore mount` does) keeps the server's chunks as the server stores
+// them, byte for byte: they come compressed and are not compressed again.
+// The server's objects are recompressed at another level first, so that
+// a cache compressing on its own could not match them by chance.
+func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
+	ctx := t.Context()
+	mem := objectstore.NewMemory()
+	remote, err := chunkstore.NewChunked(mem, chunkstore.ChunkedOptions{AvgChunkSize: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomFile(t, filepath.Join(t.TempDir(), "f"), 256<<10, 3)
+	data = append(data, bytes.Repeat([]byte("compressible "), 20000)...)
+	w := remote.Create(ctx)
+	w.Write(data)
+	d, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := remote.Chunks(ctx, d)
+	if err != nil || len(chunks) < 2 {
+		t.Fatalf("%d chunks, %v", len(chunks), err)
+	}
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	for _, cm := range chunks {
+		r, _ := mem.Get(ctx, chunkstore.ChunkKey(cm.Digest))
+		comp, _ := io.ReadAll(r)
+		r.Close()
+		raw, err := chunkstore.DecodeChunk(cm.Digest, comp, int64(cm.Size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem.Put(ctx, chunkstore.ChunkKey(cm.Digest), bytes.NewReader(enc.EncodeAll(raw, nil)))
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpcapi.ServerOptions()...)
+	grpcapi.Register(srv, remote, nil)
+	go srv.Serve(l)
+	defer srv.Stop()
+	svcs, err := compose.Open(ctx, compose.DefaultRegistry(), compose.Options{
+		BlobServiceAddr: "grpc+http://" + l.Addr().String(), DirectoryServiceAddr: "memory://"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svcs.Close()
+	c, err := openMountCache(t.TempDir(), 1<<30, svcs.Blobs, svcs.Directories, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.blobs.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes through the cache: %v", len(got), err)
+	}
+	for _, cm := range chunks {
+		key := chunkstore.ChunkKey(cm.Digest)
+		cached, err := os.ReadFile(filepath.Join(c.files.Root(), filepath.FromSlash(key)))
+		if err != nil {
+			t.Fatalf("chunk %s is not in the cache: %v", cm.Digest, err)
+		}
+		r, _ := mem.Get(ctx, key)
+		stored, _ := io.ReadAll(r)
+		r.Close()
+		if !bytes.Equal(cached, stored) {
+			t.Fatalf("chunk %s: the cache holds %d bytes, the server stores %d others", cm.Digest, len(cached), len(stored))
+		}
 	}
 }
