@@ -210,7 +210,7 @@ type farChunk struct {
 // (size is its length, or -1) and stores it in near as it came: no
 // compressing again what far compressed. It returns nil, and no error, if
 // far or near cannot pass chunks compressed, or far has no compressed copy
-// of d: the caller reads d with Open then.
+// of d that checks out: the caller reads d with Open then.
 func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size int64) (*farChunk, error) {
 	fr, ok := nf.far.(CompressedChunkReader)
 	nw, ok2 := nf.near.(CompressedChunkWriter)
@@ -226,7 +226,10 @@ func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size in
 	}
 	data, err := DecodeChunk(d, comp, size)
 	if err != nil {
-		return nil, fmt.Errorf("far: %w", err)
+		// Not into near. Far's Open may still read it: a gRPC far verifies
+		// with its own far, which a damaged cache copy there bypasses.
+		nf.o.Logger.Warn("far's compressed copy of a chunk does not check out; reading it with Open", "chunk", d.String(), "err", err)
+		return nil, nil
 	}
 	fc := &farChunk{comp: comp, data: data, inNear: true}
 	if err := nw.PutCompressedChunk(ctx, d, comp); err != nil {

@@ -360,3 +360,30 @@ func TestBlobClientRefusesHostileChunks(t *testing.T) {
 		}
 	}
 }
+
+// A near/far cache whose far is a client of a server with a hostile
+// ChunkService (a frontend's cache, a mount's) reads every blob right,
+// through Read, and keeps only chunks that check out.
+func TestNearFarOverHostileChunks(t *testing.T) {
+	store := chunked(t)
+	s := grpc.NewServer(grpcapi.ServerOptions()...)
+	pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(store))
+	pb.RegisterChunkServiceServer(s, hostileChunks{store: store, answer: func(c []byte) [][]byte { return [][]byte{c[:len(c)-5]} }})
+	l := listenTCP(t)
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	near := chunked(t)
+	nf, err := chunkstore.NewNearFar(near, grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String())), chunkstore.NearFarOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{blobtest.Data(2<<20, 1), []byte("one chunk")} {
+		d := blobtest.Put(t, store, data)
+		if !blobtest.ReadAndCheck(t, nf, d, data) {
+			t.FailNow()
+		}
+		if !blobtest.ReadAndCheck(t, near, d, data) {
+			t.FailNow()
+		}
+	}
+}
