@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 
@@ -32,24 +33,12 @@ func TestChunkServiceWire(t *testing.T) {
 	l := listenTCP(t)
 	serve(t, l, blobs, nil)
 	cc := pb.NewChunkServiceClient(dial(t, "grpc+http://"+l.Addr().String()))
-	read := func(d []byte) ([]byte, []int, error) {
+	read := func(cc pb.ChunkServiceClient, d []byte) ([]byte, []int, error) {
 		stream, err := cc.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d})
 		if err != nil {
 			return nil, nil, err
 		}
-		var out []byte
-		var sizes []int
-		for {
-			m, err := stream.Recv()
-			if err == io.EOF {
-				return out, sizes, nil
-			}
-			if err != nil {
-				return nil, nil, err
-			}
-			out = append(out, m.Data...)
-			sizes = append(sizes, len(m.Data))
-		}
+		return readAll(t, stream)
 	}
 
 	// An incompressible chunk of 3 MiB: more than one message.
@@ -61,28 +50,15 @@ func TestChunkServiceWire(t *testing.T) {
 	serve(t, l2, big, nil)
 	bigData := randBytes(3<<20, 9)
 	bigD := blobtest.Put(t, big, bigData)
-	stream, err := pb.NewChunkServiceClient(dial(t, "grpc+http://"+l2.Addr().String())).ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: bigD[:]})
+	comp, sizes, err := read(pb.NewChunkServiceClient(dial(t, "grpc+http://"+l2.Addr().String())), bigD[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var comp []byte
-	var msgs int
-	for {
-		m, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(m.Data) > grpcapi.ReadMessageSize {
-			t.Fatalf("a message of %d bytes", len(m.Data))
-		}
-		comp = append(comp, m.Data...)
-		msgs++
+	if slices.Max(sizes) > grpcapi.ReadMessageSize {
+		t.Fatalf("messages of %v bytes", sizes)
 	}
-	if got, err := chunkstore.DecodeChunk(bigD, comp, -1); err != nil || !bytes.Equal(got, bigData) || msgs < 3 {
-		t.Fatalf("3 MiB chunk in %d messages: %v", msgs, err)
+	if got, err := chunkstore.DecodeChunk(bigD, comp, -1); err != nil || !bytes.Equal(got, bigData) || len(sizes) < 3 {
+		t.Fatalf("3 MiB chunk in %d messages: %v", len(sizes), err)
 	}
 
 	data := blobtest.Data(2<<20, 5)
@@ -91,7 +67,7 @@ func TestChunkServiceWire(t *testing.T) {
 	if err != nil || len(chunks) < 2 {
 		t.Fatalf("chunks: %d, %v", len(chunks), err)
 	}
-	comp, _, err = read(chunks[1].Digest[:])
+	comp, _, err = read(cc, chunks[1].Digest[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,19 +75,16 @@ func TestChunkServiceWire(t *testing.T) {
 		t.Fatalf("chunk #1 decodes to other bytes: %v", err)
 	}
 	unknown := castore.Sum([]byte("never stored"))
-	_, _, err = read(unknown[:])
+	_, _, err = read(cc, unknown[:])
 	wantCode(t, "unknown digest", err, codes.NotFound)
-	_, _, err = read(blob[:])
+	_, _, err = read(cc, blob[:])
 	wantCode(t, "blob of several chunks", err, codes.NotFound)
-	_, _, err = read(unknown[:31])
+	_, _, err = read(cc, unknown[:31])
 	wantCode(t, "31-byte digest", err, codes.InvalidArgument)
 
 	lm := listenTCP(t)
 	serve(t, lm, chunkstore.NewMemory(), nil)
-	ms, err := pb.NewChunkServiceClient(dial(t, "grpc+http://"+lm.Addr().String())).ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: unknown[:]})
-	if err == nil {
-		_, err = ms.Recv()
-	}
+	_, _, err = read(pb.NewChunkServiceClient(dial(t, "grpc+http://"+lm.Addr().String())), unknown[:])
 	wantCode(t, "memory store", err, codes.Unimplemented)
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -53,7 +54,12 @@ func randBytes(n int, seed byte) []byte {
 	return b
 }
 
-func readAll(t *testing.T, stream interface{ Recv() (*pb.BlobChunk, error) }) ([]byte, []int, error) {
+// readAll receives a stream of data messages (BlobChunk, CompressedData)
+// to its end: their bytes, and the size of each.
+func readAll[M any, P interface {
+	*M
+	GetData() []byte
+}](t *testing.T, stream grpc.ServerStreamingClient[M]) ([]byte, []int, error) {
 	var out []byte
 	var sizes []int
 	for {
@@ -64,8 +70,9 @@ func readAll(t *testing.T, stream interface{ Recv() (*pb.BlobChunk, error) }) ([
 		if err != nil {
 			return out, sizes, err
 		}
-		sizes = append(sizes, len(m.Data))
-		out = append(out, m.Data...)
+		data := P(m).GetData()
+		sizes = append(sizes, len(data))
+		out = append(out, data...)
 	}
 }
 

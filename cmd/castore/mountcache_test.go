@@ -19,6 +19,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/compose"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
@@ -161,14 +162,8 @@ func TestMountCacheStaysBoundedBetweenSweeps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := c.blobs.Open(ctx, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(r)
-		r.Close()
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("blob %d: %v", i, err)
+		if !blobtest.ReadAndCheck(t, c.blobs, d, data) {
+			t.FailNow()
 		}
 		read += int64(len(data))
 		var size int64
@@ -239,14 +234,8 @@ func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	r, err := c.blobs.Open(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(r)
-	r.Close()
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("read %d bytes through the cache: %v", len(got), err)
+	if !blobtest.ReadAndCheck(t, c.blobs, d, data) {
+		t.FailNow()
 	}
 	for _, cm := range chunks {
 		key := chunkstore.ChunkKey(cm.Digest)
