@@ -27,12 +27,7 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 	u := newUploader(ctx, blobs, &o)
 	switch {
 	case fi.Mode().IsRegular():
-		f, err := os.Open(path)
-		if err != nil {
-			return castore.Node{}, err
-		}
-		defer f.Close()
-		d, err := u.upload(path, plainReader{f}, fi.Size())
+		d, err := u.uploadFile(path, fi.Size())
 		if err != nil {
 			return castore.Node{}, err
 		}
@@ -82,12 +77,7 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 			held := u.acquire(min(fi.Size(), streamHold))
 			u.g.Go(func() error {
 				defer u.release(held)
-				f, err := os.Open(full)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				d, err := u.upload(full, plainReader{f}, fi.Size())
+				d, err := u.uploadFile(full, fi.Size())
 				leaf.node.Digest = d
 				return err
 			})

@@ -358,9 +358,13 @@ func walkFiles(t *testing.T, root string) iter.Seq2[string, fs.FileInfo] {
 }
 
 // A failing blob service fails the import with its error and no root.
+// (The fixture's files are empty, which need no blob written: one more
+// file has bytes.)
 func TestImportBlobFailure(t *testing.T) {
 	_, dirs := stores(t)
-	_, err := ingest.ImportPath(context.Background(), failingBlobs{chunkstore.NewMemory()}, dirs, fixtureTree(t), ingest.Options{})
+	tree := fixtureTree(t)
+	must(t, os.WriteFile(filepath.Join(tree, "keep", "data"), []byte("some bytes"), 0o644))
+	_, err := ingest.ImportPath(context.Background(), failingBlobs{chunkstore.NewMemory()}, dirs, tree, ingest.Options{})
 	if !errors.Is(err, errFull) {
 		t.Fatalf("got %v", err)
 	}

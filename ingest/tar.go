@@ -208,7 +208,7 @@ func addEntry(u *uploader, t *tree, tr *tar.Reader, h *tar.Header, p castore.Pat
 		name := h.Name
 		u.g.Go(func() error {
 			defer u.release(held)
-			d, err := u.upload(name, bytes.NewReader(buf), int64(len(buf)))
+			d, err := u.uploadBytes(name, buf)
 			leaf.node.Digest = d
 			return err
 		})

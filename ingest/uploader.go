@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -33,6 +35,13 @@ type Options struct {
 	Wrap bool
 	// Progress, if set, is updated as files are stored.
 	Progress *Progress
+	// SkipKnown hashes each file first (from disk, or from an archive up
+	// to the bound it holds in memory) and sends only those the blob
+	// service lacks. Worth it across a network: a second import of a tree
+	// sends only what changed. A local store dedups chunks anyway; there,
+	// reading and hashing every new file twice cost a first import of
+	// GOROOT on tmpfs about a fifth more CPU.
+	SkipKnown bool
 }
 
 // Progress counts what an import has stored so far. It is safe to read
@@ -78,6 +87,7 @@ type uploader struct {
 	prog  *Progress
 
 	skipSpecial bool
+	skipKnown   bool
 	links       []link // hard links, resolved after the uploads
 
 	mu    sync.Mutex
@@ -89,7 +99,7 @@ type uploader struct {
 func newUploader(ctx context.Context, blobs castore.BlobService, o *Options) *uploader {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.importConcurrency())
-	u := &uploader{ctx: ctx, blobs: blobs, g: g, prog: o.Progress, skipSpecial: o.SkipSpecial, avail: o.memoryBudget(), total: o.memoryBudget()}
+	u := &uploader{ctx: ctx, blobs: blobs, g: g, prog: o.Progress, skipSpecial: o.SkipSpecial, skipKnown: o.SkipKnown, avail: o.memoryBudget(), total: o.memoryBudget()}
 	u.cond = sync.NewCond(&u.mu)
 	return u
 }
@@ -114,6 +124,71 @@ func (u *uploader) upload(what string, r io.Reader, size int64) (castore.Digest,
 		u.prog.Bytes.Add(size)
 	}
 	return d, nil
+}
+
+// uploadFile stores the file at path, of size bytes. With skipKnown it
+// hashes the file first and asks the store: a blob the store has is not
+// sent again. A new file is read twice then (the second time from the
+// page cache, usually).
+func (u *uploader) uploadFile(path string, size int64) (castore.Digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return castore.Digest{}, err
+	}
+	defer f.Close()
+	if !u.skipKnown {
+		return u.upload(path, plainReader{f}, size)
+	}
+	h := castore.NewHasher()
+	n, err := plainReader{f}.WriteTo(h)
+	if err != nil {
+		return castore.Digest{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if n != size {
+		return castore.Digest{}, fmt.Errorf("%s: read %d bytes, expected %d (did it change while being imported?)", path, n, size)
+	}
+	d := h.Sum()
+	if ok, err := u.known(path, d, size); ok || err != nil {
+		return d, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return castore.Digest{}, fmt.Errorf("%s: %w", path, err)
+	}
+	got, err := u.upload(path, plainReader{f}, size)
+	if err == nil && got != d {
+		return castore.Digest{}, fmt.Errorf("%s: stored as %s, but hashed as %s a moment before (did it change while being imported?)", path, got, d)
+	}
+	return got, err
+}
+
+// uploadBytes stores b; with skipKnown, unless the store has it already.
+func (u *uploader) uploadBytes(what string, b []byte) (castore.Digest, error) {
+	if !u.skipKnown {
+		return u.upload(what, bytes.NewReader(b), int64(len(b)))
+	}
+	d := castore.Sum(b)
+	if ok, err := u.known(what, d, int64(len(b))); ok || err != nil {
+		return d, err
+	}
+	got, err := u.upload(what, bytes.NewReader(b), int64(len(b)))
+	if err == nil && got != d {
+		return castore.Digest{}, fmt.Errorf("%s: the store says %s, the bytes hash to %s: %w", what, got, d, castore.ErrCorrupt)
+	}
+	return got, err
+}
+
+// known reports whether the store has blob d already, counting it as
+// stored if so.
+func (u *uploader) known(what string, d castore.Digest, size int64) (bool, error) {
+	ok, err := u.blobs.Has(u.ctx, d)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	if ok && u.prog != nil {
+		u.prog.Files.Add(1)
+		u.prog.Bytes.Add(size)
+	}
+	return ok, nil
 }
 
 // acquire reserves n bytes of the memory budget, waiting for uploads in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/castore-go/castore/compose"
@@ -42,6 +43,20 @@ func (s *storeFlags) clientOptions() (compose.Options, error) {
 		opts.DirectoryServiceAddr = def[1]
 	}
 	return opts, nil
+}
+
+// blobsRemote reports whether the flags name a blob service reached over
+// gRPC (by address: a config file's services count as local).
+func (s *storeFlags) blobsRemote() bool {
+	opts, err := s.clientOptions()
+	return err == nil && strings.HasPrefix(opts.BlobServiceAddr, "grpc+")
+}
+
+// flagSet reports whether the flag called name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // openClientStores opens the stores a client command's flags name.

@@ -19,8 +19,12 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	skipSpecial := fs.Bool("skip-special", false, "leave out sockets, devices and fifos instead of failing")
 	wrap := fs.Bool("wrap", false, "make an archive's top-level entries the children of one root directory")
 	concurrency := fs.Int("concurrency", 0, "files uploaded at once (default 8 x cores, at least 32)")
+	skipKnown := fs.Bool("skip-known", false, "hash each file first and send only those the blob service lacks; default: on for a gRPC blob service (a second import sends only what changed), off for a local store (it dedups anyway)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
+	}
+	if !flagSet(fs, "skip-known") {
+		*skipKnown = sf.blobsRemote()
 	}
 	if (*tarFile == "") == (fs.NArg() != 1) || fs.NArg() > 1 {
 		return usagef("give exactly one PATH, or --tar FILE")
@@ -31,7 +35,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	}
 	defer svcs.Close()
 	var prog ingest.Progress
-	o := ingest.Options{SkipSpecial: *skipSpecial, Wrap: *wrap, Concurrency: *concurrency, Progress: &prog}
+	o := ingest.Options{SkipSpecial: *skipSpecial, Wrap: *wrap, Concurrency: *concurrency, Progress: &prog, SkipKnown: *skipKnown}
 	stop := showProgress(env.stderr, &prog)
 	var n castore.Node
 	if *tarFile != "" {
