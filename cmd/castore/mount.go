@@ -45,7 +45,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 	var roots rootFlags
 	fs.Var(&roots, "root", "a named root NAME=ROOT[/path] (repeatable)")
 	cacheDir := fs.String("cache-dir", "", "local cache of blobs and directories (default $XDG_CACHE_HOME/castore or ~/.cache/castore); \"off\" for none")
-	cacheSize := fs.String("cache-size", "10GiB", "most bytes of blobs the cache keeps; the least recently read are evicted beyond it")
+	cacheSize := fs.String("cache-size", "10GiB", "most bytes of blobs the cache keeps; the least recently read are evicted beyond it (directories: a mount empties their cache if it has grown past a tenth of this, at least 16 MiB)")
 	debug := fs.Bool("debug", false, "log every FUSE request")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err

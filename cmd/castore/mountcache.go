@@ -29,7 +29,9 @@ import (
 //
 // Blobs are read through it chunk by chunk (chunkstore.NearFar); the blob
 // files are bounded by a size, evicting the least recently read first.
-// Directories are small and kept without bound.
+// Directories are small: they are kept until their file outgrows a tenth
+// of that bound (at least 16 MiB), and the next mount then starts them
+// afresh.
 type mountCache struct {
 	dir   string
 	max   int64
@@ -73,7 +75,7 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 		near.Close()
 		return nil, err
 	}
-	db, err := dirstore.OpenEmbedded(filepath.Join(abs, "directories.db"))
+	db, err := openDirCache(filepath.Join(abs, "directories.db"), dirCacheBound(max), log)
 	if err != nil {
 		near.Close()
 		return nil, fmt.Errorf("%w (is another 'castore mount' using the cache dir %s? give each its own --cache-dir)", err, abs)
@@ -84,6 +86,32 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 		return nil, err
 	}
 	return c, nil
+}
+
+// dirCacheBound is the size past which a mount empties the directory
+// cache of a blob cache bounded by blobBound.
+func dirCacheBound(blobBound int64) int64 { return max(blobBound/10, 16<<20) }
+
+// openDirCache opens the directory cache at path, starting it afresh if
+// its file is larger than bound. The file's lock, taken by opening it,
+// says no other mount uses it.
+func openDirCache(path string, bound int64, log *slog.Logger) (*dirstore.Embedded, error) {
+	db, err := dirstore.OpenEmbedded(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= bound {
+		return db, nil
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil {
+		return nil, fmt.Errorf("directory cache: %w", err)
+	}
+	log.Info("directory cache outgrew its bound; starting it afresh", "path", path, "size", fi.Size(), "bound", bound)
+	return dirstore.OpenEmbedded(path)
 }
 
 func (c *mountCache) Close() error {

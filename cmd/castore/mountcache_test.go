@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/compose"
 	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/grpcapi"
 	"github.com/castore-go/castore/objectstore"
 )
@@ -249,5 +251,47 @@ func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 		if !bytes.Equal(cached, stored) {
 			t.Fatalf("chunk %s: the cache holds %d bytes, the server stores %d others", cm.Digest, len(cached), len(stored))
 		}
+	}
+}
+
+// The directory cache is kept from one mount to the next until its file
+// outgrows a tenth of the blob bound (at least 16 MiB); a mount then
+// starts it afresh.
+func TestMountCacheDirectoriesBounded(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	far := dirstore.NewMemory()
+	d := dirtest.MustDir(t, castore.Entry{Name: "f", Node: castore.FileNode(castore.EmptyDigest, 0, false)})
+	open := func(blobBound int64) *mountCache {
+		t.Helper()
+		c, err := openMountCache(dir, blobBound, chunkstore.NewMemory(), far, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := open(1 << 30)
+	dd, err := c.db.Put(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	// Grow the file past 16 MiB (bolt ignores room it did not use).
+	if err := os.Truncate(filepath.Join(dir, "directories.db"), 20<<20); err != nil {
+		t.Fatal(err)
+	}
+	c = open(1 << 30) // bound 100 MiB: kept
+	if _, err := c.db.Get(ctx, dd); err != nil {
+		t.Fatalf("a directory cache within its bound lost a directory: %v", err)
+	}
+	c.Close()
+	c = open(100 << 20) // bound 16 MiB: started afresh
+	defer c.Close()
+	if _, err := c.db.Get(ctx, dd); !errors.Is(err, castore.ErrNotFound) {
+		t.Fatalf("a directory cache over its bound still has a directory: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "directories.db")); err != nil || fi.Size() > 1<<20 {
+		t.Fatalf("the directory cache file after starting afresh: %v", err)
 	}
 }
