@@ -305,7 +305,7 @@ func TestHostileCells(t *testing.T) {
 }
 
 // TestTooLarge: a directory over 10 MiB is refused by Put and by a
-// putter, and nothing of it is stored.
+// putter's Put, and nothing of it is stored.
 func TestTooLarge(t *testing.T) {
 	f := newFixture(t)
 	s := f.open(t, f.params(t), nil)
@@ -322,8 +322,13 @@ func TestTooLarge(t *testing.T) {
 	if _, err := s.Put(ctx, huge); !errors.Is(err, bigtable.ErrTooLarge) {
 		t.Errorf("Put of %d bytes: %v, want ErrTooLarge", len(huge.Marshal()), err)
 	}
-	if _, err := putAll(t, ctx, s, []*castore.Directory{huge}); !errors.Is(err, bigtable.ErrTooLarge) {
-		t.Errorf("putter of %d bytes: %v, want ErrTooLarge", len(huge.Marshal()), err)
+	// The putter refuses it as it arrives, not only at Close.
+	p := s.NewPutter(ctx)
+	if err := p.Put(huge); !errors.Is(err, bigtable.ErrTooLarge) {
+		t.Errorf("putter's Put of %d bytes: %v, want ErrTooLarge", len(huge.Marshal()), err)
+	}
+	if _, err := p.Close(); !errors.Is(err, bigtable.ErrTooLarge) {
+		t.Errorf("putter's Close after refusing a directory: %v, want ErrTooLarge", err)
 	}
 	if _, err := s.Get(ctx, huge.Digest()); !errors.Is(err, castore.ErrNotFound) {
 		t.Errorf("after refusing it, Get = %v", err)

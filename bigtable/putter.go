@@ -2,7 +2,6 @@ package bigtable
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"cloud.google.com/go/bigtable"
@@ -45,75 +44,36 @@ const (
 // Nothing is ever overwritten with different bytes: every value written
 // is the encoding of a Directory whose digest is the row key.
 func (s *Service) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	p := &putter{ctx: ctx, s: s, v: dirstore.NewClosureValidator(), enc: map[castore.Digest][]byte{}}
 	if s.p.IsReadOnly {
-		p.err = fmt.Errorf("put directories: %w", ErrReadOnly)
+		return dirstore.FailedPutter(fmt.Errorf("put directories: %w", ErrReadOnly))
 	}
-	return p
-}
-
-type putter struct {
-	ctx context.Context
-	s   *Service
-	v   *dirstore.ClosureValidator
-	enc map[castore.Digest][]byte
-	err error
-}
-
-func (p *putter) Put(dir *castore.Directory) error {
-	if p.err != nil {
-		return p.err
-	}
-	if err := p.ctx.Err(); err != nil {
-		p.err = err
-		return err
-	}
-	isNew, err := p.v.Add(dir)
-	if err != nil {
-		p.err = err
-		return err
-	}
-	if isNew {
-		d, b, err := encode(dir)
-		if err != nil {
-			p.err = err
-			return err
+	// Each directory is encoded as it arrives, so one over the size bound
+	// is refused by its own Put.
+	enc := map[castore.Digest][]byte{}
+	return dirstore.NewClosurePutter(ctx, func(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
+		if err := s.writeAllBut(ctx, root, dirs, enc); err != nil {
+			return fmt.Errorf("put closure of %s: %w", root, err)
 		}
-		p.enc[d] = b
-	}
-	return nil
-}
-
-func (p *putter) Close() (castore.Digest, error) {
-	if p.err != nil {
-		return castore.Digest{}, p.err
-	}
-	p.err = errors.New("putter already closed")
-	if err := p.ctx.Err(); err != nil {
-		return castore.Digest{}, err
-	}
-	root, dirs, err := p.v.Finish()
-	if err != nil {
-		return castore.Digest{}, err
-	}
-	if err := p.writeAllBut(root, dirs); err != nil {
-		return castore.Digest{}, fmt.Errorf("put closure of %s: %w", root, err)
-	}
-	if err := p.s.insert(p.ctx, root, p.enc[root]); err != nil {
-		return castore.Digest{}, fmt.Errorf("put closure of %s: %w", root, err)
-	}
-	return root, nil
+		if err := s.insert(ctx, root, enc[root]); err != nil {
+			return fmt.Errorf("put closure of %s: %w", root, err)
+		}
+		return nil
+	}, func(dir *castore.Directory) error {
+		d, b, err := encode(dir)
+		enc[d] = b
+		return err
+	})
 }
 
 // writeAllBut writes every directory of dirs but root, in batches.
-func (p *putter) writeAllBut(root castore.Digest, dirs []*castore.Directory) error {
-	g, ctx := errgroup.WithContext(p.ctx)
-	g.SetLimit(p.s.p.ChannelSize)
+func (s *Service) writeAllBut(ctx context.Context, root castore.Digest, dirs []*castore.Directory, enc map[castore.Digest][]byte) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.p.ChannelSize)
 	var batch []castore.Digest
 	bytes := 0
 	flush := func() {
 		b := batch
-		g.Go(func() error { return p.s.writeBatch(ctx, b, p.enc) })
+		g.Go(func() error { return s.writeBatch(ctx, b, enc) })
 		batch, bytes = nil, 0
 	}
 	for _, dir := range dirs {
@@ -121,7 +81,7 @@ func (p *putter) writeAllBut(root castore.Digest, dirs []*castore.Directory) err
 		if d == root {
 			continue
 		}
-		n := len(p.enc[d])
+		n := len(enc[d])
 		if len(batch) > 0 && (len(batch) == writeBatchRows || bytes+n > writeBatchBytes) {
 			flush()
 		}

@@ -16,23 +16,39 @@ type CommitFunc func(ctx context.Context, root castore.Digest, dirs []*castore.D
 // NewClosurePutter returns the putter every store here uses: it validates
 // the closure as it arrives (ClosureValidator), holds it, and at Close
 // hands it whole to commit, unless the closure is invalid or ctx is done.
-// A putter is spent after its first error or its Close.
-func NewClosurePutter(ctx context.Context, commit CommitFunc) castore.DirectoryPutter {
-	return &closurePutter{ctx: ctx, commit: commit, v: NewClosureValidator()}
+// each, if given, sees every directory as it arrives, once validated and
+// the first time it arrives; its error fails that Put (a store that
+// refuses some directories says so at once, not at Close). A putter is
+// spent after its first error or its Close.
+func NewClosurePutter(ctx context.Context, commit CommitFunc, each ...func(*castore.Directory) error) castore.DirectoryPutter {
+	p := &closurePutter{ctx: ctx, commit: commit, v: NewClosureValidator()}
+	if len(each) > 0 {
+		p.each = each[0]
+	}
+	return p
 }
 
 type closurePutter struct {
 	ctx    context.Context
 	commit CommitFunc
+	each   func(*castore.Directory) error
 	v      *ClosureValidator
 	err    error
 }
 
 func (p *closurePutter) Put(dir *castore.Directory) error {
-	if p.err == nil {
-		_, p.err = p.v.Add(dir)
+	if p.err != nil {
+		return p.err
 	}
-	return p.err
+	if p.err = p.ctx.Err(); p.err != nil {
+		return p.err
+	}
+	isNew, err := p.v.Add(dir)
+	if err == nil && isNew && p.each != nil {
+		err = p.each(dir)
+	}
+	p.err = err
+	return err
 }
 
 func (p *closurePutter) Close() (castore.Digest, error) {
@@ -52,6 +68,15 @@ func (p *closurePutter) Close() (castore.Digest, error) {
 	}
 	return root, nil
 }
+
+// FailedPutter is a putter that fails every call with err: that of a
+// store that cannot take directories at all.
+func FailedPutter(err error) castore.DirectoryPutter { return failedPutter{err} }
+
+type failedPutter struct{ err error }
+
+func (f failedPutter) Put(*castore.Directory) error   { return f.err }
+func (f failedPutter) Close() (castore.Digest, error) { return castore.Digest{}, f.err }
 
 // NewSimplePutter is the putter of a service that stores directories one
 // at a time through put (which needs the subdirectories stored already):
