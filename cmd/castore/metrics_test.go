@@ -14,14 +14,21 @@ import (
 	"github.com/castore-go/castore/internal/testenv"
 )
 
-// `serve --metrics-listen` exports RPC metrics, object store calls, and
-// chunk writes split into uploaded and deduplicated.
-func TestServeMetrics(t *testing.T) {
+// serveWithMetrics serves the embedded default with metrics, and returns
+// a CLI whose commands talk to it and the metrics address.
+func serveWithMetrics(t *testing.T) (*cli, string) {
 	c := newCLI(t)
 	metrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	addr := c.serve("--data-dir", filepath.Join(t.TempDir(), "server"), "--metrics-listen", metrics)
 	c.env["CASTORE_BLOB_SERVICE_ADDR"] = addr
 	c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = addr
+	return c, metrics
+}
+
+// `serve --metrics-listen` exports RPC metrics, object store calls, and
+// chunk writes split into uploaded and deduplicated.
+func TestServeMetrics(t *testing.T) {
+	c, metrics := serveWithMetrics(t)
 	// A file of the same 1 MiB twice: the second half's chunks, once
 	// FastCDC finds its way back to the same cuts, are deduplicated.
 	dir := fixtureTree(t)
@@ -130,11 +137,7 @@ func metricValue(t *testing.T, text, prefix, label string) float64 {
 // with --skip-known=false it sends them all again. The root is the same
 // every time.
 func TestImportSkipsKnownThroughServe(t *testing.T) {
-	c := newCLI(t)
-	metrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	addr := c.serve("--data-dir", filepath.Join(t.TempDir(), "server"), "--metrics-listen", metrics)
-	c.env["CASTORE_BLOB_SERVICE_ADDR"] = addr
-	c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = addr
+	c, metrics := serveWithMetrics(t)
 	dir := fixtureTree(t)
 	randomFile(t, filepath.Join(dir, "data"), 300<<10, 9)
 	puts := func() float64 {
