@@ -37,6 +37,10 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 			}
 			if ok {
 				st.BlobsSkipped.Add(1)
+				if o.Progress != nil {
+					o.Progress.Files.Add(1)
+					o.Progress.Bytes.Add(int64(fn.Size))
+				}
 				return nil
 			}
 			r, err := fromBlobs.Open(gctx, fn.Digest)
@@ -47,7 +51,7 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 			w := toBlobs.Create(gctx)
 			buf := copyBufs.Get().(*[]byte)
 			defer copyBufs.Put(buf)
-			nb, err := copyBuffer(w, r, *buf)
+			nb, err := copyBuffer(counting(w, o.Progress), r, *buf)
 			if err != nil {
 				return fmt.Errorf("blob %s: %w", fn.Digest, err)
 			}
@@ -60,6 +64,9 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 			}
 			st.Blobs.Add(1)
 			st.Bytes.Add(nb)
+			if o.Progress != nil {
+				o.Progress.Files.Add(1)
+			}
 			return nil
 		})
 	}

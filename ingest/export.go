@@ -23,6 +23,9 @@ type ExportOptions struct {
 	// Concurrency is how many files are written at once (default as for
 	// imports).
 	Concurrency int
+	// Progress, if set, is updated as files are written. (ExportTar uses
+	// only this.)
+	Progress *Progress
 }
 
 // closure fetches every directory below a directory node, checking that
@@ -67,7 +70,7 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		if _, err := root.Lstat(name); err == nil && !o.Force {
 			return fmt.Errorf("%s already exists (use --force to replace it)", dest)
 		}
-		return writeLeaf(ctx, blobs, root, name, n, o.Force)
+		return writeLeaf(ctx, blobs, root, name, n, o)
 	case castore.NodeDirectory:
 	default:
 		return fmt.Errorf("export: %w", castore.ErrNoNodeSet)
@@ -100,7 +103,7 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		for _, e := range dir.Entries() {
 			p := filepath.Join(rel, string(e.Name))
 			if e.Node.Type != castore.NodeDirectory {
-				g.Go(func() error { return writeLeaf(gctx, blobs, root, p, e.Node, o.Force) })
+				g.Go(func() error { return writeLeaf(gctx, blobs, root, p, e.Node, o) })
 				continue
 			}
 			if err := mkdir(root, p, o.Force); err != nil {
@@ -133,8 +136,8 @@ func mkdir(root *os.Root, p string, force bool) error {
 	return root.Mkdir(p, 0o755)
 }
 
-func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p string, n castore.Node, force bool) error {
-	if force {
+func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p string, n castore.Node, o ExportOptions) error {
+	if o.Force {
 		if err := root.RemoveAll(p); err != nil {
 			return err
 		}
@@ -150,15 +153,16 @@ func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p 
 	if err != nil {
 		return err
 	}
-	if err := copyBlob(ctx, blobs, f, n); err != nil {
+	if err := copyBlob(ctx, blobs, f, n, o.Progress); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	return f.Close()
 }
 
-// copyBlob writes the blob of file node n to w, checking its size.
-func copyBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n castore.Node) error {
+// copyBlob writes the blob of file node n to w, checking its size, and
+// counts it into prog (if set).
+func copyBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n castore.Node, prog *Progress) error {
 	r, err := blobs.Open(ctx, n.Digest)
 	if err != nil {
 		return err
@@ -166,12 +170,15 @@ func copyBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n cas
 	defer r.Close()
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
-	got, err := copyBuffer(w, r, *buf)
+	got, err := copyBuffer(counting(w, prog), r, *buf)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", n.Digest, err)
 	}
 	if uint64(got) != n.Size {
 		return fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", n.Digest, got, n.Size, castore.ErrCorrupt)
+	}
+	if prog != nil {
+		prog.Files.Add(1)
 	}
 	return nil
 }
@@ -180,7 +187,7 @@ func copyBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n cas
 // first entry is "./", the root, so that ImportTar reads it back to the
 // same digest. Entries are in path order with fixed times and owners, so
 // the same tree always gives the same bytes.
-func ExportTar(ctx context.Context, blobs castore.BlobService, dirs castore.DirectoryService, n castore.Node, w io.Writer) error {
+func ExportTar(ctx context.Context, blobs castore.BlobService, dirs castore.DirectoryService, n castore.Node, w io.Writer, o ExportOptions) error {
 	if n.Type != castore.NodeDirectory {
 		return fmt.Errorf("export --tar needs a directory, not a %s", n.Type)
 	}
@@ -224,7 +231,7 @@ func ExportTar(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 				if err := tw.WriteHeader(h); err != nil {
 					return err
 				}
-				if err := copyBlob(ctx, blobs, tw, e.Node); err != nil {
+				if err := copyBlob(ctx, blobs, tw, e.Node, o.Progress); err != nil {
 					return fmt.Errorf("%s: %w", p, err)
 				}
 			}

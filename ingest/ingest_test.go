@@ -274,15 +274,26 @@ func TestRoundTripGOROOT(t *testing.T) {
 	must(t, err)
 	t.Logf("imported %d files, %d bytes: %s", prog.Files.Load(), prog.Bytes.Load(), n.Digest)
 
+	// Exports count what they write: every file, as the import did.
+	sameProgress := func(what string, p *ingest.Progress) {
+		t.Helper()
+		if p.Files.Load() != prog.Files.Load() || p.Bytes.Load() != prog.Bytes.Load() {
+			t.Errorf("%s counted %d files, %d bytes; the import %d, %d", what, p.Files.Load(), p.Bytes.Load(), prog.Files.Load(), prog.Bytes.Load())
+		}
+	}
 	out := filepath.Join(t.TempDir(), "out")
-	must(t, ingest.ExportDir(ctx, blobs, dirs, n, out, ingest.ExportOptions{}))
+	var exported ingest.Progress
+	must(t, ingest.ExportDir(ctx, blobs, dirs, n, out, ingest.ExportOptions{Progress: &exported}))
 	sameTree(t, goroot, out)
+	sameProgress("export", &exported)
 	if err := ingest.ExportDir(ctx, blobs, dirs, n, out, ingest.ExportOptions{}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("export into a non-empty directory: %v", err)
 	}
 
 	var tb bytes.Buffer
-	must(t, ingest.ExportTar(ctx, blobs, dirs, n, &tb))
+	var tarred ingest.Progress
+	must(t, ingest.ExportTar(ctx, blobs, dirs, n, &tb, ingest.ExportOptions{Progress: &tarred}))
+	sameProgress("export as tar", &tarred)
 	n2, err := ingest.ImportTar(ctx, blobs, dirs, &tb, ingest.Options{})
 	must(t, err)
 	if n2.Digest != n.Digest {
@@ -306,8 +317,13 @@ func TestRoundTripGOROOT(t *testing.T) {
 	must(t, err)
 	toDirs := dirstore.NewMemory()
 	var st ingest.CopyStats
-	must(t, ingest.Copy(ctx, blobs, dirs, toBlobs, toDirs, n, ingest.Options{}, &st))
+	var copied ingest.Progress
+	must(t, ingest.Copy(ctx, blobs, dirs, toBlobs, toDirs, n, ingest.Options{Progress: &copied}, &st))
 	t.Logf("copy: %d blobs (%d bytes), %d directories", st.Blobs.Load(), st.Bytes.Load(), st.Directories)
+	if copied.Files.Load() != st.Blobs.Load()+st.BlobsSkipped.Load() || copied.Bytes.Load() < st.Bytes.Load() {
+		t.Errorf("copy's progress: %d blobs, %d bytes; its stats: %d copied + %d there, %d bytes",
+			copied.Files.Load(), copied.Bytes.Load(), st.Blobs.Load(), st.BlobsSkipped.Load(), st.Bytes.Load())
+	}
 	out2 := filepath.Join(t.TempDir(), "out2")
 	must(t, ingest.ExportDir(ctx, toBlobs, toDirs, n, out2, ingest.ExportOptions{}))
 	sameTree(t, goroot, out2)

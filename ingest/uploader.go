@@ -44,11 +44,32 @@ type Options struct {
 	SkipKnown bool
 }
 
-// Progress counts what an import has stored so far. It is safe to read
-// while the import runs.
+// Progress counts the files (blobs, for a copy) and bytes an import,
+// export or copy has done so far: stored, written or copied, or found
+// there already. It is safe to read while the work runs.
 type Progress struct {
 	Files atomic.Int64
 	Bytes atomic.Int64
+}
+
+// progressWriter counts into p the bytes written through it.
+type progressWriter struct {
+	w io.Writer
+	p *Progress
+}
+
+func (pw progressWriter) Write(b []byte) (int, error) {
+	n, err := pw.w.Write(b)
+	pw.p.Bytes.Add(int64(n))
+	return n, err
+}
+
+// counting returns w, counting into p if p is set.
+func counting(w io.Writer, p *Progress) io.Writer {
+	if p == nil {
+		return w
+	}
+	return progressWriter{w, p}
 }
 
 func (o *Options) concurrency() int {

@@ -71,13 +71,17 @@ func runExport(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asTar {
-		if isTerminal(env.stdout) {
-			return usagef("refusing to write a tar stream to a terminal: redirect stdout")
-		}
-		return ingest.ExportTar(ctx, svcs.Blobs, svcs.Directories, n, env.stdout)
+	if *asTar && isTerminal(env.stdout) {
+		return usagef("refusing to write a tar stream to a terminal: redirect stdout")
 	}
-	return ingest.ExportDir(ctx, svcs.Blobs, svcs.Directories, n, fs.Arg(1), ingest.ExportOptions{Force: *force})
+	var prog ingest.Progress
+	o := ingest.ExportOptions{Force: *force, Progress: &prog}
+	stop := showProgress(env.stderr, &prog)
+	defer stop()
+	if *asTar {
+		return ingest.ExportTar(ctx, svcs.Blobs, svcs.Directories, n, env.stdout, o)
+	}
+	return ingest.ExportDir(ctx, svcs.Blobs, svcs.Directories, n, fs.Arg(1), o)
 }
 
 func runLs(ctx context.Context, env *environment, args []string) error {
@@ -291,7 +295,11 @@ func runCopy(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	var st ingest.CopyStats
-	if err := ingest.Copy(ctx, from.Blobs, from.Directories, to.Blobs, to.Directories, n, ingest.Options{}, &st); err != nil {
+	var prog ingest.Progress
+	stop := showProgress(env.stderr, &prog)
+	err = ingest.Copy(ctx, from.Blobs, from.Directories, to.Blobs, to.Directories, n, ingest.Options{Progress: &prog}, &st)
+	stop()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "copied %d blobs (%s), %d already there; %d directories\n",
