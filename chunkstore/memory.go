@@ -3,6 +3,7 @@ package chunkstore
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"fmt"
 	"sync"
@@ -11,14 +12,33 @@ import (
 )
 
 // Memory is a BlobService in memory. It does not chunk: Chunks of a stored
-// blob is empty. For tests and small caches.
+// blob is empty. For tests and caches: with a bound (NewMemoryCache) it
+// drops the least recently used blobs beyond it.
 type Memory struct {
-	mu    sync.RWMutex
-	blobs map[castore.Digest][]byte
+	mu    sync.Mutex
+	blobs map[castore.Digest]*list.Element // of *memBlob
+	lru   list.List                        // most recently used first
+	size  int64                            // bytes of all blobs
+	max   int64                            // 0: no bound
 }
 
-// NewMemory returns an empty memory BlobService.
-func NewMemory() *Memory { return &Memory{blobs: map[castore.Digest][]byte{}} }
+type memBlob struct {
+	d    castore.Digest
+	data []byte
+}
+
+// NewMemory returns an empty memory BlobService that keeps everything.
+func NewMemory() *Memory { return &Memory{blobs: map[castore.Digest]*list.Element{}} }
+
+// NewMemoryCache returns an empty memory BlobService that holds at most
+// maxBytes of blobs: storing one beyond that drops the least recently
+// stored or read ones, and a blob larger than maxBytes is not kept at all.
+// A near cache, never a store of record.
+func NewMemoryCache(maxBytes int64) *Memory {
+	m := NewMemory()
+	m.max = max(maxBytes, 1)
+	return m
+}
 
 var _ castore.BlobService = (*Memory)(nil)
 
@@ -26,10 +46,42 @@ func (m *Memory) get(d castore.Digest) ([]byte, bool) {
 	if d == castore.EmptyDigest {
 		return nil, true
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	b, ok := m.blobs[d]
-	return b, ok
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.blobs[d]
+	if !ok {
+		return nil, false
+	}
+	m.lru.MoveToFront(e)
+	return e.Value.(*memBlob).data, true
+}
+
+// put stores data as blob d (the caller's copy), dropping the least
+// recently used blobs beyond the bound.
+func (m *Memory) put(d castore.Digest, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.blobs[d]; ok {
+		m.lru.MoveToFront(e)
+		return
+	}
+	if m.max > 0 && int64(len(data)) > m.max {
+		return
+	}
+	m.blobs[d] = m.lru.PushFront(&memBlob{d: d, data: data})
+	m.size += int64(len(data))
+	for m.max > 0 && m.size > m.max {
+		old := m.lru.Remove(m.lru.Back()).(*memBlob)
+		delete(m.blobs, old.d)
+		m.size -= int64(len(old.data))
+	}
+}
+
+// Size returns the bytes of the blobs held.
+func (m *Memory) Size() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.size
 }
 
 // Has reports whether the blob is stored.
@@ -100,11 +152,9 @@ func (w *memWriter) Close() (castore.Digest, error) {
 	}
 	b := w.buf.Bytes()
 	d := castore.Sum(b)
-	w.m.mu.Lock()
-	if _, ok := w.m.blobs[d]; !ok {
-		w.m.blobs[d] = bytes.Clone(b)
+	if d != castore.EmptyDigest {
+		w.m.put(d, bytes.Clone(b))
 	}
-	w.m.mu.Unlock()
 	w.buf = bytes.Buffer{}
 	return d, nil
 }

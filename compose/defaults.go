@@ -19,7 +19,13 @@ import (
 // DefaultRegistry returns a registry of castore's own service types.
 func DefaultRegistry() *Registry {
 	r := NewRegistry()
-	RegisterBlobService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryParams) (castore.BlobService, error) {
+	RegisterBlobService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryBlobParams) (castore.BlobService, error) {
+		switch {
+		case p.MaxBytes < 0:
+			return nil, fmt.Errorf("max_bytes %d: want a positive number of bytes, or 0 for no bound", p.MaxBytes)
+		case p.MaxBytes > 0:
+			return chunkstore.NewMemoryCache(p.MaxBytes), nil
+		}
 		return chunkstore.NewMemory(), nil
 	})
 	RegisterDirectoryService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryParams) (castore.DirectoryService, error) {

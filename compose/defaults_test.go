@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/compose"
 )
@@ -86,5 +87,28 @@ blobservices:
 	}
 	if err == nil || !strings.Contains(err.Error(), "sideways") {
 		t.Fatalf("got %v, want an error naming the bad write target", err)
+	}
+}
+
+// `{type: memory, max_bytes: N}` is a memory store bounded to N bytes; a
+// negative bound is refused, naming the service.
+func TestMemoryBlobsMaxBytes(t *testing.T) {
+	c := compose.New(compose.DefaultRegistry())
+	if err := c.Load([]byte("blobservices:\n  small: {type: memory, max_bytes: 4096}\n  bad: {type: memory, max_bytes: -1}\n")); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	small, err := c.BlobService(t.Context(), "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		blobtest.Put(t, small, blobtest.Data(2000, uint64(i)))
+	}
+	if m, ok := small.(*chunkstore.Memory); !ok || m.Size() > 4096 {
+		t.Fatalf("memory with max_bytes 4096: %T holding more than that", small)
+	}
+	if _, err := c.BlobService(t.Context(), "bad"); err == nil || !strings.Contains(err.Error(), "blobservices.bad") || !strings.Contains(err.Error(), "max_bytes") {
+		t.Fatalf("max_bytes -1: %v", err)
 	}
 }

@@ -16,6 +16,14 @@ import (
 // MemoryParams has no parameters.
 type MemoryParams struct{}
 
+// MemoryBlobParams: blobs in memory.
+type MemoryBlobParams struct {
+	// MaxBytes bounds the bytes held, dropping the least recently used
+	// blobs beyond it: a near cache, never a store of record. 0 keeps
+	// everything.
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
 // ObjectStoreBlobParams: chunked blobs on an object store.
 type ObjectStoreBlobParams struct {
 	// URL of the object store: s3://, gs://, file:///abs, memory://.
@@ -103,7 +111,7 @@ func parseDuration(s string) (time.Duration, error) {
 
 // SpecFromURL turns a service URL into a type and its parameters:
 //
-//	memory://                                  memory
+//	memory://, memory://?max_bytes=N (blobs)   memory
 //	objectstore+s3://bucket/prefix?...         objectstore (blobs or bundles)
 //	objectstore+gs://bucket/prefix             objectstore
 //	objectstore+file:///abs/path               objectstore
@@ -121,10 +129,28 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 	}
 	switch {
 	case u.Scheme == "memory":
-		if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return bad("memory:// takes no host, path or options")
+		if u.Host != "" || (u.Path != "" && u.Path != "/") {
+			return bad("memory:// takes no host or path")
 		}
-		return "memory", &MemoryParams{}, nil
+		q := u.Query()
+		if k != Blobs {
+			if u.RawQuery != "" {
+				return bad("memory:// for directories takes no options")
+			}
+			return "memory", &MemoryParams{}, nil
+		}
+		p := &MemoryBlobParams{}
+		for key, vals := range q {
+			if key != "max_bytes" {
+				return bad("unknown option %q (memory:// for blobs takes max_bytes)", key)
+			}
+			n, err := strconv.ParseInt(vals[0], 10, 64)
+			if err != nil || n <= 0 {
+				return bad("max_bytes must be a positive number of bytes, got %q", vals[0])
+			}
+			p.MaxBytes = n
+		}
+		return "memory", p, nil
 	case strings.HasPrefix(u.Scheme, "objectstore+"):
 		inner := strings.TrimPrefix(raw, "objectstore+")
 		iu, err := url.Parse(inner)

@@ -18,7 +18,9 @@ func TestSpecFromURL(t *testing.T) {
 		typ    string
 		params any
 	}{
-		{compose.Blobs, "memory://", "memory", &compose.MemoryParams{}},
+		{compose.Blobs, "memory://", "memory", &compose.MemoryBlobParams{}},
+		{compose.Blobs, "memory://?max_bytes=1048576", "memory", &compose.MemoryBlobParams{MaxBytes: 1 << 20}},
+		{compose.Directories, "memory://", "memory", &compose.MemoryParams{}},
 		{compose.Blobs, "objectstore+file:///var/lib/castore/blobs", "objectstore", &compose.ObjectStoreBlobParams{URL: "file:///var/lib/castore/blobs"}},
 		{compose.Blobs, "objectstore+s3://b/p?region=x&avg_chunk_size=65536", "objectstore", &compose.ObjectStoreBlobParams{URL: "s3://b/p?region=x", AvgChunkSize: 65536}},
 		{compose.Directories, "objectstore+gs://b/p", "objectstore", &compose.ObjectStoreDirectoryParams{URL: "gs://b/p"}},
@@ -46,6 +48,10 @@ func TestSpecFromURL(t *testing.T) {
 		{compose.Blobs, "ftp://x", `unknown scheme "ftp"`},
 		{compose.Blobs, "/just/a/path", "no scheme"},
 		{compose.Blobs, "memory://host", "no host"},
+		{compose.Blobs, "memory://?max_bytes=lots", "max_bytes"},
+		{compose.Blobs, "memory://?max_bytes=0", "max_bytes"},
+		{compose.Blobs, "memory://?colour=red", `unknown option "colour"`},
+		{compose.Directories, "memory://?max_bytes=1", "no options"},
 		{compose.Directories, "bigtable://i?colour=red", `unknown option "colour"`},
 		{compose.Directories, "bigtable://i?timeout=soon", "timeout"},
 		{compose.Blobs, "objectstore+s3://b?avg_chunk_size=-1", "avg_chunk_size"},

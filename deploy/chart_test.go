@@ -44,7 +44,12 @@ var valueSets = []struct {
 	// check, if set, checks more of what this set renders.
 	check func(t *testing.T, ms []manifest)
 }{
-	{name: "default", kinds: []string{"ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget"}},
+	{name: "default", kinds: []string{"ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget"},
+		check: func(t *testing.T, ms []manifest) {
+			// The memory near cache is bounded (the pod's memory limit is
+			// 2Gi).
+			wantConfig(t, ms, "type: memory", "max_bytes: 536870912")
+		}},
 	{name: "aws", file: "examples/aws-values.yaml", kinds: []string{"ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy"},
 		check: func(t *testing.T, ms []manifest) {
 			wantAnnotation(t, ms, "eks.amazonaws.com/role-arn", "arn:aws:iam::123456789012:role/castore")

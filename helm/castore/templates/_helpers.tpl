@@ -91,7 +91,7 @@ emptyDir holding chunk files and an embedded directory database.
 {{- $_ := set $dirs "default" $dirFar }}
 {{- else }}
 {{- if eq $cache "memory" }}
-{{- $_ := set $blobs "near" (dict "type" "memory") }}
+{{- $_ := set $blobs "near" (dict "type" "memory" "max_bytes" (int64 $s.cache.memory.maxBytes)) }}
 {{- $_ := set $dirs "near" (dict "type" "memory") }}
 {{- else }}
 {{- $_ := set $blobs "near" (dict "type" "objectstore" "url" (printf "file://%s/blobs?sync=none" (include "castore.cacheDir" .))) }}
