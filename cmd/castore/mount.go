@@ -106,7 +106,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 		defer c.Close()
-		go c.sweepEvery(ctx, time.Minute)
+		go c.lru.SweepEvery(ctx, time.Minute)
 		blobs, dirs = c.blobs, c.dirs
 	}
 

@@ -32,7 +32,7 @@ import (
 func cacheFiles(t *testing.T, c *mountCache) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
-	filepath.WalkDir(c.files.Root(), func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(c.lru.Root(), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			fi, _ := d.Info()
 			out[p] = fi.Size()
@@ -83,12 +83,12 @@ func TestMountCacheEviction(t *testing.T) {
 	// Read blobs 0..3, so 0 is the least recently read, with distinct
 	// access times, with a bound high enough that writing does not sweep
 	// (TestMountCacheStaysBoundedBetweenSweeps tests that).
-	c.max = 1 << 30
+	c.lru.SetMax(1 << 30)
 	for i := range blobs {
 		read(i)
 		time.Sleep(20 * time.Millisecond)
 	}
-	c.max = max
+	c.lru.SetMax(max)
 	before := cacheFiles(t, c)
 	var total int64
 	for _, s := range before {
@@ -97,7 +97,7 @@ func TestMountCacheEviction(t *testing.T) {
 	if total <= max {
 		t.Fatalf("the cache holds %d bytes, expected more than %d (random data does not compress)", total, max)
 	}
-	removed, freed, err := c.sweep()
+	removed, freed, err := c.lru.Sweep()
 	if err != nil || removed == 0 {
 		t.Fatalf("sweep removed %d files, %v", removed, err)
 	}
@@ -112,10 +112,10 @@ func TestMountCacheEviction(t *testing.T) {
 	// What was read last is kept; what was read first is gone.
 	chunks3, _ := far.Chunks(ctx, blobs[3])
 	chunks0, _ := far.Chunks(ctx, blobs[0])
-	if _, ok := after[filepath.Join(c.files.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks3[len(chunks3)-1].Digest)))]; !ok {
+	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks3[len(chunks3)-1].Digest)))]; !ok {
 		t.Error("a chunk of the most recently read blob was evicted")
 	}
-	if _, ok := after[filepath.Join(c.files.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks0[0].Digest)))]; ok {
+	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks0[0].Digest)))]; ok {
 		t.Error("a chunk of the least recently read blob was kept")
 	}
 	// Everything still reads (evicted chunks come from far again), and a
@@ -123,16 +123,16 @@ func TestMountCacheEviction(t *testing.T) {
 	for i := range blobs {
 		read(i)
 	}
-	c.max = 1 << 30
-	if n, _, err := c.sweep(); err != nil || n != 0 {
+	c.lru.SetMax(1 << 30)
+	if n, _, err := c.lru.Sweep(); err != nil || n != 0 {
 		t.Errorf("sweep within the bound removed %d, %v", n, err)
 	}
 	// Files being written are never swept.
-	tmp := filepath.Join(c.files.Root(), "chunks", "inflight#123")
+	tmp := filepath.Join(c.lru.Root(), "chunks", "inflight#123")
 	os.MkdirAll(filepath.Dir(tmp), 0o755)
 	os.WriteFile(tmp, make([]byte, 200<<10), 0o644)
-	c.max = 1
-	if _, _, err := c.sweep(); err != nil {
+	c.lru.SetMax(1)
+	if _, _, err := c.lru.Sweep(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(tmp); err != nil {
@@ -241,7 +241,7 @@ func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 	}
 	for _, cm := range chunks {
 		key := chunkstore.ChunkKey(cm.Digest)
-		cached, err := os.ReadFile(filepath.Join(c.files.Root(), filepath.FromSlash(key)))
+		cached, err := os.ReadFile(filepath.Join(c.lru.Root(), filepath.FromSlash(key)))
 		if err != nil {
 			t.Fatalf("chunk %s is not in the cache: %v", cm.Digest, err)
 		}

@@ -1,4 +1,4 @@
-package main
+package objectstore
 
 import (
 	"io/fs"
