@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -32,11 +33,17 @@ func DefaultRegistry() *Registry {
 		return dirstore.NewMemory(), nil
 	})
 	RegisterBlobService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreBlobParams) (castore.BlobService, error) {
-		s, err := openObjectStore(ctx, c, p.URL)
+		s, err := openObjectStore(ctx, c, p.URL, p.MaxBytes)
 		if err != nil {
 			return nil, err
 		}
-		cs, err := chunkstore.NewChunked(s, chunkstore.ChunkedOptions{AvgChunkSize: p.AvgChunkSize})
+		o := chunkstore.ChunkedOptions{AvgChunkSize: p.AvgChunkSize}
+		if p.MaxBytes > 0 {
+			// No memory of stored chunks: eviction removes them behind
+			// its back.
+			o.KnownChunks = 1
+		}
+		cs, err := chunkstore.NewChunked(s, o)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -50,7 +57,7 @@ func DefaultRegistry() *Registry {
 		return dirstore.OpenEmbedded(p.Path)
 	})
 	RegisterDirectoryService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreDirectoryParams) (castore.DirectoryService, error) {
-		s, err := openObjectStore(ctx, c, p.URL)
+		s, err := openObjectStore(ctx, c, p.URL, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -148,13 +155,27 @@ func (c *closingDirs) Close() error { return c.conn.Close() }
 
 // openObjectStore opens an object store URL, each call bounded by the
 // composition's backend timeout and instrumented with a span and metrics.
-func openObjectStore(ctx context.Context, c *Composition, rawURL string) (objectstore.Store, error) {
+func openObjectStore(ctx context.Context, c *Composition, rawURL string, maxBytes int64) (objectstore.Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("url is required")
+	}
+	if maxBytes < 0 {
+		return nil, fmt.Errorf("max_bytes %d: want a positive number of bytes, or 0 for no bound", maxBytes)
 	}
 	s, err := objectstore.Open(ctx, rawURL)
 	if err != nil {
 		return nil, err
+	}
+	if maxBytes > 0 {
+		f, ok := s.(*objectstore.File)
+		if !ok {
+			s.Close()
+			return nil, fmt.Errorf("max_bytes bounds a file:// store (a cache on local disk), not %s", RedactURL(rawURL))
+		}
+		if s, err = objectstore.NewLRU(f, maxBytes, slog.Default()); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	scheme, _, _ := strings.Cut(rawURL, ":")
 	return objectstore.Instrument(objectstore.WithDeadline(s, c.backendTimeout()), scheme), nil

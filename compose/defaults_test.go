@@ -2,6 +2,7 @@ package compose_test
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,45 @@ func TestMemoryBlobsMaxBytes(t *testing.T) {
 	}
 	if _, err := c.BlobService(t.Context(), "bad"); err == nil || !strings.Contains(err.Error(), "blobservices.bad") || !strings.Contains(err.Error(), "max_bytes") {
 		t.Fatalf("max_bytes -1: %v", err)
+	}
+}
+
+// `{type: objectstore, url: file://.., max_bytes: N}` keeps the store's
+// files within about N bytes, and reads still come out right for what is
+// kept; max_bytes on a store that is not file:// is refused.
+func TestObjectStoreBlobsMaxBytes(t *testing.T) {
+	dir := t.TempDir()
+	c := compose.New(compose.DefaultRegistry())
+	cfg := fmt.Sprintf("blobservices:\n  cache: {type: objectstore, url: \"file://%s/c?sync=none\", max_bytes: 1048576}\n  bad: {type: objectstore, url: \"memory:///\", max_bytes: 1048576}\n", dir)
+	if err := c.Load([]byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cache, err := c.BlobService(t.Context(), "cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last castore.Digest
+	var lastData []byte
+	for i := range 40 { // 10 MiB of incompressible blobs
+		lastData = blobtest.Data(256<<10, uint64(100+i))
+		last = blobtest.Put(t, cache, lastData)
+	}
+	var total int64
+	filepath.WalkDir(filepath.Join(dir, "c"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, _ := d.Info()
+			total += fi.Size()
+		}
+		return err
+	})
+	if total > 1<<20+1<<20/10+256<<10 { // the bound, a tenth, and the blob that crossed it
+		t.Fatalf("a store bounded to 1 MiB holds %d bytes", total)
+	}
+	if !blobtest.ReadAndCheck(t, cache, last, lastData) {
+		t.Fatal("the blob written last does not read back")
+	}
+	if _, err := c.BlobService(t.Context(), "bad"); err == nil || !strings.Contains(err.Error(), "file://") {
+		t.Fatalf("max_bytes on memory:///: %v", err)
 	}
 }

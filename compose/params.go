@@ -31,6 +31,10 @@ type ObjectStoreBlobParams struct {
 	// AvgChunkSize is the FastCDC average chunk size in bytes (default
 	// 256 KiB).
 	AvgChunkSize int `yaml:"avg_chunk_size"`
+	// MaxBytes, for a file:// store only, keeps it within that many bytes,
+	// evicting the least recently read objects (objectstore.LRU): a near
+	// cache, never a store of record. 0 keeps everything.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // ObjectStoreDirectoryParams: directory closures as bundles on an object
@@ -167,6 +171,16 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 				}
 				p.AvgChunkSize = n
 				q.Del("avg_chunk_size")
+			}
+			if v := q.Get("max_bytes"); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n <= 0 {
+					return bad("max_bytes must be a positive number of bytes, got %q", v)
+				}
+				p.MaxBytes = n
+				q.Del("max_bytes")
+			}
+			if p.AvgChunkSize != 0 || p.MaxBytes != 0 {
 				iu.RawQuery = q.Encode()
 				p.URL = iu.String()
 			}

@@ -53,7 +53,7 @@ var valueSets = []struct {
 	{name: "aws", file: "examples/aws-values.yaml", kinds: []string{"ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy"},
 		check: func(t *testing.T, ms []manifest) {
 			wantAnnotation(t, ms, "eks.amazonaws.com/role-arn", "arn:aws:iam::123456789012:role/castore")
-			wantConfig(t, ms, "url: s3://castore-example/castore?region=eu-west-1", "type: embedded", "path: /var/cache/castore/directories.db")
+			wantConfig(t, ms, "url: s3://castore-example/castore?region=eu-west-1", "type: embedded", "path: /var/cache/castore/directories.db", "max_bytes: 17179869184")
 			wantSecretVolume(t, ms, "castore-tokens")
 		}},
 	{name: "gcp", file: "examples/gcp-values.yaml", kinds: []string{"ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"},
@@ -66,7 +66,7 @@ var valueSets = []struct {
 storage:
   blobs: {url: "s3://b/p?region=eu-west-1", avgChunkSize: 1048576}
   directories: {type: bundles, bundles: {url: "s3://b/dirs?region=eu-west-1"}}
-  cache: {type: emptyDir, emptyDir: {sizeLimit: 1Gi, medium: Memory}}
+  cache: {type: emptyDir, emptyDir: {sizeLimit: 1Gi, medium: Memory, maxBytes: 858993459}}
 insecure: false
 tls:
   enabled: true
@@ -86,7 +86,11 @@ networkPolicy: {enabled: true, egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]}
 serviceAccount: {create: false, name: existing}
 image: {digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
 topologySpreadConstraints: []
-`, kinds: []string{"Secret", "NetworkPolicy"}},
+`, kinds: []string{"Secret", "NetworkPolicy"},
+		check: func(t *testing.T, ms []manifest) {
+			// The emptyDir near cache is bounded by castore too.
+			wantConfig(t, ms, "url: file:///var/cache/castore/blobs?sync=none", "max_bytes: 858993459")
+		}},
 	{name: "bigtable-no-cache", inline: `
 storage:
   blobs: {url: "gs://b/p"}

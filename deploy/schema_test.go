@@ -21,6 +21,7 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"bigtable without its names", `storage: {directories: {type: bigtable}}`, "at '/storage/directories/bigtable/instanceName': minLength"},
 		{"unknown cache", `storage: {cache: {type: redis}}`, "at '/storage/cache/type'"},
 		{"memory cache of no bytes", `storage: {cache: {memory: {maxBytes: 0}}}`, "at '/storage/cache/memory/maxBytes'"},
+		{"emptyDir cache of no bytes", `storage: {cache: {type: emptyDir, emptyDir: {maxBytes: 0}}}`, "at '/storage/cache/emptyDir/maxBytes'"},
 		{"bundles without a near cache", `storage: {cache: {type: none}}`, "storage.cache.type none does not work with storage.directories.type bundles"},
 		{"bad token line", `auth: {enabled: true, tokens: ["hunter2 write"]}`, "at '/auth/tokens/0': 'hunter2 write' does not match pattern"},
 		{"tokens on but none given", `auth: {enabled: true}`, "at '/auth/tokens': minItems"},
