@@ -99,6 +99,11 @@ func TestTokens(t *testing.T) {
 			d := castore.Sum([]byte("x"))
 			_, err = pb.NewBlobServiceClient(conn).Stat(ctx, &pb.StatBlobRequest{Digest: d[:]})
 			wantCode(t, "Stat", err, tc.read)
+			cs, err := pb.NewChunkServiceClient(conn).ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
+			if err == nil {
+				_, err = cs.Recv()
+			}
+			wantCode(t, "ReadCompressed", err, tc.read)
 			ps, err := pb.NewBlobServiceClient(conn).Put(ctx)
 			if err == nil {
 				ps.Send(&pb.BlobChunk{Data: []byte("x")})

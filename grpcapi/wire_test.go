@@ -24,6 +24,7 @@ import (
 type wireEnv struct {
 	blobs castore.BlobService
 	dirs  castore.DirectoryService
+	conn  *grpc.ClientConn
 	bc    pb.BlobServiceClient
 	dc    pb.DirectoryServiceClient
 }
@@ -32,7 +33,7 @@ func newWireEnv(t *testing.T, blobs castore.BlobService, dirs castore.DirectoryS
 	l := listenTCP(t)
 	serve(t, l, blobs, dirs)
 	conn := dial(t, "grpc+http://"+l.Addr().String())
-	return &wireEnv{blobs: blobs, dirs: dirs, bc: pb.NewBlobServiceClient(conn), dc: pb.NewDirectoryServiceClient(conn)}
+	return &wireEnv{blobs: blobs, dirs: dirs, conn: conn, bc: pb.NewBlobServiceClient(conn), dc: pb.NewDirectoryServiceClient(conn)}
 }
 
 func wantCode(t *testing.T, what string, err error, code codes.Code) {
@@ -334,6 +335,9 @@ func (failing) Open(context.Context, castore.Digest) (castore.BlobReader, error)
 	return nil, errDown
 }
 func (failing) Create(context.Context) castore.BlobWriter { return failingWriter{} }
+func (failing) ReadCompressedChunk(context.Context, castore.Digest) ([]byte, error) {
+	return nil, errDown
+}
 func (failing) Chunks(context.Context, castore.Digest) ([]castore.ChunkMeta, error) {
 	return nil, errDown
 }
@@ -368,6 +372,11 @@ func TestWireBackendFailure(t *testing.T) {
 		_, _, err = readAll(t, rs)
 	}
 	wantCode(t, "Read", err, codes.Unavailable)
+	cs, err := pb.NewChunkServiceClient(e.conn).ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
+	if err == nil {
+		_, err = cs.Recv()
+	}
+	wantCode(t, "ReadCompressed", err, codes.Unavailable)
 	ps, _ := e.bc.Put(ctx)
 	ps.Send(&pb.BlobChunk{Data: []byte("x")})
 	_, err = ps.CloseAndRecv()
