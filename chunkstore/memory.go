@@ -56,8 +56,9 @@ func (m *Memory) get(d castore.Digest) ([]byte, bool) {
 	return e.Value.(*memBlob).data, true
 }
 
-// put stores data as blob d (the caller's copy), dropping the least
-// recently used blobs beyond the bound.
+// put stores a copy of data as blob d, dropping the least recently used
+// blobs beyond the bound. Data already held, or too large to hold, is not
+// copied.
 func (m *Memory) put(d castore.Digest, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -68,7 +69,7 @@ func (m *Memory) put(d castore.Digest, data []byte) {
 	if m.max > 0 && int64(len(data)) > m.max {
 		return
 	}
-	m.blobs[d] = m.lru.PushFront(&memBlob{d: d, data: data})
+	m.blobs[d] = m.lru.PushFront(&memBlob{d: d, data: bytes.Clone(data)})
 	m.size += int64(len(data))
 	for m.max > 0 && m.size > m.max {
 		old := m.lru.Remove(m.lru.Back()).(*memBlob)
@@ -153,7 +154,7 @@ func (w *memWriter) Close() (castore.Digest, error) {
 	b := w.buf.Bytes()
 	d := castore.Sum(b)
 	if d != castore.EmptyDigest {
-		w.m.put(d, bytes.Clone(b))
+		w.m.put(d, b)
 	}
 	w.buf = bytes.Buffer{}
 	return d, nil
