@@ -471,11 +471,17 @@ func (g gearUnlocked) Read(p []byte) (int, error) {
 // read (file, memory) do not, when it is there already, as on a second
 // import of the same tree.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
+	return c.storeChunk(ctx, d, &lazyChunk{enc: c.enc, data: data})
+}
+
+// storeChunk stores the chunk object body reads as, unless chunk d is
+// known to be stored, and counts the write.
+func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, body io.Reader) error {
 	if c.known.has(d) {
 		c.m.chunkWrite(ctx, false)
 		return nil
 	}
-	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), &lazyChunk{enc: c.enc, data: data})
+	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), body)
 	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}

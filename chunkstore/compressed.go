@@ -58,17 +58,7 @@ func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]
 
 // PutCompressedChunk stores comp, checked by the caller, as chunk d.
 func (c *Chunked) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
-	if c.known.has(d) {
-		c.m.chunkWrite(ctx, false)
-		return nil
-	}
-	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), bytes.NewReader(comp))
-	if err != nil {
-		return fmt.Errorf("store chunk %s: %w", d, err)
-	}
-	c.m.chunkWrite(ctx, created)
-	c.known.add(d)
-	return nil
+	return c.storeChunk(ctx, d, bytes.NewReader(comp))
 }
 
 // CompressedLimit is the most zstd data a chunk of size bytes (-1: not
