@@ -123,10 +123,19 @@ type messageWriter struct {
 }
 
 func (m *messageWriter) Write(p []byte) (int, error) {
+	n, err := sendInMessages(p, func(b []byte) error { return m.stream.Send(&pb.BlobChunk{Data: b}) })
+	if err != nil {
+		m.err = err
+	}
+	return n, err
+}
+
+// sendInMessages sends p with send in pieces of at most ReadMessageSize
+// bytes, and returns how many bytes went before an error.
+func sendInMessages(p []byte, send func([]byte) error) (int, error) {
 	for n := 0; n < len(p); {
 		k := min(len(p)-n, ReadMessageSize)
-		if err := m.stream.Send(&pb.BlobChunk{Data: p[n : n+k]}); err != nil {
-			m.err = err
+		if err := send(p[n : n+k]); err != nil {
 			return n, err
 		}
 		n += k
@@ -186,12 +195,6 @@ func (s *ChunkServer) ReadCompressed(req *pb.ReadCompressedRequest, stream grpc.
 	if err != nil {
 		return toStatus(err)
 	}
-	for len(comp) > 0 {
-		k := min(len(comp), ReadMessageSize)
-		if err := stream.Send(&pb.CompressedData{Data: comp[:k]}); err != nil {
-			return err
-		}
-		comp = comp[k:]
-	}
-	return nil
+	_, err = sendInMessages(comp, func(b []byte) error { return stream.Send(&pb.CompressedData{Data: b}) })
+	return err
 }
