@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync/atomic"
 
@@ -149,27 +150,45 @@ func (c *BlobClient) readCompressed(ctx context.Context, d castore.Digest, limit
 	}
 	stream, err := c.chunks.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
 	var comp []byte
-	for err == nil {
-		var msg *pb.CompressedData
-		if msg, err = stream.Recv(); err != nil {
-			break
-		}
-		if int64(len(comp)+len(msg.GetData())) > limit {
-			return nil, fmt.Errorf("read chunk %s: server sent more than %d compressed bytes: %w", d, limit, castore.ErrCorrupt)
-		}
-		if comp == nil {
-			comp = msg.GetData() // usually the whole chunk; decoding copied it
-		} else {
-			comp = append(comp, msg.GetData()...)
-		}
+	if err == nil {
+		comp, err = recvData(stream, limit)
 	}
-	if err != io.EOF {
+	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
 			c.noChunks.Store(true)
 		}
 		return nil, fromStatus("read chunk "+d.String()+" compressed", err)
 	}
 	return comp, nil
+}
+
+// recvData receives a stream of data messages (BlobChunk, CompressedData)
+// to its end, refusing more than limit bytes in all (an error wrapping
+// castore.ErrCorrupt). The usual single message's bytes are used as they
+// are: decoding copied them.
+func recvData[M any, P interface {
+	*M
+	GetData() []byte
+}](stream grpc.ServerStreamingClient[M], limit int64) ([]byte, error) {
+	var buf []byte
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		data := P(msg).GetData()
+		if int64(len(buf)+len(data)) > limit {
+			return nil, fmt.Errorf("server sent more than %d bytes: %w", limit, castore.ErrCorrupt)
+		}
+		if buf == nil {
+			buf = data
+		} else {
+			buf = append(buf, data...)
+		}
+	}
 }
 
 // fetchPlain reads one whole blob or chunk with Read into memory,
@@ -179,29 +198,9 @@ func (c *BlobClient) fetchPlain(ctx context.Context, d castore.Digest, size uint
 	if err != nil {
 		return nil, fromStatus("read chunk "+d.String(), err)
 	}
-	var buf []byte
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fromStatus("read chunk "+d.String(), err)
-		}
-		if uint64(len(buf)+len(msg.GetData())) > size {
-			return nil, fmt.Errorf("read chunk %s: server sent more than its %d bytes: %w", d, size, castore.ErrCorrupt)
-		}
-		switch {
-		case buf == nil && uint64(len(msg.GetData())) == size:
-			// The usual case: the chunk in one message, whose bytes are
-			// this message's own (decoding copied them).
-			buf = msg.GetData()
-		case buf == nil:
-			buf = make([]byte, 0, size)
-			fallthrough
-		default:
-			buf = append(buf, msg.GetData()...)
-		}
+	buf, err := recvData(stream, int64(min(size, math.MaxInt64)))
+	if err != nil {
+		return nil, fromStatus("read chunk "+d.String(), err)
 	}
 	if uint64(len(buf)) != size {
 		return nil, fmt.Errorf("read chunk %s: got %d bytes, want %d: %w", d, len(buf), size, castore.ErrCorrupt)
