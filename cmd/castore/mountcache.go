@@ -26,8 +26,6 @@ import (
 // of that bound (at least 16 MiB), and the next mount then starts them
 // afresh.
 type mountCache struct {
-	dir   string
-	log   *slog.Logger
 	lru   *objectstore.LRU
 	near  *chunkstore.Chunked
 	db    *dirstore.Embedded
@@ -54,7 +52,7 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 		files.Close()
 		return nil, err
 	}
-	c := &mountCache{dir: abs, log: log, lru: lru}
+	c := &mountCache{lru: lru}
 	// No memory of stored chunks: eviction deletes them behind its back.
 	near, err := chunkstore.NewChunked(lru, chunkstore.ChunkedOptions{KnownChunks: 1})
 	if err != nil {
