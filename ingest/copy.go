@@ -37,10 +37,7 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 			}
 			if ok {
 				st.BlobsSkipped.Add(1)
-				if o.Progress != nil {
-					o.Progress.Files.Add(1)
-					o.Progress.Bytes.Add(int64(fn.Size))
-				}
+				o.Progress.add(1, int64(fn.Size))
 				return nil
 			}
 			r, err := fromBlobs.Open(gctx, fn.Digest)
@@ -64,9 +61,7 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 			}
 			st.Blobs.Add(1)
 			st.Bytes.Add(nb)
-			if o.Progress != nil {
-				o.Progress.Files.Add(1)
-			}
+			o.Progress.add(1, 0) // its bytes were counted as they were copied
 			return nil
 		})
 	}

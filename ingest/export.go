@@ -177,9 +177,7 @@ func copyBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n cas
 	if uint64(got) != n.Size {
 		return fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", n.Digest, got, n.Size, castore.ErrCorrupt)
 	}
-	if prog != nil {
-		prog.Files.Add(1)
-	}
+	prog.add(1, 0) // its bytes were counted as they were written
 	return nil
 }
 

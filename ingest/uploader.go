@@ -52,6 +52,14 @@ type Progress struct {
 	Bytes atomic.Int64
 }
 
+// add counts files and bytes done; a nil Progress counts nothing.
+func (p *Progress) add(files, bytes int64) {
+	if p != nil {
+		p.Files.Add(files)
+		p.Bytes.Add(bytes)
+	}
+}
+
 // progressWriter counts into p the bytes written through it.
 type progressWriter struct {
 	w io.Writer
@@ -140,10 +148,7 @@ func (u *uploader) upload(what string, r io.Reader, size int64) (castore.Digest,
 	if err != nil {
 		return castore.Digest{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if u.prog != nil {
-		u.prog.Files.Add(1)
-		u.prog.Bytes.Add(size)
-	}
+	u.prog.add(1, size)
 	return d, nil
 }
 
@@ -205,9 +210,8 @@ func (u *uploader) known(what string, d castore.Digest, size int64) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
-	if ok && u.prog != nil {
-		u.prog.Files.Add(1)
-		u.prog.Bytes.Add(size)
+	if ok {
+		u.prog.add(1, size)
 	}
 	return ok, nil
 }
