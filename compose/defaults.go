@@ -21,10 +21,10 @@ import (
 func DefaultRegistry() *Registry {
 	r := NewRegistry()
 	RegisterBlobService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryBlobParams) (castore.BlobService, error) {
-		switch {
-		case p.MaxBytes < 0:
-			return nil, fmt.Errorf("max_bytes %d: want a positive number of bytes, or 0 for no bound", p.MaxBytes)
-		case p.MaxBytes > 0:
+		if err := checkMaxBytes(p.MaxBytes); err != nil {
+			return nil, err
+		}
+		if p.MaxBytes > 0 {
 			return chunkstore.NewMemoryCache(p.MaxBytes), nil
 		}
 		return chunkstore.NewMemory(), nil
@@ -155,12 +155,20 @@ func (c *closingDirs) Close() error { return c.conn.Close() }
 
 // openObjectStore opens an object store URL, each call bounded by the
 // composition's backend timeout and instrumented with a span and metrics.
+// checkMaxBytes refuses a negative max_bytes parameter.
+func checkMaxBytes(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("max_bytes %d: want a positive number of bytes, or 0 for no bound", n)
+	}
+	return nil
+}
+
 func openObjectStore(ctx context.Context, c *Composition, rawURL string, maxBytes int64) (objectstore.Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("url is required")
 	}
-	if maxBytes < 0 {
-		return nil, fmt.Errorf("max_bytes %d: want a positive number of bytes, or 0 for no bound", maxBytes)
+	if err := checkMaxBytes(maxBytes); err != nil {
+		return nil, err
 	}
 	s, err := objectstore.Open(ctx, rawURL)
 	if err != nil {

@@ -113,6 +113,16 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// positiveBytes parses the value v of URL option key as a positive number
+// of bytes.
+func positiveBytes(key, v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 0)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s must be a positive number of bytes, got %q", key, v)
+	}
+	return n, nil
+}
+
 // SpecFromURL turns a service URL into a type and its parameters:
 //
 //	memory://, memory://?max_bytes=N (blobs)   memory
@@ -148,9 +158,9 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 			if key != "max_bytes" {
 				return bad("unknown option %q (memory:// for blobs takes max_bytes)", key)
 			}
-			n, err := strconv.ParseInt(vals[0], 10, 64)
-			if err != nil || n <= 0 {
-				return bad("max_bytes must be a positive number of bytes, got %q", vals[0])
+			n, err := positiveBytes(key, vals[0])
+			if err != nil {
+				return bad("%v", err)
 			}
 			p.MaxBytes = n
 		}
@@ -165,17 +175,17 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 			p := &ObjectStoreBlobParams{URL: inner}
 			q := u.Query()
 			if v := q.Get("avg_chunk_size"); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil || n <= 0 {
-					return bad("avg_chunk_size must be a positive number of bytes, got %q", v)
+				n, err := positiveBytes("avg_chunk_size", v)
+				if err != nil {
+					return bad("%v", err)
 				}
-				p.AvgChunkSize = n
+				p.AvgChunkSize = int(n)
 				q.Del("avg_chunk_size")
 			}
 			if v := q.Get("max_bytes"); v != "" {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n <= 0 {
-					return bad("max_bytes must be a positive number of bytes, got %q", v)
+				n, err := positiveBytes("max_bytes", v)
+				if err != nil {
+					return bad("%v", err)
 				}
 				p.MaxBytes = n
 				q.Del("max_bytes")
