@@ -8,9 +8,10 @@ import (
 
 // TestLayering holds the dependency direction of DESIGN.md section 1:
 // cmd -> compose -> {grpcapi, bigtable, chunkstore, dirstore, objectstore}
-// -> castore. The root package imports none of ours, objectstore imports no
-// service package, ingest and fusefront need only the root contracts (and
-// the wire types), and only cmd imports compose.
+// -> castore. The root package imports none of ours, closure imports only
+// the root, objectstore imports no service package, ingest and fusefront
+// need only the root contracts (and the wire types), and only cmd imports
+// compose.
 func TestLayering(t *testing.T) {
 	const mod = "github.com/castore-go/castore"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
@@ -31,6 +32,8 @@ func TestLayering(t *testing.T) {
 			switch {
 			case pkg == "" && dep != "":
 				bad = "the root package imports nothing of ours"
+			case under(pkg, "closure") && dep != "":
+				bad = "closure imports only the root package"
 			case under(pkg, "objectstore") && !under(dep, "objectstore") && dep != "" && !under(dep, "internal"):
 				bad = "objectstore imports only the root package"
 			case under(dep, "compose") && !under(pkg, "cmd") && !under(pkg, "compose"):

@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"github.com/castore-go/castore"
-	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/closure"
 )
 
 // BenchmarkGetRecursive reads a 10,000-directory closure (depth 3) from the
 // emulator both ways, side by side in each iteration: batched (one
-// ReadRows per level) and one Get per directory (dirstore.BreadthFirst over
+// ReadRows per level) and one Get per directory (closure.BreadthFirst over
 // Get, the reference's traversal). It reports each time and the ratio.
 func BenchmarkGetRecursive(b *testing.B) {
 	f := newFixture(b)
@@ -44,7 +44,7 @@ func BenchmarkGetRecursive(b *testing.B) {
 		t1 := time.Now()
 		batchedReads += c.get("ReadRows")
 		c.reset()
-		count(dirstore.BreadthFirst(ctx, root, s.Get))
+		count(closure.BreadthFirst(ctx, root, s.Get))
 		perDir += time.Since(t1)
 		perDirReads += c.get("ReadRows")
 		batched += t1.Sub(t0)

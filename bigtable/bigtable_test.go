@@ -12,7 +12,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/bigtable"
-	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/dirstore/dirtest"
 )
 
@@ -455,7 +455,7 @@ func TestBatchedMatchesPerDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	var one []*castore.Directory
-	for d, err := range dirstore.BreadthFirst(ctx, root, s.Get) {
+	for d, err := range closure.BreadthFirst(ctx, root, s.Get) {
 		if err != nil {
 			t.Fatal(err)
 		}

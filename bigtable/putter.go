@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/castore-go/castore"
-	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/closure"
 )
 
 // Bounds of one batch a putter writes: rows and bytes of values.
@@ -18,7 +18,7 @@ const (
 )
 
 // NewPutter returns a putter that validates the closure as it arrives
-// (dirstore.ClosureValidator) and writes nothing before Close. Close writes
+// (closure.LeavesFirstValidator) and writes nothing before Close. Close writes
 // every directory but the root in batches, up to ChannelSize batches at
 // once; each batch is one ReadRows that finds which rows exist already and
 // one MutateRows that writes the others. Only when all of them are written
@@ -45,12 +45,12 @@ const (
 // is the encoding of a Directory whose digest is the row key.
 func (s *Service) NewPutter(ctx context.Context) castore.DirectoryPutter {
 	if s.p.IsReadOnly {
-		return dirstore.FailedPutter(fmt.Errorf("put directories: %w", ErrReadOnly))
+		return closure.FailedPutter(fmt.Errorf("put directories: %w", ErrReadOnly))
 	}
 	// Each directory is encoded as it arrives, so one over the size bound
 	// is refused by its own Put.
 	enc := map[castore.Digest][]byte{}
-	return dirstore.NewClosurePutter(ctx, func(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
+	return closure.NewPutter(ctx, func(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
 		if err := s.writeAllBut(ctx, root, dirs, enc); err != nil {
 			return fmt.Errorf("put closure of %s: %w", root, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -72,7 +73,7 @@ func (b *Bundles) Get(ctx context.Context, d castore.Digest) (*castore.Directory
 func (b *Bundles) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
 	for _, e := range dir.Entries() {
 		if e.Node.Type == castore.NodeDirectory {
-			return castore.Digest{}, invalidClosure(dir.Digest(), "bundles store whole closures: put a directory with subdirectories through a putter")
+			return castore.Digest{}, closure.Invalid(dir.Digest(), "bundles store whole closures: put a directory with subdirectories through a putter")
 		}
 	}
 	p := b.NewPutter(ctx)
@@ -119,7 +120,7 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 			return
 		}
 		defer zr.Close()
-		v := NewRootFirstValidator(root)
+		v := closure.NewRootFirstValidator(root)
 		var hdr [4]byte
 		var buf []byte // reused: UnmarshalDirectory keeps no reference to it
 		for n := 0; ; n++ {
@@ -155,7 +156,7 @@ func ReadBundle(r io.Reader, root castore.Digest, maxFrame int) iter.Seq2[*casto
 			}
 			// The encoding is canonical, so d is dir.Digest(): no need to
 			// encode and hash it again.
-			if err := v.add(d, dir); err != nil {
+			if err := v.AddWithDigest(d, dir); err != nil {
 				yield(nil, fmt.Errorf("closure %s: frame %d: %w", root, n, err))
 				return
 			}
@@ -182,40 +183,19 @@ func AppendBundle(b []byte, dirs []*castore.Directory) []byte {
 // NewPutter validates the closure; Close writes it as one object, root
 // first, unless an object for the root exists already.
 func (b *Bundles) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	return NewClosurePutter(ctx, b.commit)
+	return closure.NewPutter(ctx, b.commit)
 }
 
 func (b *Bundles) commit(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
 	for _, d := range dirs {
 		if l := len(d.Marshal()); l > b.maxFrame {
-			return invalidClosure(d.Digest(), "its encoding is %d bytes, more than the %d a bundle frame may hold", l, b.maxFrame)
+			return closure.Invalid(d.Digest(), "its encoding is %d bytes, more than the %d a bundle frame may hold", l, b.maxFrame)
 		}
 	}
-	frames := AppendBundle(nil, RootFirst(root, dirs))
+	frames := AppendBundle(nil, closure.RootFirst(root, dirs))
 	obj := b.enc.EncodeAll(frames, make([]byte, 0, len(frames)/3))
 	if _, err := b.store.PutIfAbsent(ctx, BundleKey(root), bytes.NewReader(obj)); err != nil {
 		return fmt.Errorf("store closure %s: %w", root, err)
 	}
 	return nil
-}
-
-// RootFirst orders a closure breadth-first from root, each directory once.
-func RootFirst(root castore.Digest, dirs []*castore.Directory) []*castore.Directory {
-	by := make(map[castore.Digest]*castore.Directory, len(dirs))
-	for _, d := range dirs {
-		by[d.Digest()] = d
-	}
-	out := make([]*castore.Directory, 0, len(dirs))
-	seen := map[castore.Digest]bool{root: true}
-	for queue := []castore.Digest{root}; len(queue) > 0; queue = queue[1:] {
-		d := by[queue[0]]
-		out = append(out, d)
-		for _, e := range d.Entries() {
-			if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
-				seen[e.Node.Digest] = true
-				queue = append(queue, e.Node.Digest)
-			}
-		}
-	}
-	return out
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 )
 
 func (c *Cache) countRead(ctx context.Context, hit bool) {
@@ -65,7 +66,7 @@ func (c *Cache) Get(ctx context.Context, d castore.Digest) (*castore.Directory, 
 // near. It returns the closure root first, or nothing if far does not
 // know root.
 func (c *Cache) fill(ctx context.Context, root castore.Digest) ([]*castore.Directory, error) {
-	v := NewRootFirstValidator(root)
+	v := closure.NewRootFirstValidator(root)
 	var dirs []*castore.Directory
 	for dir, err := range c.far.GetRecursive(ctx, root) {
 		if err != nil {
@@ -83,7 +84,7 @@ func (c *Cache) fill(ctx context.Context, root castore.Digest) ([]*castore.Direc
 		return nil, nil
 	}
 	p := c.near.NewPutter(ctx)
-	for _, dir := range LeavesFirst(root, dirs) {
+	for _, dir := range closure.LeavesFirst(root, dirs) {
 		if err := p.Put(dir); err != nil {
 			return nil, fmt.Errorf("near: %w", err)
 		}
@@ -168,3 +169,5 @@ func (p *cachePutter) Close() (castore.Digest, error) {
 	}
 	return root, nil
 }
+
+func isNotFound(err error) bool { return errors.Is(err, castore.ErrNotFound) }

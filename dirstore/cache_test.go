@@ -5,7 +5,6 @@ import (
 	"errors"
 	"iter"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/castore-go/castore"
@@ -144,67 +143,5 @@ func TestCacheRefusesBadFar(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// Descend and Walk work on a store that addresses only roots.
-func TestDescendAndWalkOnBundles(t *testing.T) {
-	leaf, mid, root := closureOf(t)
-	b := bundles(t, objectstore.NewMemory())
-	putClosure(t, b, leaf, mid, root)
-	for path, want := range map[string]castore.Node{
-		"":           root.Node(),
-		"mid":        mid.Node(),
-		"mid/leaf":   leaf.Node(),
-		"mid/leaf/f": castore.FileNode(castore.EmptyDigest, 0, false),
-		"l":          castore.SymlinkNode("t"),
-	} {
-		p, err := castore.ParsePath(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := dirstore.Descend(t.Context(), b, root.Digest(), p)
-		if err != nil || got != want {
-			t.Errorf("Descend(%q) = %v, %v; want %v", path, got, err, want)
-		}
-	}
-	for _, path := range []string{"nope", "mid/nope", "l/x", "mid/leaf/f/x"} {
-		p, _ := castore.ParsePath(path)
-		_, err := dirstore.Descend(t.Context(), b, root.Digest(), p)
-		if !errors.Is(err, castore.ErrNotFound) || !strings.Contains(err.Error(), strings.Split(path, "/")[0]) {
-			t.Errorf("Descend(%q) = %v, want not found naming the path", path, err)
-		}
-	}
-	var paths []string
-	for v, err := range dirstore.Walk(t.Context(), b, root.Digest()) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v.Directory == nil {
-			t.Fatal("nil directory")
-		}
-		paths = append(paths, string(v.Path))
-	}
-	if strings.Join(paths, ",") != ",mid,mid/leaf" {
-		t.Errorf("Walk visited %q", paths)
-	}
-}
-
-// LeavesFirst orders a closure where a child is reached through a later
-// parent too (BFS order reversed would be wrong here).
-func TestLeavesFirst(t *testing.T) {
-	c := dir(t, castore.Entry{Name: "f", Node: castore.SymlinkNode("c")})
-	y := dir(t, castore.Entry{Name: "c", Node: c.Node()})
-	x := dir(t, castore.Entry{Name: "y", Node: y.Node()})
-	root := dir(t, castore.Entry{Name: "c", Node: c.Node()}, castore.Entry{Name: "x", Node: x.Node()})
-	order := dirstore.LeavesFirst(root.Digest(), []*castore.Directory{root, x, c, y})
-	v := dirstore.NewClosureValidator()
-	for _, d := range order {
-		if _, err := v.Add(d); err != nil {
-			t.Fatalf("LeavesFirst order refused by the putter's validator: %v", err)
-		}
-	}
-	if got, _, err := v.Finish(); err != nil || got != root.Digest() || len(order) != 4 {
-		t.Fatalf("Finish = %s, %v (%d directories)", got, err, len(order))
 	}
 }

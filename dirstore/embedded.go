@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 )
 
 var bucketDirs = []byte("directories")
@@ -88,14 +89,14 @@ func (e *Embedded) Put(ctx context.Context, dir *castore.Directory) (castore.Dig
 			}
 			b := bk.Get(en.Node.Digest[:])
 			if b == nil {
-				return invalidClosure(d, "entry %q refers to directory %s, which is not stored", en.Name, en.Node.Digest)
+				return closure.Invalid(d, "entry %q refers to directory %s, which is not stored", en.Name, en.Node.Digest)
 			}
 			child, err := decode(en.Node.Digest, b)
 			if err != nil {
 				return err
 			}
 			if child.Size() != en.Node.Size {
-				return invalidClosure(d, "entry %q gives directory %s size %d, its size is %d", en.Name, en.Node.Digest, en.Node.Size, child.Size())
+				return closure.Invalid(d, "entry %q gives directory %s size %d, its size is %d", en.Name, en.Node.Digest, en.Node.Size, child.Size())
 			}
 		}
 		return bk.Put(d[:], dir.Marshal())
@@ -108,13 +109,13 @@ func (e *Embedded) Put(ctx context.Context, dir *castore.Directory) (castore.Dig
 
 // GetRecursive yields the closure of root, breadth-first.
 func (e *Embedded) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
-	return BreadthFirst(ctx, root, e.Get)
+	return closure.BreadthFirst(ctx, root, e.Get)
 }
 
 // NewPutter validates the closure as it arrives and commits it in one
 // transaction at Close.
 func (e *Embedded) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	return NewClosurePutter(ctx, e.commit)
+	return closure.NewPutter(ctx, e.commit)
 }
 
 func (e *Embedded) commit(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 )
 
 // Memory is a DirectoryService in memory: every directory is addressable.
@@ -49,10 +50,10 @@ func (m *Memory) Put(ctx context.Context, dir *castore.Directory) (castore.Diges
 		}
 		child, ok := m.dirs[e.Node.Digest]
 		if !ok {
-			return castore.Digest{}, invalidClosure(d, "entry %q refers to directory %s, which is not stored", e.Name, e.Node.Digest)
+			return castore.Digest{}, closure.Invalid(d, "entry %q refers to directory %s, which is not stored", e.Name, e.Node.Digest)
 		}
 		if child.Size() != e.Node.Size {
-			return castore.Digest{}, invalidClosure(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, child.Size())
+			return castore.Digest{}, closure.Invalid(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, child.Size())
 		}
 	}
 	m.dirs[d] = dir
@@ -62,12 +63,12 @@ func (m *Memory) Put(ctx context.Context, dir *castore.Directory) (castore.Diges
 // GetRecursive yields the closure of root, root first, breadth-first, each
 // directory once.
 func (m *Memory) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
-	return BreadthFirst(ctx, root, m.Get)
+	return closure.BreadthFirst(ctx, root, m.Get)
 }
 
 // NewPutter validates the closure and stores it at Close, all at once.
 func (m *Memory) NewPutter(ctx context.Context) castore.DirectoryPutter {
-	return NewClosurePutter(ctx, func(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
+	return closure.NewPutter(ctx, func(ctx context.Context, root castore.Digest, dirs []*castore.Directory) error {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		for _, d := range dirs {
@@ -75,35 +76,4 @@ func (m *Memory) NewPutter(ctx context.Context) castore.DirectoryPutter {
 		}
 		return nil
 	})
-}
-
-// BreadthFirst walks the closure of root with get, one directory at a
-// time: root first, breadth-first, each digest once. An unknown root
-// yields nothing; a missing subdirectory is an error.
-func BreadthFirst(ctx context.Context, root castore.Digest, get func(context.Context, castore.Digest) (*castore.Directory, error)) iter.Seq2[*castore.Directory, error] {
-	return func(yield func(*castore.Directory, error) bool) {
-		seen := map[castore.Digest]bool{root: true}
-		queue := []castore.Digest{root}
-		for len(queue) > 0 {
-			d := queue[0]
-			queue = queue[1:]
-			dir, err := get(ctx, d)
-			if err != nil {
-				if d == root && isNotFound(err) {
-					return
-				}
-				yield(nil, fmt.Errorf("closure of %s: %w", root, err))
-				return
-			}
-			for _, e := range dir.Entries() {
-				if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
-					seen[e.Node.Digest] = true
-					queue = append(queue, e.Node.Digest)
-				}
-			}
-			if !yield(dir, nil) {
-				return
-			}
-		}
-	}
 }

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/castore-go/castore"
-	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/ingest"
 )
 
@@ -45,7 +45,7 @@ func resolve(ctx context.Context, dirs castore.DirectoryService, arg string) (ca
 	if err != nil {
 		return castore.Node{}, err
 	}
-	return dirstore.Descend(ctx, dirs, d, p)
+	return closure.Descend(ctx, dirs, d, p)
 }
 
 func runExport(ctx context.Context, env *environment, args []string) error {

@@ -1,37 +1,36 @@
-// Package dirstore holds castore's DirectoryService implementations and the
-// validation of directory closures.
-package dirstore
+package closure
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/castore-go/castore"
 )
 
-// ClosureValidator checks a closure sent leaves first, as a putter
+// LeavesFirstValidator checks a closure sent leaves first, as a putter
 // receives it: every directory may refer only to directories already
 // added, with the sizes they have; at the end there is exactly one root
 // (the last directory) from which every directory added is reachable.
 // Directories added twice are kept once. Errors wrap castore.ErrInvalid and
 // name the directory.
-type ClosureValidator struct {
+type LeavesFirstValidator struct {
 	sizes map[castore.Digest]uint64
 	order []*castore.Directory // first occurrences, leaves first
 	last  castore.Digest
 }
 
-// NewClosureValidator returns an empty validator.
-func NewClosureValidator() *ClosureValidator {
-	return &ClosureValidator{sizes: map[castore.Digest]uint64{}}
+// NewLeavesFirstValidator returns an empty validator.
+func NewLeavesFirstValidator() *LeavesFirstValidator {
+	return &LeavesFirstValidator{sizes: map[castore.Digest]uint64{}}
 }
 
-func invalidClosure(d castore.Digest, format string, args ...any) error {
+// Invalid is the error of a closure refused because of directory d: a
+// castore.ValidationError naming d, wrapping castore.ErrInvalid.
+func Invalid(d castore.Digest, format string, args ...any) error {
 	return &castore.ValidationError{Name: d.String(), Err: fmt.Errorf("%w: %s", castore.ErrInvalid, fmt.Sprintf(format, args...))}
 }
 
 // Add checks the next directory and reports whether it is new.
-func (v *ClosureValidator) Add(dir *castore.Directory) (bool, error) {
+func (v *LeavesFirstValidator) Add(dir *castore.Directory) (bool, error) {
 	d := dir.Digest()
 	v.last = d
 	if _, dup := v.sizes[d]; dup {
@@ -43,10 +42,10 @@ func (v *ClosureValidator) Add(dir *castore.Directory) (bool, error) {
 		}
 		size, ok := v.sizes[e.Node.Digest]
 		if !ok {
-			return false, invalidClosure(d, "entry %q refers to directory %s, which was not sent before it", e.Name, e.Node.Digest)
+			return false, Invalid(d, "entry %q refers to directory %s, which was not sent before it", e.Name, e.Node.Digest)
 		}
 		if size != e.Node.Size {
-			return false, invalidClosure(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, size)
+			return false, Invalid(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, size)
 		}
 	}
 	v.sizes[d] = dir.Size()
@@ -56,7 +55,7 @@ func (v *ClosureValidator) Add(dir *castore.Directory) (bool, error) {
 
 // Finish checks that the closure is complete and connected, and returns
 // the root and the directories leaves first, each once.
-func (v *ClosureValidator) Finish() (castore.Digest, []*castore.Directory, error) {
+func (v *LeavesFirstValidator) Finish() (castore.Digest, []*castore.Directory, error) {
 	if len(v.order) == 0 {
 		return castore.Digest{}, nil, &castore.ValidationError{Err: fmt.Errorf("%w: no directories were put", castore.ErrInvalid)}
 	}
@@ -80,7 +79,7 @@ func (v *ClosureValidator) Finish() (castore.Digest, []*castore.Directory, error
 	if len(reached) != len(v.order) {
 		for _, d := range v.order {
 			if dg := d.Digest(); !reached[dg] {
-				return castore.Digest{}, nil, invalidClosure(dg, "not reachable from the root %s: the closure is disconnected", root)
+				return castore.Digest{}, nil, Invalid(dg, "not reachable from the root %s: the closure is disconnected", root)
 			}
 		}
 	}
@@ -103,7 +102,7 @@ func NewRootFirstValidator(root castore.Digest) *RootFirstValidator {
 	return &RootFirstValidator{root: root, expect: map[castore.Digest]uint64{root: 0}, seen: map[castore.Digest]bool{}}
 }
 
-func corruptClosure(format string, args ...any) error {
+func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", castore.ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
@@ -113,28 +112,29 @@ func (v *RootFirstValidator) Expect(d castore.Digest) error {
 		return nil
 	}
 	if v.seen[d] {
-		return corruptClosure("directory %s comes twice", d)
+		return corrupt("directory %s comes twice", d)
 	}
 	if len(v.seen) == 0 {
-		return corruptClosure("directory %s comes first instead of the root %s", d, v.root)
+		return corrupt("directory %s comes first instead of the root %s", d, v.root)
 	}
-	return corruptClosure("directory %s is one nothing before it refers to", d)
+	return corrupt("directory %s is one nothing before it refers to", d)
 }
 
 // Add checks the next directory and records what it refers to.
 func (v *RootFirstValidator) Add(dir *castore.Directory) error {
-	return v.add(dir.Digest(), dir)
+	return v.AddWithDigest(dir.Digest(), dir)
 }
 
-// add is Add for a directory whose digest d the caller has computed
-// already: a directory just decoded by castore.UnmarshalDirectory, which
-// accepts only the canonical encoding, has the digest of its bytes.
-func (v *RootFirstValidator) add(d castore.Digest, dir *castore.Directory) error {
+// AddWithDigest is Add for a directory whose digest d the caller has
+// computed already, saving its encoding and hashing again: a directory
+// just decoded by castore.UnmarshalDirectory, which accepts only the
+// canonical encoding, has the digest of its bytes. d must be dir's digest.
+func (v *RootFirstValidator) AddWithDigest(d castore.Digest, dir *castore.Directory) error {
 	if err := v.Expect(d); err != nil {
 		return err
 	}
 	if size := v.expect[d]; d != v.root && dir.Size() != size {
-		return corruptClosure("directory %s has size %d, its parent says %d", d, dir.Size(), size)
+		return corrupt("directory %s has size %d, its parent says %d", d, dir.Size(), size)
 	}
 	delete(v.expect, d)
 	v.seen[d] = true
@@ -143,7 +143,7 @@ func (v *RootFirstValidator) add(d castore.Digest, dir *castore.Directory) error
 			continue
 		}
 		if s, ok := v.expect[e.Node.Digest]; ok && s != e.Node.Size {
-			return corruptClosure("directory %s is referred to with sizes %d and %d", e.Node.Digest, s, e.Node.Size)
+			return corrupt("directory %s is referred to with sizes %d and %d", e.Node.Digest, s, e.Node.Size)
 		}
 		v.expect[e.Node.Digest] = e.Node.Size
 	}
@@ -154,53 +154,10 @@ func (v *RootFirstValidator) add(d castore.Digest, dir *castore.Directory) error
 // nothing was read is complete (an unknown root).
 func (v *RootFirstValidator) Finish() error {
 	if len(v.seen) > 0 && len(v.expect) > 0 {
-		return corruptClosure("the closure of %s lacks %d directories", v.root, len(v.expect))
+		return corrupt("the closure of %s lacks %d directories", v.root, len(v.expect))
 	}
 	return nil
 }
 
 // Len is the number of directories accepted so far.
 func (v *RootFirstValidator) Len() int { return len(v.seen) }
-
-// LeavesFirst orders a closure so that every directory comes after all the
-// directories it refers to, root last: the order a putter takes.
-func LeavesFirst(root castore.Digest, dirs []*castore.Directory) []*castore.Directory {
-	by := make(map[castore.Digest]*castore.Directory, len(dirs))
-	for _, d := range dirs {
-		by[d.Digest()] = d
-	}
-	out := make([]*castore.Directory, 0, len(dirs))
-	done := make(map[castore.Digest]bool, len(dirs))
-	// Iterative post-order: a deep chain must not exhaust the stack.
-	type frame struct {
-		dir  *castore.Directory
-		next int
-	}
-	if by[root] == nil {
-		return nil
-	}
-	stack := []frame{{dir: by[root]}}
-	done[root] = true
-	for len(stack) > 0 {
-		f := &stack[len(stack)-1]
-		es := f.dir.Entries()
-		pushed := false
-		for f.next < len(es) {
-			e := es[f.next]
-			f.next++
-			if e.Node.Type == castore.NodeDirectory && !done[e.Node.Digest] && by[e.Node.Digest] != nil {
-				done[e.Node.Digest] = true
-				stack = append(stack, frame{dir: by[e.Node.Digest]})
-				pushed = true
-				break
-			}
-		}
-		if !pushed {
-			out = append(out, f.dir)
-			stack = stack[:len(stack)-1]
-		}
-	}
-	return out
-}
-
-func isNotFound(err error) bool { return errors.Is(err, castore.ErrNotFound) }

@@ -1,4 +1,4 @@
-package dirstore
+package closure
 
 import (
 	"context"
@@ -7,6 +7,32 @@ import (
 
 	"github.com/castore-go/castore"
 )
+
+// Read reads the closure of root with one GetRecursive, keyed by digest,
+// and checks it complete: root is in it, and so is every directory that
+// one in it refers to. A missing one (an unknown root included) is an
+// error wrapping castore.ErrNotFound. It works on stores that address only
+// roots.
+func Read(ctx context.Context, dirs castore.DirectoryService, root castore.Digest) (map[castore.Digest]*castore.Directory, error) {
+	out := map[castore.Digest]*castore.Directory{}
+	for d, err := range dirs.GetRecursive(ctx, root) {
+		if err != nil {
+			return nil, err
+		}
+		out[d.Digest()] = d
+	}
+	if _, ok := out[root]; !ok {
+		return nil, fmt.Errorf("directory %s: %w", root, castore.ErrNotFound)
+	}
+	for _, d := range out {
+		for _, e := range d.Entries() {
+			if e.Node.Type == castore.NodeDirectory && out[e.Node.Digest] == nil {
+				return nil, fmt.Errorf("directory %s (%s): missing from the closure: %w", e.Node.Digest, e.Name, castore.ErrNotFound)
+			}
+		}
+	}
+	return out, nil
+}
 
 // Descend follows p from the directory root and returns the node it
 // names (root's own node for the empty path). Subdirectories are fetched
@@ -21,18 +47,18 @@ func Descend(ctx context.Context, dirs castore.DirectoryService, root castore.Di
 	}
 	// Subdirectories come from Get, or, once Get does not know one, from
 	// the closure of root, read whole.
-	var closure map[castore.Digest]*castore.Directory
+	var all map[castore.Digest]*castore.Directory
 	get := func(d castore.Digest) (*castore.Directory, error) {
-		if closure == nil {
+		if all == nil {
 			sub, err := dirs.Get(ctx, d)
 			if !isNotFound(err) {
 				return sub, err
 			}
-			if closure, err = readClosure(ctx, dirs, root); err != nil {
+			if all, err = Read(ctx, dirs, root); err != nil {
 				return nil, fmt.Errorf("closure of %s: %w", root, err)
 			}
 		}
-		if sub := closure[d]; sub != nil {
+		if sub := all[d]; sub != nil {
 			return sub, nil
 		}
 		return nil, fmt.Errorf("not in the closure of %s: %w", root, castore.ErrNotFound)
@@ -57,17 +83,6 @@ func Descend(ctx context.Context, dirs castore.DirectoryService, root castore.Di
 	return n, nil
 }
 
-func readClosure(ctx context.Context, dirs castore.DirectoryService, root castore.Digest) (map[castore.Digest]*castore.Directory, error) {
-	out := map[castore.Digest]*castore.Directory{}
-	for dir, err := range dirs.GetRecursive(ctx, root) {
-		if err != nil {
-			return nil, err
-		}
-		out[dir.Digest()] = dir
-	}
-	return out, nil
-}
-
 // Visit is one directory of a closure and a path to it from the root.
 type Visit struct {
 	Path      castore.Path
@@ -76,34 +91,26 @@ type Visit struct {
 
 // Walk yields every directory of the closure of root with its path, root
 // ("") first, breadth-first; a directory reachable along several paths is
-// yielded once per path. It reads the closure with one GetRecursive, so it
-// works on stores that address only roots. Iteration stops after an error.
+// yielded once per path. It reads the closure with Read (one
+// GetRecursive), so it works on stores that address only roots. Iteration
+// stops after an error.
 func Walk(ctx context.Context, dirs castore.DirectoryService, root castore.Digest) iter.Seq2[Visit, error] {
 	return func(yield func(Visit, error) bool) {
-		closure, err := readClosure(ctx, dirs, root)
+		all, err := Read(ctx, dirs, root)
 		if err != nil {
 			yield(Visit{}, fmt.Errorf("closure of %s: %w", root, err))
 			return
 		}
-		if closure[root] == nil {
-			yield(Visit{}, fmt.Errorf("directory %s: %w", root, castore.ErrNotFound))
-			return
-		}
-		for queue := []Visit{{"", closure[root]}}; len(queue) > 0; queue = queue[1:] {
+		// Read checked the closure complete: every subdirectory is in all.
+		for queue := []Visit{{"", all[root]}}; len(queue) > 0; queue = queue[1:] {
 			v := queue[0]
 			if !yield(v, nil) {
 				return
 			}
 			for _, e := range v.Directory.Entries() {
-				if e.Node.Type != castore.NodeDirectory {
-					continue
+				if e.Node.Type == castore.NodeDirectory {
+					queue = append(queue, Visit{v.Path.Join(e.Name), all[e.Node.Digest]})
 				}
-				sub := closure[e.Node.Digest]
-				if sub == nil {
-					yield(Visit{}, fmt.Errorf("closure of %s lacks directory %s at %s: %w", root, e.Node.Digest, v.Path.Join(e.Name), castore.ErrCorrupt))
-					return
-				}
-				queue = append(queue, Visit{v.Path.Join(e.Name), sub})
 			}
 		}
 	}
