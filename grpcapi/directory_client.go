@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
@@ -61,9 +62,10 @@ func received(msg *pb.Directory, want castore.Digest) (*castore.Directory, error
 
 func errJoinCorrupt(err error) error { return fmt.Errorf("%w: %w", castore.ErrCorrupt, err) }
 
-// GetRecursive streams the closure and checks it as it arrives: the root
-// first, then only directories an earlier one referred to, with the sizes
-// it gave, each once, and nothing missing at the end.
+// GetRecursive streams the closure and checks it as it arrives
+// (closure.RootFirstValidator): the root first, then only directories an
+// earlier one referred to, with the sizes it gave, each once, and nothing
+// missing at the end.
 func (c *DirectoryClient) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
 	return func(yield func(*castore.Directory, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -74,9 +76,7 @@ func (c *DirectoryClient) GetRecursive(ctx context.Context, root castore.Digest)
 			fail(fromStatus("get", err))
 			return
 		}
-		pending := map[castore.Digest]uint64{} // referred to, not yet received
-		seen := map[castore.Digest]bool{}
-		first := true
+		v := closure.NewRootFirstValidator(root)
 		for {
 			msg, err := stream.Recv()
 			if err == io.EOF {
@@ -91,36 +91,16 @@ func (c *DirectoryClient) GetRecursive(ctx context.Context, root castore.Digest)
 				fail(fmt.Errorf("server sent an invalid directory: %w", errJoinCorrupt(err)))
 				return
 			}
-			d := dir.Digest()
-			switch size, ok := pending[d]; {
-			case first && d != root:
-				fail(fmt.Errorf("server sent %s first instead of the root: %w", d, castore.ErrCorrupt))
+			if err := v.Add(dir); err != nil {
+				fail(fmt.Errorf("server's closure: %w", err))
 				return
-			case !first && !ok:
-				fail(fmt.Errorf("server sent directory %s that nothing before it refers to: %w", d, castore.ErrCorrupt))
-				return
-			case !first && size != dir.Size():
-				fail(fmt.Errorf("directory %s has size %d, its parent says %d: %w", d, dir.Size(), size, castore.ErrCorrupt))
-				return
-			}
-			first = false
-			delete(pending, d)
-			seen[d] = true
-			for _, e := range dir.Entries() {
-				if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
-					if s, ok := pending[e.Node.Digest]; ok && s != e.Node.Size {
-						fail(fmt.Errorf("directory %s is referred to with sizes %d and %d: %w", e.Node.Digest, s, e.Node.Size, castore.ErrCorrupt))
-						return
-					}
-					pending[e.Node.Digest] = e.Node.Size
-				}
 			}
 			if !yield(dir, nil) {
 				return
 			}
 		}
-		if !first && len(pending) > 0 {
-			fail(fmt.Errorf("server's closure lacks %d directories: %w", len(pending), castore.ErrCorrupt))
+		if err := v.Finish(); err != nil {
+			fail(fmt.Errorf("server's closure: %w", err))
 		}
 	}
 }
