@@ -3,11 +3,14 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 )
 
 // CopyStats says what a Copy sent.
@@ -78,7 +81,7 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 		// its blobs were stored before it was.
 		return nil
 	}
-	all, err := closure(ctx, fromDirs, n.Digest)
+	all, err := closure.Read(ctx, fromDirs, n.Digest)
 	if err != nil {
 		return err
 	}
@@ -94,28 +97,12 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	// Leaves first: a post-order walk from the root, each directory once.
 	p := toDirs.NewPutter(ctx)
-	put := map[castore.Digest]bool{}
-	var walk func(d castore.Digest) error
-	walk = func(d castore.Digest) error {
-		if put[d] {
-			return nil
-		}
-		put[d] = true
-		dir := all[d]
-		for _, e := range dir.Entries() {
-			if e.Node.Type == castore.NodeDirectory {
-				if err := walk(e.Node.Digest); err != nil {
-					return err
-				}
-			}
-		}
+	for _, dir := range closure.LeavesFirst(n.Digest, slices.Collect(maps.Values(all))) {
 		st.Directories++
-		return p.Put(dir)
-	}
-	if err := walk(n.Digest); err != nil {
-		return fmt.Errorf("put directories: %w", err)
+		if err := p.Put(dir); err != nil {
+			return fmt.Errorf("put directories: %w", err)
+		}
 	}
 	root, err := p.Close()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 )
 
 // ExportOptions tune an export.
@@ -26,29 +27,6 @@ type ExportOptions struct {
 	// Progress, if set, is updated as files are written. (ExportTar uses
 	// only this.)
 	Progress *Progress
-}
-
-// closure fetches every directory below a directory node, checking that
-// nothing is missing.
-func closure(ctx context.Context, dirs castore.DirectoryService, root castore.Digest) (map[castore.Digest]*castore.Directory, error) {
-	out := map[castore.Digest]*castore.Directory{}
-	for d, err := range dirs.GetRecursive(ctx, root) {
-		if err != nil {
-			return nil, err
-		}
-		out[d.Digest()] = d
-	}
-	if _, ok := out[root]; !ok {
-		return nil, fmt.Errorf("directory %s: %w", root, castore.ErrNotFound)
-	}
-	for _, d := range out {
-		for _, e := range d.Entries() {
-			if e.Node.Type == castore.NodeDirectory && out[e.Node.Digest] == nil {
-				return nil, fmt.Errorf("directory %s (%s): missing from the closure: %w", e.Node.Digest, e.Name, castore.ErrNotFound)
-			}
-		}
-	}
-	return out, nil
 }
 
 // ExportDir writes the tree of n to dest: contents, executable bits and
@@ -75,7 +53,7 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 	default:
 		return fmt.Errorf("export: %w", castore.ErrNoNodeSet)
 	}
-	all, err := closure(ctx, dirs, n.Digest)
+	all, err := closure.Read(ctx, dirs, n.Digest)
 	if err != nil {
 		return err
 	}
@@ -189,7 +167,7 @@ func ExportTar(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 	if n.Type != castore.NodeDirectory {
 		return fmt.Errorf("export --tar needs a directory, not a %s", n.Type)
 	}
-	all, err := closure(ctx, dirs, n.Digest)
+	all, err := closure.Read(ctx, dirs, n.Digest)
 	if err != nil {
 		return err
 	}
