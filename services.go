@@ -2,6 +2,7 @@ package castore
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"iter"
 )
@@ -65,9 +66,45 @@ type DirectoryPutter interface {
 	Close() (Digest, error)
 }
 
+// Addressing says which directories a DirectoryService's Get finds. It is
+// part of the contract, so that a wrapper passes it on or states its own,
+// and a caller can tell a store that keeps only roots addressable from one
+// that lost a directory.
+type Addressing uint8
+
+const (
+	// AddressesSome: Get finds roots and may or may not find a directory
+	// below one. The answer of a service that cannot promise either of the
+	// others: a client of a remote service (the protocol does not say), or a
+	// cache whose far service addresses only roots (it finds the
+	// subdirectories of the closures that passed through it).
+	AddressesSome Addressing = iota
+	// AddressesAll: Get finds every directory the service holds,
+	// subdirectories of closures included.
+	AddressesAll
+	// AddressesRoots: Get finds only the roots of closures put through a
+	// putter (and directories put on their own), never a directory that is
+	// only below one (bundles). The rest of a closure is read through its
+	// root's GetRecursive.
+	AddressesRoots
+)
+
+func (a Addressing) String() string {
+	switch a {
+	case AddressesSome:
+		return "some directories"
+	case AddressesAll:
+		return "all directories"
+	case AddressesRoots:
+		return "roots only"
+	}
+	return fmt.Sprintf("Addressing(%d)", uint8(a))
+}
+
 // DirectoryService stores Directories by digest.
 //
 // Implementations must:
+//   - say with Addressing which directories Get finds, and keep to it;
 //   - return an error wrapping ErrNotFound from Get for unknown digests;
 //   - return only Directories whose digest is the one asked for;
 //   - yield from GetRecursive the root first, then breadth-first, each digest
@@ -85,4 +122,7 @@ type DirectoryService interface {
 	GetRecursive(ctx context.Context, root Digest) iter.Seq2[*Directory, error]
 	// NewPutter starts uploading a closure.
 	NewPutter(ctx context.Context) DirectoryPutter
+	// Addressing says which directories Get finds: all, only roots, or
+	// some. A service that wraps another says what the combination finds.
+	Addressing() Addressing
 }

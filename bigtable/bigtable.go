@@ -364,6 +364,9 @@ func (s *Service) Get(ctx context.Context, d castore.Digest) (*castore.Directory
 	return dir, nil
 }
 
+// Addressing is castore.AddressesAll: every directory is a row of its own.
+func (s *Service) Addressing() castore.Addressing { return castore.AddressesAll }
+
 // GetRecursive yields the closure of root, root first, breadth-first, each
 // directory once, reading each level with one ReadRows (per readBatch
 // directories). A subdirectory whose size is not the one its parent gives

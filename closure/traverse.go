@@ -36,24 +36,29 @@ func Read(ctx context.Context, dirs castore.DirectoryService, root castore.Diges
 
 // Descend follows p from the directory root and returns the node it
 // names (root's own node for the empty path). Subdirectories are fetched
-// with Get; a store that addresses only roots (bundles) answers with the
-// root's closure instead, read once. A path through a file or symlink, or
-// to a name that is not there, is an error wrapping castore.ErrNotFound
-// that names the path.
+// with Get; once Get does not know one, or from the start if the store
+// addresses only roots (castore.AddressesRoots: bundles), they come from
+// the root's closure instead, read once. A path through a file or
+// symlink, or to a name that is not there, is an error wrapping
+// castore.ErrNotFound that names the path.
 func Descend(ctx context.Context, dirs castore.DirectoryService, root castore.Digest, p castore.Path) (castore.Node, error) {
 	dir, err := dirs.Get(ctx, root)
 	if err != nil {
 		return castore.Node{}, fmt.Errorf("root directory %s: %w", root, err)
 	}
-	// Subdirectories come from Get, or, once Get does not know one, from
-	// the closure of root, read whole.
+	// Subdirectories come from Get, or, once Get does not know one (or
+	// never can), from the closure of root, read whole.
+	rootsOnly := dirs.Addressing() == castore.AddressesRoots
 	var all map[castore.Digest]*castore.Directory
 	get := func(d castore.Digest) (*castore.Directory, error) {
 		if all == nil {
-			sub, err := dirs.Get(ctx, d)
-			if !isNotFound(err) {
-				return sub, err
+			if !rootsOnly {
+				sub, err := dirs.Get(ctx, d)
+				if !isNotFound(err) {
+					return sub, err
+				}
 			}
+			var err error
 			if all, err = Read(ctx, dirs, root); err != nil {
 				return nil, fmt.Errorf("closure of %s: %w", root, err)
 			}

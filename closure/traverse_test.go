@@ -96,3 +96,47 @@ func TestReadChecksComplete(t *testing.T) {
 		t.Errorf("Read of a whole closure = %d directories, %v", len(all), err)
 	}
 }
+
+// countingGets counts Get and GetRecursive calls.
+type countingGets struct {
+	castore.DirectoryService
+	gets, recursive int
+}
+
+func (c *countingGets) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
+	c.gets++
+	return c.DirectoryService.Get(ctx, d)
+}
+
+func (c *countingGets) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	c.recursive++
+	return c.DirectoryService.GetRecursive(ctx, root)
+}
+
+// Descend asks a store that declares it addresses only roots for no
+// subdirectory by Get, and one that addresses all for no closure.
+func TestDescendFollowsAddressing(t *testing.T) {
+	leaf, mid, root := closureOf(t)
+	b, err := dirstore.NewBundles(objectstore.NewMemory(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, tc := range []struct {
+		s                   castore.DirectoryService
+		gets, recursiveGets int
+	}{
+		{b, 1, 1},
+		{dirstore.NewMemory(), 3, 0},
+	} {
+		putClosure(t, tc.s, leaf, mid, root)
+		c := &countingGets{DirectoryService: tc.s}
+		n, err := closure.Descend(t.Context(), c, root.Digest(), "mid/leaf/f")
+		if err != nil || n != castore.FileNode(castore.EmptyDigest, 0, false) {
+			t.Fatalf("%v: Descend = %v, %v", tc.s.Addressing(), n, err)
+		}
+		if c.gets != tc.gets || c.recursive != tc.recursiveGets {
+			t.Errorf("%v: Descend made %d Gets and %d GetRecursives, want %d and %d", tc.s.Addressing(), c.gets, c.recursive, tc.gets, tc.recursiveGets)
+		}
+	}
+}

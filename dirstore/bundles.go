@@ -69,6 +69,10 @@ func (b *Bundles) Get(ctx context.Context, d castore.Digest) (*castore.Directory
 	return nil, fmt.Errorf("directory %s: %w (bundles address only roots)", d, castore.ErrNotFound)
 }
 
+// Addressing is castore.AddressesRoots: a closure is one object, keyed by
+// its root.
+func (b *Bundles) Addressing() castore.Addressing { return castore.AddressesRoots }
+
 // Put stores a directory without subdirectories as a closure of one.
 func (b *Bundles) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
 	for _, e := range dir.Entries() {

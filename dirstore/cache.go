@@ -62,6 +62,20 @@ func (c *Cache) Get(ctx context.Context, d castore.Digest) (*castore.Directory, 
 	return dirs[0], nil
 }
 
+// Addressing is what the pair finds: all directories if far does (a miss
+// reads the closure of any directory from far), only roots if both near
+// and far address only roots, and otherwise some: the subdirectories of
+// the closures that passed through near.
+func (c *Cache) Addressing() castore.Addressing {
+	switch far := c.far.Addressing(); {
+	case far == castore.AddressesAll:
+		return castore.AddressesAll
+	case far == castore.AddressesRoots && c.near.Addressing() == castore.AddressesRoots:
+		return castore.AddressesRoots
+	}
+	return castore.AddressesSome
+}
+
 // fill reads the closure of root from far, checks it, and puts it into
 // near. It returns the closure root first, or nothing if far does not
 // know root.

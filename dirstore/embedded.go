@@ -107,6 +107,9 @@ func (e *Embedded) Put(ctx context.Context, dir *castore.Directory) (castore.Dig
 	return d, nil
 }
 
+// Addressing is castore.AddressesAll: every directory has its own key.
+func (e *Embedded) Addressing() castore.Addressing { return castore.AddressesAll }
+
 // GetRecursive yields the closure of root, breadth-first.
 func (e *Embedded) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
 	return closure.BreadthFirst(ctx, root, e.Get)

@@ -60,6 +60,9 @@ func (m *Memory) Put(ctx context.Context, dir *castore.Directory) (castore.Diges
 	return d, nil
 }
 
+// Addressing is castore.AddressesAll.
+func (m *Memory) Addressing() castore.Addressing { return castore.AddressesAll }
+
 // GetRecursive yields the closure of root, root first, breadth-first, each
 // directory once.
 func (m *Memory) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {

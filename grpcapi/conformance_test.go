@@ -10,6 +10,7 @@ import (
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/objectstore"
 )
 
 // clientOf serves dirs (and blobs) on a fresh listener and returns clients.
@@ -50,6 +51,19 @@ func TestDirectoryConformance(t *testing.T) {
 				_, dc := clientsOf(t, network, chunkstore.NewMemory(), e)
 				return dc
 			}, dirtest.Options{PutLeavesOnly: true})
+		})
+		// The client declares castore.AddressesSome: over bundles, it
+		// finds only roots.
+		t.Run(network+"/bundles", func(t *testing.T) {
+			dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
+				b, err := dirstore.NewBundles(objectstore.NewMemory(), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { b.Close() })
+				_, dc := clientsOf(t, network, chunkstore.NewMemory(), b)
+				return dc
+			}, dirtest.Options{RootsOnly: true})
 		})
 	}
 }

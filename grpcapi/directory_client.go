@@ -48,6 +48,11 @@ func (c *DirectoryClient) Get(ctx context.Context, d castore.Digest) (*castore.D
 	return dir, nil
 }
 
+// Addressing is castore.AddressesSome: the protocol does not say whether
+// the server's store addresses subdirectories (a tvix or castore server
+// on bundles does not).
+func (c *DirectoryClient) Addressing() castore.Addressing { return castore.AddressesSome }
+
 // received converts a directory from the server and checks its digest.
 func received(msg *pb.Directory, want castore.Digest) (*castore.Directory, error) {
 	dir, err := pb.ToDirectory(msg)

@@ -349,6 +349,7 @@ func (failing) GetRecursive(context.Context, castore.Digest) iter.Seq2[*castore.
 	return func(yield func(*castore.Directory, error) bool) { yield(nil, errDown) }
 }
 func (failing) NewPutter(context.Context) castore.DirectoryPutter { return failingPutter{} }
+func (failing) Addressing() castore.Addressing                    { return castore.AddressesSome }
 
 type failingWriter struct{}
 

@@ -16,7 +16,11 @@ import (
 type Options struct {
 	// RootsOnly is set for services that address only the roots of
 	// closures put through a putter (bundles): Get of a subdirectory is
-	// not found, and Put of a directory with subdirectories is refused.
+	// not found, and Put of a directory with subdirectories is refused. A
+	// service that declares castore.AddressesRoots must set it, one that
+	// declares castore.AddressesAll must not; one that declares
+	// castore.AddressesSome sets it as the service under test behaves (a
+	// client of a server on bundles, or not).
 	RootsOnly bool
 	// PutLeavesOnly is set for services whose single-directory Put cannot
 	// refer to subdirectories, even stored ones: over the wire a Put is a
@@ -26,6 +30,7 @@ type Options struct {
 
 // Run runs the suite; newService returns a fresh, empty service.
 func Run(t *testing.T, newService func(t *testing.T) castore.DirectoryService, o Options) {
+	t.Run("Addressing", func(t *testing.T) { testAddressing(t, newService(t), o) })
 	t.Run("SingleDirectories", func(t *testing.T) { testSingle(t, newService(t), o) })
 	t.Run("Closures", func(t *testing.T) { testClosures(t, newService(t), o) })
 	t.Run("LargeTree", func(t *testing.T) { testLargeTree(t, newService(t), o) })
@@ -93,6 +98,37 @@ func wantOrder(t *testing.T, got []castore.Digest, want ...*castore.Directory) {
 		if got[i] != want[i].Digest() {
 			t.Fatalf("GetRecursive[%d] = %s, want %s", i, got[i], want[i].Digest())
 		}
+	}
+}
+
+// testAddressing checks that the service keeps to the Addressing it
+// declares, and that the test expects what it declares.
+func testAddressing(t *testing.T, s castore.DirectoryService, o Options) {
+	a := s.Addressing()
+	switch {
+	case a == castore.AddressesAll && o.RootsOnly, a == castore.AddressesRoots && !o.RootsOnly:
+		t.Fatalf("the service declares %v, the test expects roots only: %v", a, o.RootsOnly)
+	case a != castore.AddressesAll && a != castore.AddressesRoots && a != castore.AddressesSome:
+		t.Fatalf("the service declares %v, which is none of the three", a)
+	}
+	leaf := MustDir(t, file("addressed", 5))
+	root := MustDir(t, Sub("leaf", leaf))
+	if _, err := put(t, s, leaf, root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx(t), root.Digest()); err != nil {
+		t.Fatalf("Get of a root (%v): %v", a, err)
+	}
+	got, err := s.Get(ctx(t), leaf.Digest())
+	switch {
+	case err == nil && !got.Equal(leaf):
+		t.Fatalf("Get of a subdirectory returned another directory")
+	case a == castore.AddressesAll && err != nil:
+		t.Fatalf("Get of a subdirectory from a service that addresses all: %v", err)
+	case a == castore.AddressesRoots && !errors.Is(err, castore.ErrNotFound):
+		t.Fatalf("Get of a subdirectory from a service that addresses only roots: %v, want not found", err)
+	case a == castore.AddressesSome && err != nil && !errors.Is(err, castore.ErrNotFound):
+		t.Fatalf("Get of a subdirectory: %v, want it or not found", err)
 	}
 }
 
