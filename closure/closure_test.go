@@ -23,22 +23,6 @@ func closureOf(t testing.TB) (leaf, mid, root *castore.Directory) {
 	return
 }
 
-// putClosure sends dirs (leaves first) through one putter of s.
-func putClosure(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) castore.Digest {
-	t.Helper()
-	p := s.NewPutter(t.Context())
-	for _, d := range dirs {
-		if err := p.Put(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root, err := p.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // LeavesFirst orders a closure where a child is reached through a later
 // parent too (BFS order reversed would be wrong here).
 func TestLeavesFirst(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -21,7 +22,7 @@ func TestDescendAndWalkOnBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	putClosure(t, b, leaf, mid, root)
+	dirtest.MustPut(t, b, leaf, mid, root)
 	for path, want := range map[string]castore.Node{
 		"":           root.Node(),
 		"mid":        mid.Node(),
@@ -129,7 +130,7 @@ func TestDescendFollowsAddressing(t *testing.T) {
 		{b, 1, 1},
 		{dirstore.NewMemory(), 3, 0},
 	} {
-		putClosure(t, tc.s, leaf, mid, root)
+		dirtest.MustPut(t, tc.s, leaf, mid, root)
 		c := &countingGets{DirectoryService: tc.s}
 		n, err := closure.Descend(t.Context(), c, root.Digest(), "mid/leaf/f")
 		if err != nil || n != castore.FileNode(castore.EmptyDigest, 0, false) {

@@ -50,27 +50,12 @@ func (c *countingDirs) GetRecursive(ctx context.Context, root castore.Digest) it
 	return c.DirectoryService.GetRecursive(ctx, root)
 }
 
-func putClosure(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) castore.Digest {
-	t.Helper()
-	p := s.NewPutter(t.Context())
-	for _, d := range dirs {
-		if err := p.Put(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root, err := p.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // A closure that is only in far is read once, whole, and then served from
 // near, subdirectories included.
 func TestCacheFillsNear(t *testing.T) {
 	leaf, mid, root := closureOf(t)
 	far := &countingDirs{DirectoryService: bundles(t, objectstore.NewMemory())}
-	putClosure(t, far, leaf, mid, root)
+	dirtest.MustPut(t, far, leaf, mid, root)
 	near := dirstore.NewMemory()
 	c := dirstore.NewCache(near, far)
 

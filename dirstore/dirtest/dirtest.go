@@ -77,6 +77,17 @@ func put(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) (
 	return p.Close()
 }
 
+// MustPut sends dirs (leaves first) through one putter of s and returns
+// the root, failing t if s refuses them.
+func MustPut(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) castore.Digest {
+	t.Helper()
+	root, err := put(t, s, dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // collect runs GetRecursive and returns the digests in order.
 func collect(t *testing.T, s castore.DirectoryService, root castore.Digest) ([]castore.Digest, error) {
 	var out []castore.Digest
