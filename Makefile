@@ -105,13 +105,13 @@ lint: $(BIN)/.staticcheck@$(STATICCHECK_VERSION)
 	$(GO) vet $(PKGS)
 	$(BIN)/staticcheck $(PKGS)
 
-## proto: regenerate grpcapi/castorepb from grpcapi/proto.
+## proto: regenerate castorepb from proto.
 proto: $(BIN)/.buf@$(BUF_VERSION) $(BIN)/.protoc-gen-go@$(PROTOC_GEN_GO_VERSION) $(BIN)/.protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-	cd grpcapi/proto && $(BIN)/buf generate
+	cd proto && $(BIN)/buf generate
 
 ## proto-check: fail if the checked-in generated code is stale.
 proto-check: proto
-	@git diff --exit-code -- grpcapi/castorepb || { echo "generated code in grpcapi/castorepb is stale: run 'make proto' and commit"; exit 1; }
+	@git diff --exit-code -- castorepb || { echo "generated code in castorepb is stale: run 'make proto' and commit"; exit 1; }
 
 ## bench: micro-benchmarks (end-to-end ones join as they land).
 bench: bench-store

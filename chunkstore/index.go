@@ -2,12 +2,11 @@ package chunkstore
 
 import (
 	"fmt"
-	"math/bits"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/castore-go/castore"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
+	pb "github.com/castore-go/castore/castorepb"
 )
 
 // MaxIndexSize bounds a blob index read from a store (about 5 million
@@ -17,11 +16,7 @@ const MaxIndexSize = 256 << 20
 // EncodeIndex returns a blob index: a tvix.castore.v1.StatBlobResponse
 // listing the chunks in order.
 func EncodeIndex(chunks []castore.ChunkMeta) []byte {
-	resp := &pb.StatBlobResponse{Chunks: make([]*pb.StatBlobResponse_ChunkMeta, len(chunks))}
-	for i, c := range chunks {
-		resp.Chunks[i] = &pb.StatBlobResponse_ChunkMeta{Digest: c.Digest[:], Size: c.Size}
-	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb.FromChunks(chunks))
 	if err != nil {
 		panic(fmt.Sprintf("encode blob index: %v", err)) // cannot happen for this message
 	}
@@ -39,21 +34,9 @@ func DecodeIndex(b []byte) ([]castore.ChunkMeta, error) {
 	if err := proto.Unmarshal(b, &resp); err != nil {
 		return nil, fmt.Errorf("cannot decode index: %w: %w", castore.ErrCorrupt, err)
 	}
-	out := make([]castore.ChunkMeta, len(resp.GetChunks()))
-	var total uint64
-	for i, c := range resp.GetChunks() {
-		d, err := castore.DigestFromBytes(c.GetDigest())
-		if err != nil {
-			return nil, fmt.Errorf("index chunk #%d: %w: %w", i, castore.ErrCorrupt, err)
-		}
-		if c.GetSize() == 0 {
-			return nil, fmt.Errorf("index chunk #%d (%s) has size 0: %w", i, d, castore.ErrCorrupt)
-		}
-		var carry uint64
-		if total, carry = bits.Add64(total, c.GetSize(), 0); carry != 0 {
-			return nil, fmt.Errorf("index sizes overflow at chunk #%d: %w", i, castore.ErrCorrupt)
-		}
-		out[i] = castore.ChunkMeta{Digest: d, Size: c.GetSize()}
+	out, err := pb.ToChunks(&resp)
+	if err != nil {
+		return nil, fmt.Errorf("index %w", err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("index lists no chunks: %w", castore.ErrCorrupt)

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkstore"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 // BlobClient is a castore.BlobService backed by a remote
@@ -70,18 +70,11 @@ func (c *BlobClient) Chunks(ctx context.Context, d castore.Digest) ([]castore.Ch
 	if err != nil {
 		return nil, fromStatus("stat blob "+d.String(), err)
 	}
-	out := make([]castore.ChunkMeta, len(resp.GetChunks()))
-	for i, cm := range resp.GetChunks() {
-		cd, err := castore.DigestFromBytes(cm.GetDigest())
-		if err != nil {
-			return nil, fmt.Errorf("stat blob %s: chunk #%d: %w", d, i, errors.Join(castore.ErrCorrupt, err))
-		}
-		if cm.GetSize() == 0 {
-			return nil, fmt.Errorf("stat blob %s: chunk #%d has size 0: %w", d, i, castore.ErrCorrupt)
-		}
-		out[i] = castore.ChunkMeta{Digest: cd, Size: cm.GetSize()}
+	chunks, err := pb.ToChunks(resp)
+	if err != nil {
+		return nil, fmt.Errorf("stat blob %s: %w", d, err)
 	}
-	return out, nil
+	return chunks, nil
 }
 
 // Open stats the blob for its chunks and returns a reader that fetches only

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkstore"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 // ReadMessageSize is the size of the data messages a Read stream sends
@@ -57,11 +57,7 @@ func (s *BlobServer) Stat(ctx context.Context, req *pb.StatBlobRequest) (*pb.Sta
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &pb.StatBlobResponse{Chunks: make([]*pb.StatBlobResponse_ChunkMeta, len(chunks))}
-	for i, c := range chunks {
-		resp.Chunks[i] = &pb.StatBlobResponse_ChunkMeta{Digest: c.Digest[:], Size: c.Size}
-	}
-	return resp, nil
+	return pb.FromChunks(chunks), nil
 }
 
 // Read streams a blob or chunk in messages of ReadMessageSize bytes.

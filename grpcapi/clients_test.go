@@ -15,11 +15,11 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 	"github.com/castore-go/castore/objectstore"
 )
 

@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/closure"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 // DirectoryClient is a castore.DirectoryService backed by a remote

@@ -7,8 +7,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/grpcapi"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 // streamingDirs is a directory server whose every Get streams dirs.

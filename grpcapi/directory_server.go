@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/castore-go/castore"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
+	pb "github.com/castore-go/castore/castorepb"
 )
 
 // DirectoryServer serves a castore.DirectoryService as

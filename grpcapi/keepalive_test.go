@@ -11,9 +11,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/grpcapi"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 // freezeProxy forwards TCP connections to a server until freeze, after

@@ -7,8 +7,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkstore"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 // Register adds the castore services to s. A nil service is not

@@ -22,8 +22,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/grpcapi"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 func writeTokens(t *testing.T, lines ...string) string {

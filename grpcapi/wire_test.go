@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
 )
 
 // wireEnv is a real server on loopback with raw castorepb clients.

@@ -356,7 +356,7 @@ const file_tvix_castore_v1_rpc_blobstore_proto_rawDesc = "" +
 	"\vBlobService\x12K\n" +
 	"\x04Stat\x12 .tvix.castore.v1.StatBlobRequest\x1a!.tvix.castore.v1.StatBlobResponse\x12F\n" +
 	"\x04Read\x12 .tvix.castore.v1.ReadBlobRequest\x1a\x1a.tvix.castore.v1.BlobChunk0\x01\x12E\n" +
-	"\x03Put\x12\x1a.tvix.castore.v1.BlobChunk\x1a .tvix.castore.v1.PutBlobResponse(\x01B1Z/github.com/castore-go/castore/grpcapi/castorepbb\x06proto3"
+	"\x03Put\x12\x1a.tvix.castore.v1.BlobChunk\x1a .tvix.castore.v1.PutBlobResponse(\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_tvix_castore_v1_rpc_blobstore_proto_rawDescOnce sync.Once

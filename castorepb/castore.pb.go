@@ -409,7 +409,7 @@ const file_tvix_castore_v1_castore_proto_rawDesc = "" +
 	"\tdirectory\x18\x01 \x01(\v2\x1e.tvix.castore.v1.DirectoryNodeH\x00R\tdirectory\x12/\n" +
 	"\x04file\x18\x02 \x01(\v2\x19.tvix.castore.v1.FileNodeH\x00R\x04file\x128\n" +
 	"\asymlink\x18\x03 \x01(\v2\x1c.tvix.castore.v1.SymlinkNodeH\x00R\asymlinkB\x06\n" +
-	"\x04nodeB1Z/github.com/castore-go/castore/grpcapi/castorepbb\x06proto3"
+	"\x04nodeB)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_tvix_castore_v1_castore_proto_rawDescOnce sync.Once

@@ -157,7 +157,7 @@ const file_tvix_castore_v1_rpc_directory_proto_rawDesc = "" +
 	"rootDigest2\xa9\x01\n" +
 	"\x10DirectoryService\x12I\n" +
 	"\x03Get\x12$.tvix.castore.v1.GetDirectoryRequest\x1a\x1a.tvix.castore.v1.Directory0\x01\x12J\n" +
-	"\x03Put\x12\x1a.tvix.castore.v1.Directory\x1a%.tvix.castore.v1.PutDirectoryResponse(\x01B1Z/github.com/castore-go/castore/grpcapi/castorepbb\x06proto3"
+	"\x03Put\x12\x1a.tvix.castore.v1.Directory\x1a%.tvix.castore.v1.PutDirectoryResponse(\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_tvix_castore_v1_rpc_directory_proto_rawDescOnce sync.Once

@@ -1,7 +1,3 @@
-// Package castorepb holds the generated Go types of the tvix.castore.v1
-// protocol (regenerate with `make proto`) and their conversions to and from
-// the castore model. Conversions from the wire validate every rule and say
-// which entry broke which.
 package castorepb
 
 import (

@@ -125,7 +125,7 @@ const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\x0eCompressedData\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data2a\n" +
 	"\fChunkService\x12Q\n" +
-	"\x0eReadCompressed\x12!.castore.v1.ReadCompressedRequest\x1a\x1a.castore.v1.CompressedData0\x01B1Z/github.com/castore-go/castore/grpcapi/castorepbb\x06proto3"
+	"\x0eReadCompressed\x12!.castore.v1.ReadCompressedRequest\x1a\x1a.castore.v1.CompressedData0\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_castore_v1_chunks_proto_rawDescOnce sync.Once

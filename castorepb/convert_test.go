@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/castore-go/castore"
-	pb "github.com/castore-go/castore/grpcapi/castorepb"
+	pb "github.com/castore-go/castore/castorepb"
 )
 
 var (
@@ -216,7 +216,7 @@ func TestCanonicalEncodingMatchesProto(t *testing.T) {
 // FuzzProtoDirectory feeds arbitrary bytes through proto decoding and
 // conversion, and cross-checks against the strict decoder:
 //
-//	go test ./grpcapi/castorepb -run '^$' -fuzz FuzzProtoDirectory -fuzztime 1m
+//	go test ./castorepb -run '^$' -fuzz FuzzProtoDirectory -fuzztime 1m
 func FuzzProtoDirectory(f *testing.F) {
 	seedCorpus(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
