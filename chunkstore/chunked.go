@@ -6,27 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/jotfs/fastcdc-go"
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/objectstore"
 )
 
 // DefaultAvgChunkSize is FastCDC's average chunk size unless configured:
 // chunks are then cut between 128 KiB and 512 KiB.
 const DefaultAvgChunkSize = 256 << 10
-
-// MaxChunkObject bounds what is read and decompressed for one chunk whose
-// size is not known in advance (a single-chunk blob): a decompression bomb
-// stops there.
-const MaxChunkObject = 64 << 20
 
 // ChunkedOptions tune a Chunked store. The zero value is the default.
 type ChunkedOptions struct {
@@ -65,21 +58,16 @@ func (o ChunkedOptions) withDefaults() ChunkedOptions {
 	return o
 }
 
-// Chunked is a BlobService on an objectstore.Store in tvix's layout:
-//
-//	chunks/b3/<hex[0:4]>/<hex>   one chunk, zstd-compressed
-//	blobs/b3/<hex[0:4]>/<hex>    the blob index: a StatBlobResponse listing
-//	                             the chunks in order
-//
-// A blob of one chunk has no index (its digest is its chunk's); the empty
-// blob has neither. Writes cut blobs with FastCDC, upload new chunks in
+// Chunked is a BlobService on an objectstore.Store in tvix's layout (see
+// chunkfmt): chunks zstd-compressed under chunks/b3/, and an index of its
+// chunks under blobs/b3/ for each blob of more than one. Writes cut blobs with FastCDC, upload new chunks in
 // parallel with put-if-absent, and write the index last; reads verify
 // every chunk's BLAKE3 before returning a byte of it.
 type Chunked struct {
 	store objectstore.Store
 	o     ChunkedOptions
 	known *knownSet
-	enc   *zstd.Encoder
+	enc   *chunkfmt.Encoder
 	m     *metrics
 }
 
@@ -91,7 +79,7 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	if o.AvgChunkSize < 256 || o.AvgChunkSize > 64<<20 {
 		return nil, fmt.Errorf("chunked store: average chunk size %d is outside 256 B .. 64 MiB", o.AvgChunkSize)
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+	enc, err := chunkfmt.NewEncoder()
 	if err != nil {
 		return nil, err
 	}
@@ -103,15 +91,6 @@ func (c *Chunked) Close() error {
 	return c.store.Close()
 }
 
-func shard(prefix string, d castore.Digest) string {
-	h := d.Hex()
-	return prefix + h[:4] + "/" + h
-}
-
-// ChunkKey and IndexKey are the object keys of a chunk and a blob index.
-func ChunkKey(d castore.Digest) string { return shard("chunks/b3/", d) }
-func IndexKey(d castore.Digest) string { return shard("blobs/b3/", d) }
-
 // Has reports whether d is a stored blob or chunk. A digest seen stored
 // before costs no request; otherwise a chunk (or single-chunk blob) costs
 // one and a chunked blob two.
@@ -119,7 +98,7 @@ func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
 	if d == castore.EmptyDigest || c.known.has(d) {
 		return true, nil
 	}
-	for _, key := range []string{ChunkKey(d), IndexKey(d)} {
+	for _, key := range []string{chunkfmt.ChunkKey(d), chunkfmt.IndexKey(d)} {
 		_, err := c.store.Head(ctx, key)
 		if err == nil {
 			c.known.add(d)
@@ -134,16 +113,16 @@ func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
 
 // readIndex returns the chunks of d from its index, or ErrNotFound.
 func (c *Chunked) readIndex(ctx context.Context, d castore.Digest) ([]castore.ChunkMeta, error) {
-	r, err := c.store.Get(ctx, IndexKey(d))
+	r, err := c.store.Get(ctx, chunkfmt.IndexKey(d))
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, MaxIndexSize+1))
+	b, err := io.ReadAll(io.LimitReader(r, chunkfmt.MaxIndexSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read index of blob %s: %w", d, err)
 	}
-	chunks, err := DecodeIndex(b)
+	chunks, err := chunkfmt.DecodeIndex(b)
 	if err != nil {
 		return nil, fmt.Errorf("index of blob %s: %w", d, err)
 	}
@@ -163,7 +142,7 @@ func (c *Chunked) Chunks(ctx context.Context, d castore.Digest) ([]castore.Chunk
 	if !errors.Is(err, objectstore.ErrNotFound) {
 		return nil, err
 	}
-	if _, err := c.store.Head(ctx, ChunkKey(d)); err != nil {
+	if _, err := c.store.Head(ctx, chunkfmt.ChunkKey(d)); err != nil {
 		if errors.Is(err, objectstore.ErrNotFound) {
 			return nil, fmt.Errorf("blob %s: %w", d, castore.ErrNotFound)
 		}
@@ -180,7 +159,7 @@ func (c *Chunked) Open(ctx context.Context, d castore.Digest) (castore.BlobReade
 	chunks, err := c.readIndex(ctx, d)
 	switch {
 	case err == nil:
-		return NewChunkReader(ctx, chunks, c.fetch, c.o.ReadAhead), nil
+		return chunkfmt.NewChunkReader(ctx, chunks, c.fetch, c.o.ReadAhead), nil
 	case !errors.Is(err, objectstore.ErrNotFound):
 		return nil, err
 	}
@@ -208,11 +187,11 @@ func (c *Chunked) fetch(ctx context.Context, cm castore.ChunkMeta) ([]byte, erro
 func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) ([]byte, error) {
 	buf := getCompBuf()
 	defer putCompBuf(buf)
-	if err := c.readObject(ctx, d, CompressedLimit(size), buf); err != nil {
+	if err := c.readObject(ctx, d, chunkfmt.CompressedLimit(size), buf); err != nil {
 		return nil, err
 	}
 	// buf is only decompressed here, never kept.
-	data, err := DecodeChunk(d, buf.Bytes(), size)
+	data, err := chunkfmt.DecodeChunk(d, buf.Bytes(), size)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +202,7 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 // readObject reads chunk d's stored object into buf, refusing one larger
 // than limit.
 func (c *Chunked) readObject(ctx context.Context, d castore.Digest, limit int64, buf *bytes.Buffer) error {
-	r, err := c.store.Get(ctx, ChunkKey(d))
+	r, err := c.store.Get(ctx, chunkfmt.ChunkKey(d))
 	if err != nil {
 		return err
 	}
@@ -235,103 +214,6 @@ func (c *Chunked) readObject(ctx context.Context, d castore.Digest, limit int64,
 		return fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
 	}
 	return nil
-}
-
-// decoders holds zstd decoders, each streaming with concurrency 1. They
-// skip the frames' xxhash checksums: every chunk's BLAKE3 is checked after
-// decompression, and the checksum took 12% of decoding a 256 KiB chunk
-// (BenchmarkDecodeChunk, 148 against 169 µs, medians of 9).
-var decoders sync.Pool
-
-// decompress decodes a chunk object, stopping as soon as the output would
-// exceed the chunk's size (or MaxChunkObject if that is unknown).
-func decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
-	zr, _ := decoders.Get().(*zstd.Decoder)
-	if zr == nil {
-		var err error
-		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject), zstd.IgnoreChecksum(true))
-		if err != nil {
-			return nil, err
-		}
-	}
-	defer decoders.Put(zr)
-	if err := zr.Reset(bytes.NewReader(comp)); err != nil {
-		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
-	}
-	limit := size
-	if size < 0 {
-		limit = MaxChunkObject
-	}
-	var data []byte
-	var err error
-	if size >= 0 && size <= MaxChunkObject {
-		data = make([]byte, size)
-		_, err = io.ReadFull(zr, data)
-	} else {
-		// The size is not known, or too large to allocate on trust (an
-		// index or a server may lie): grow with what decompresses.
-		data, err = readAllHinted(zr, limit, min(frameContentSize(comp), MaxChunkObject))
-		if err == nil && size >= 0 && int64(len(data)) < size {
-			err = io.ErrUnexpectedEOF
-		}
-	}
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		return nil, fmt.Errorf("chunk %s: decompresses to fewer bytes than the %d the index says: %w", d, size, castore.ErrCorrupt)
-	case err != nil:
-		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
-	case int64(len(data)) > limit:
-		return nil, fmt.Errorf("chunk %s: decompresses to more than %d bytes: %w", d, limit, castore.ErrCorrupt)
-	}
-	if size >= 0 {
-		var one [1]byte
-		if n, err := zr.Read(one[:]); n > 0 {
-			return nil, fmt.Errorf("chunk %s: decompresses to more than the %d bytes the index says: %w", d, size, castore.ErrCorrupt)
-		} else if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
-		}
-	}
-	return data, nil
-}
-
-// frameContentSize returns the content size the first zstd frame of comp
-// declares, or -1. It is only a hint for sizing a buffer: the frame may
-// lie, and more frames may follow.
-func frameContentSize(comp []byte) int64 {
-	var h zstd.Header
-	if err := h.Decode(comp); err != nil || !h.HasFCS || h.FrameContentSize > math.MaxInt32 {
-		return -1
-	}
-	return int64(h.FrameContentSize)
-}
-
-// readAllHinted reads r to its end, refusing more than limit bytes (it
-// returns limit+1 bytes then). A hint of the length, capped at limit,
-// sizes the buffer in one allocation instead of a dozen growing copies;
-// without one (hint < 0), or past it, the buffer doubles, up to limit+1:
-// reading a bomb allocates about twice the limit in all (io.ReadAll's
-// gentler growth allocated five times it).
-func readAllHinted(r io.Reader, limit, hint int64) ([]byte, error) {
-	if hint < 0 {
-		hint = 64 << 10
-	}
-	// One byte more than the hint, so that reaching the end of a frame
-	// that told the truth needs no growth to notice.
-	buf := make([]byte, 0, min(hint, limit)+1)
-	for {
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		switch {
-		case err == io.EOF:
-			return buf, nil
-		case err != nil:
-			return buf, err
-		case int64(len(buf)) > limit:
-			return buf, nil
-		case len(buf) == cap(buf):
-			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit+1-int64(len(buf)))))
-		}
-	}
 }
 
 // compBufs holds buffers for compressed chunks being read: a buffer that
@@ -481,7 +363,7 @@ func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, body io.Read
 		c.m.chunkWrite(ctx, false)
 		return nil
 	}
-	created, err := c.store.PutIfAbsent(ctx, ChunkKey(d), body)
+	created, err := c.store.PutIfAbsent(ctx, chunkfmt.ChunkKey(d), body)
 	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
@@ -494,14 +376,14 @@ func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, body io.Read
 // use. It is a bytes.Reader then (Read, Seek, ReadAt, WriteTo, Len, Size),
 // so backends that want a length or a seekable body have one.
 type lazyChunk struct {
-	enc  *zstd.Encoder
+	enc  *chunkfmt.Encoder
 	data []byte
 	r    *bytes.Reader
 }
 
 func (l *lazyChunk) reader() *bytes.Reader {
 	if l.r == nil {
-		l.r = bytes.NewReader(l.enc.EncodeAll(l.data, make([]byte, 0, len(l.data)/2)))
+		l.r = bytes.NewReader(l.enc.Encode(l.data))
 		l.data = nil
 	}
 	return l.r
@@ -596,7 +478,7 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 	}
 	d := w.h.Sum()
 	if len(w.chunks) > 1 {
-		if _, err := w.c.store.PutIfAbsent(w.ctx, IndexKey(d), bytes.NewReader(EncodeIndex(w.chunks))); err != nil {
+		if _, err := w.c.store.PutIfAbsent(w.ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(w.chunks))); err != nil {
 			return castore.Digest{}, fmt.Errorf("store index of blob %s: %w", d, err)
 		}
 	}
@@ -618,12 +500,12 @@ func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []casto
 		if c.known.has(cm.Digest) {
 			continue
 		}
-		if _, err := c.store.Head(ctx, ChunkKey(cm.Digest)); err != nil {
+		if _, err := c.store.Head(ctx, chunkfmt.ChunkKey(cm.Digest)); err != nil {
 			return fmt.Errorf("index of blob %s: chunk %s: %w", d, cm.Digest, err)
 		}
 		c.known.add(cm.Digest)
 	}
-	if _, err := c.store.PutIfAbsent(ctx, IndexKey(d), bytes.NewReader(EncodeIndex(chunks))); err != nil {
+	if _, err := c.store.PutIfAbsent(ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(chunks))); err != nil {
 		return fmt.Errorf("store index of blob %s: %w", d, err)
 	}
 	c.known.add(d)

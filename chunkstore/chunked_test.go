@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/objectstore"
@@ -103,14 +104,14 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(r)
-	metas, err := chunkstore.DecodeIndex(b)
+	metas, err := chunkfmt.DecodeIndex(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var total uint64
 	for _, m := range metas {
 		total += m.Size
-		if _, ok := chunks[chunkstore.ChunkKey(m.Digest)]; !ok {
+		if _, ok := chunks[chunkfmt.ChunkKey(m.Digest)]; !ok {
 			t.Fatalf("index lists %s, which is not stored", m.Digest)
 		}
 		if m.Size < 128<<10 && total != uint64(len(big)) || m.Size > 512<<10 {
@@ -133,12 +134,12 @@ func TestReadsHandMadeBucket(t *testing.T) {
 	var whole []byte
 	for _, p := range parts {
 		d := castore.Sum(p)
-		mem.Put(t.Context(), chunkstore.ChunkKey(d), bytes.NewReader(enc.EncodeAll(p, nil)))
+		mem.Put(t.Context(), chunkfmt.ChunkKey(d), bytes.NewReader(enc.EncodeAll(p, nil)))
 		metas = append(metas, castore.ChunkMeta{Digest: d, Size: uint64(len(p))})
 		whole = append(whole, p...)
 	}
 	bd := castore.Sum(whole)
-	mem.Put(t.Context(), chunkstore.IndexKey(bd), bytes.NewReader(chunkstore.EncodeIndex(metas)))
+	mem.Put(t.Context(), chunkfmt.IndexKey(bd), bytes.NewReader(chunkfmt.EncodeIndex(metas)))
 	c := chunked(t, mem)
 	r, err := c.Open(t.Context(), bd)
 	if err != nil {
@@ -263,7 +264,7 @@ func TestFaults(t *testing.T) {
 			c := chunked(t, mem)
 			d := blobtest.Put(t, c, data)
 			chunks, _ := c.Chunks(t.Context(), d)
-			tc.damage(t, mem, chunkstore.ChunkKey(chunks[1].Digest))
+			tc.damage(t, mem, chunkfmt.ChunkKey(chunks[1].Digest))
 			fresh := chunked(t, mem)
 			r, err := fresh.Open(t.Context(), d)
 			if err != nil {
@@ -286,35 +287,6 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-func TestHostileIndex(t *testing.T) {
-	for _, b := range [][]byte{{0xff}, {0x12, 0x02, 0x0a, 0x01}, chunkstore.EncodeIndex(nil),
-		chunkstore.EncodeIndex([]castore.ChunkMeta{{Digest: castore.EmptyDigest, Size: 0}}),
-		chunkstore.EncodeIndex([]castore.ChunkMeta{{Size: 1 << 63}, {Size: 1 << 63}})} {
-		if _, err := chunkstore.DecodeIndex(b); !errors.Is(err, castore.ErrCorrupt) {
-			t.Errorf("DecodeIndex(%x) = %v", b, err)
-		}
-	}
-}
-
-// FuzzDecodeIndex: never panics; what decodes re-encodes to an index that
-// decodes to the same chunks.
-//
-//	go test ./chunkstore -run '^$' -fuzz FuzzDecodeIndex -fuzztime 1m
-func FuzzDecodeIndex(f *testing.F) {
-	f.Add(chunkstore.EncodeIndex([]castore.ChunkMeta{{Digest: castore.EmptyDigest, Size: 3}}))
-	f.Add([]byte{0x12, 0x00})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		cs, err := chunkstore.DecodeIndex(b)
-		if err != nil {
-			return
-		}
-		again, err := chunkstore.DecodeIndex(chunkstore.EncodeIndex(cs))
-		if err != nil || len(again) != len(cs) {
-			t.Fatalf("re-encoded index: %v", err)
-		}
-	})
-}
-
 // A chunk object that decompresses to 1 GiB (a decompression bomb), as a
 // chunk of an indexed blob and as a single-chunk blob, is refused while
 // what is allocated stays within the chunk bound.
@@ -332,7 +304,7 @@ func TestChunkDecompressionBomb(t *testing.T) {
 	blob := blobtest.Put(t, c, data)
 	chunks, _ := c.Chunks(t.Context(), blob)
 	single := blobtest.Put(t, c, []byte("a single chunk"))
-	for _, key := range []string{chunkstore.ChunkKey(chunks[0].Digest), chunkstore.ChunkKey(single)} {
+	for _, key := range []string{chunkfmt.ChunkKey(chunks[0].Digest), chunkfmt.ChunkKey(single)} {
 		mem.Put(t.Context(), key, bytes.NewReader(bomb.Bytes()))
 	}
 	for name, d := range map[string]castore.Digest{"chunk of a blob": blob, "single-chunk blob": single} {
@@ -354,7 +326,7 @@ func TestChunkDecompressionBomb(t *testing.T) {
 			if !errors.Is(err, castore.ErrCorrupt) {
 				t.Fatalf("reading a %d-byte bomb: %v, want a corrupt-chunk error", bomb.Len(), err)
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*chunkstore.MaxChunkObject {
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*chunkfmt.MaxChunkObject {
 				t.Fatalf("reading a bomb allocated %d MiB", alloc>>20)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -20,7 +21,7 @@ import (
 // over a chunk as stored, without decompressing or verifying it.
 type CompressedChunkReader interface {
 	// ReadCompressedChunk returns chunk d's zstd data as stored,
-	// unverified: DecodeChunk checks it. An error wrapping
+	// unverified: chunkfmt.DecodeChunk checks it. An error wrapping
 	// castore.ErrNotFound means there is no compressed copy of d here,
 	// though Open may still read d (a blob of several chunks, a chunk a
 	// cache lacks); one wrapping errors.ErrUnsupported means there never
@@ -33,7 +34,7 @@ type CompressedChunkReader interface {
 type CompressedChunkWriter interface {
 	// PutCompressedChunk stores comp as chunk d. comp must be zstd data
 	// that decompresses to d's bytes: the caller has checked it with
-	// DecodeChunk.
+	// chunkfmt.DecodeChunk.
 	PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error
 }
 
@@ -47,7 +48,7 @@ var (
 func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
 	buf := getCompBuf()
 	defer putCompBuf(buf)
-	if err := c.readObject(ctx, d, CompressedLimit(-1), buf); err != nil {
+	if err := c.readObject(ctx, d, chunkfmt.CompressedLimit(-1), buf); err != nil {
 		if errors.Is(err, objectstore.ErrNotFound) {
 			return nil, fmt.Errorf("chunk %s: %w", d, castore.ErrNotFound)
 		}
@@ -59,30 +60,4 @@ func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]
 // PutCompressedChunk stores comp, checked by the caller, as chunk d.
 func (c *Chunked) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
 	return c.storeChunk(ctx, d, bytes.NewReader(comp))
-}
-
-// CompressedLimit is the most zstd data a chunk of size bytes (-1: not
-// known, so up to MaxChunkObject) can take: zstd never grows data by more
-// than this.
-func CompressedLimit(size int64) int64 {
-	if size < 0 {
-		size = MaxChunkObject
-	}
-	return size + size/64 + 64<<10
-}
-
-// DecodeChunk decompresses chunk d's zstd data and verifies it: the
-// result is exactly d's bytes, or an error wrapping castore.ErrCorrupt.
-// size is the chunk's length if known, or -1; decompression stops as soon
-// as the output would exceed it (or MaxChunkObject), so a decompression
-// bomb costs no more memory than the chunk it claims to be.
-func DecodeChunk(d castore.Digest, comp []byte, size int64) ([]byte, error) {
-	data, err := decompress(d, comp, size)
-	if err != nil {
-		return nil, err
-	}
-	if castore.Sum(data) != d {
-		return nil, fmt.Errorf("chunk %s: content does not match its digest: %w", d, castore.ErrCorrupt)
-	}
-	return data, nil
 }

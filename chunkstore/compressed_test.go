@@ -3,12 +3,12 @@ package chunkstore_test
 import (
 	"bytes"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/objectstore"
@@ -33,12 +33,12 @@ func TestReadCompressedChunk(t *testing.T) {
 		if err != nil {
 			t.Fatalf("chunk %s: %v", cm.Digest, err)
 		}
-		stored := getObject(t, mem, chunkstore.ChunkKey(cm.Digest))
+		stored := getObject(t, mem, chunkfmt.ChunkKey(cm.Digest))
 		if !bytes.Equal(comp, stored) {
 			t.Fatalf("chunk %s: %d bytes handed over, %d stored", cm.Digest, len(comp), len(stored))
 		}
 		for _, size := range []int64{int64(cm.Size), -1} {
-			got, err := chunkstore.DecodeChunk(cm.Digest, comp, size)
+			got, err := chunkfmt.DecodeChunk(cm.Digest, comp, size)
 			if err != nil {
 				t.Fatalf("decode chunk %s (size %d): %v", cm.Digest, size, err)
 			}
@@ -77,89 +77,6 @@ func compress(t testing.TB, data []byte) []byte {
 	return enc.EncodeAll(data, nil)
 }
 
-// DecodeChunk refuses whatever is not exactly the chunk: garbage, other
-// content, fewer or more bytes than the size says, a size too large to
-// trust, a bomb. Every refusal wraps castore.ErrCorrupt.
-func TestDecodeChunkHostile(t *testing.T) {
-	data := blobtest.Data(300<<10, 3)
-	d := castore.Sum(data)
-	good := compress(t, data)
-	bomb := compress(t, make([]byte, chunkstore.MaxChunkObject+1))
-	cases := []struct {
-		name string
-		comp []byte
-		size int64
-	}{
-		{"empty", nil, int64(len(data))},
-		{"garbage", []byte("this is not zstd at all"), int64(len(data))},
-		{"truncated", good[:len(good)/2], int64(len(data))},
-		{"other content", compress(t, blobtest.Data(300<<10, 4)), int64(len(data))},
-		{"size says more", good, int64(len(data)) + 1},
-		{"size says less", good, int64(len(data)) - 1},
-		{"size far beyond memory", good, 1 << 50},
-		{"two frames", append(append([]byte{}, good...), good...), int64(len(data))},
-		{"bomb, size unknown", bomb, -1},
-		{"bomb, size claimed", bomb, chunkstore.MaxChunkObject + 1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := chunkstore.DecodeChunk(d, tc.comp, tc.size); !errors.Is(err, castore.ErrCorrupt) {
-				t.Fatalf("%v, want a corrupt-chunk error", err)
-			}
-		})
-	}
-	if got, err := chunkstore.DecodeChunk(d, good, int64(len(data))); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("the chunk itself: %v", err)
-	}
-}
-
-// FuzzDecodeChunk: never panics, and what it returns is exactly the chunk
-// named: its digest, and its size when one was given.
-//
-//	go test ./chunkstore -run '^$' -fuzz FuzzDecodeChunk -fuzztime 1m
-func FuzzDecodeChunk(f *testing.F) {
-	data := []byte("some chunk of a file, repeated, repeated, repeated")
-	d := castore.Sum(data)
-	f.Add(compress(f, data), int64(len(data)))
-	f.Add(compress(f, data), int64(-1))
-	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58}, int64(7))
-	f.Fuzz(func(t *testing.T, comp []byte, size int64) {
-		got, err := chunkstore.DecodeChunk(d, comp, size)
-		if err != nil {
-			if !errors.Is(err, castore.ErrCorrupt) {
-				t.Fatalf("refusal does not wrap ErrCorrupt: %v", err)
-			}
-			return
-		}
-		if !bytes.Equal(got, data) || (size >= 0 && int64(len(got)) != size) {
-			t.Fatalf("decoded %d bytes (size %d) that are not the chunk", len(got), size)
-		}
-	})
-}
-
-// BenchmarkDecodeChunk: decompressing and verifying one 256 KiB chunk of
-// source code (this package's own files, repeated), the work of every
-// chunk a reader gets.
-func BenchmarkDecodeChunk(b *testing.B) {
-	var src []byte
-	for _, name := range []string{"chunked.go", "nearfar.go", "reader.go", "index.go", "chunked_test.go"} {
-		s, err := os.ReadFile(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		src = append(src, s...)
-	}
-	data := bytes.Repeat(src, (256<<10)/len(src)+1)[:256<<10]
-	comp := compress(b, data)
-	d := castore.Sum(data)
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		if _, err := chunkstore.DecodeChunk(d, comp, int64(len(data))); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // recompress replaces every chunk object of chunks in s by the same bytes
 // compressed at another level: valid, and unlike what a store's own
 // encoder would write.
@@ -170,11 +87,11 @@ func recompress(t *testing.T, s objectstore.Store, chunks []castore.Digest) {
 		t.Fatal(err)
 	}
 	for _, d := range chunks {
-		data, err := chunkstore.DecodeChunk(d, getObject(t, s, chunkstore.ChunkKey(d)), -1)
+		data, err := chunkfmt.DecodeChunk(d, getObject(t, s, chunkfmt.ChunkKey(d)), -1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Put(t.Context(), chunkstore.ChunkKey(d), bytes.NewReader(enc.EncodeAll(data, nil))); err != nil {
+		if err := s.Put(t.Context(), chunkfmt.ChunkKey(d), bytes.NewReader(enc.EncodeAll(data, nil))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,17 +132,17 @@ func TestNearFarFillsCompressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(comp, getObject(t, farMem, chunkstore.ChunkKey(loose))) {
+	if !bytes.Equal(comp, getObject(t, farMem, chunkfmt.ChunkKey(loose))) {
 		t.Fatal("ReadCompressedChunk handed over other bytes than far stores")
 	}
 	for _, d := range all {
-		if !bytes.Equal(getObject(t, nearMem, chunkstore.ChunkKey(d)), getObject(t, farMem, chunkstore.ChunkKey(d))) {
+		if !bytes.Equal(getObject(t, nearMem, chunkfmt.ChunkKey(d)), getObject(t, farMem, chunkfmt.ChunkKey(d))) {
 			t.Fatalf("near's chunk %s differs from far's", d)
 		}
 	}
 
 	damaged := blobtest.Put(t, far, []byte("soon damaged"))
-	farMem.Put(t.Context(), chunkstore.ChunkKey(damaged), bytes.NewReader(compress(t, []byte("other bytes!"))))
+	farMem.Put(t.Context(), chunkfmt.ChunkKey(damaged), bytes.NewReader(compress(t, []byte("other bytes!"))))
 	if _, err := nf.Open(t.Context(), damaged); !errors.Is(err, castore.ErrCorrupt) {
 		t.Fatalf("reading a damaged far chunk: %v, want a corrupt-chunk error", err)
 	}

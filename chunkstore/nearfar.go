@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 )
 
 // WriteTo says where a NearFar store writes new blobs.
@@ -145,7 +146,7 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 		return nf.openWhole(ctx, d)
 	}
 	fill := &indexFill{nf: nf, blob: d, chunks: chunks, have: make([]bool, len(chunks)), index: fromFar}
-	return NewChunkReader(ctx, chunks, fill.fetch, nf.o.ReadAhead), nil
+	return chunkfmt.NewChunkReader(ctx, chunks, fill.fetch, nf.o.ReadAhead), nil
 }
 
 // openWhole copies a blob far does not split into near, then reads it
@@ -224,7 +225,7 @@ func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size in
 	case err != nil:
 		return nil, err
 	}
-	data, err := DecodeChunk(d, comp, size)
+	data, err := chunkfmt.DecodeChunk(d, comp, size)
 	if err != nil {
 		// Not into near. Far's Open may still read it: a gRPC far verifies
 		// with its own far, which a damaged cache copy there bypasses.

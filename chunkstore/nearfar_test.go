@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/internal/testenv"
@@ -86,11 +87,11 @@ func TestNearFarReadThrough(t *testing.T) {
 		t.Errorf("first read made %d GETs of far, want %d (the index and %d chunks)", g, len(chunks), len(chunks)-1)
 	}
 	for _, c := range chunks {
-		if _, err := nearStore.Head(t.Context(), chunkstore.ChunkKey(c.Digest)); err != nil {
+		if _, err := nearStore.Head(t.Context(), chunkfmt.ChunkKey(c.Digest)); err != nil {
 			t.Errorf("chunk %s is not in near after a full read: %v", c.Digest, err)
 		}
 	}
-	if _, err := nearStore.Head(t.Context(), chunkstore.IndexKey(d)); err != nil {
+	if _, err := nearStore.Head(t.Context(), chunkfmt.IndexKey(d)); err != nil {
 		t.Errorf("the index is not in near after a full read: %v", err)
 	}
 
@@ -171,7 +172,7 @@ func TestNearFarFarFails(t *testing.T) {
 	if !bytes.Equal(got, data[:len(got)]) {
 		t.Fatal("bytes before the error are wrong")
 	}
-	if _, err := nearStore.Head(t.Context(), chunkstore.IndexKey(d)); !errors.Is(err, objectstore.ErrNotFound) {
+	if _, err := nearStore.Head(t.Context(), chunkfmt.IndexKey(d)); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Errorf("near holds an index for a blob it has only part of (%v)", err)
 	}
 	held := 0
@@ -182,7 +183,7 @@ func TestNearFarFarFails(t *testing.T) {
 		held++
 		var c castore.ChunkMeta
 		for _, cm := range chunks {
-			if chunkstore.ChunkKey(cm.Digest) == oi.Key {
+			if chunkfmt.ChunkKey(cm.Digest) == oi.Key {
 				c = cm
 			}
 		}

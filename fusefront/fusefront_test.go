@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
@@ -722,7 +723,7 @@ func TestMissingChunk(t *testing.T) {
 		t.Fatalf("blob B has %d chunks, %v", len(chunks), err)
 	}
 	last := chunks[len(chunks)-1]
-	if err := objs.Delete(context.Background(), chunkstore.ChunkKey(last.Digest)); err != nil {
+	if err := objs.Delete(context.Background(), chunkfmt.ChunkKey(last.Digest)); err != nil {
 		t.Fatal(err)
 	}
 	mnt, logs := f.mount(fusefront.Options{})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 )
 
@@ -91,7 +92,7 @@ func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobRe
 	if len(chunks) == 0 {
 		return c.spool(ctx, d)
 	}
-	return chunkstore.NewChunkReader(ctx, chunks, func(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
+	return chunkfmt.NewChunkReader(ctx, chunks, func(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
 		return c.fetch(ctx, cm.Digest, cm.Size)
 	}, c.ReadAhead), nil
 }
@@ -99,7 +100,7 @@ func (c *BlobClient) Open(ctx context.Context, d castore.Digest) (castore.BlobRe
 // fetch reads one whole chunk of size bytes into memory and verifies it:
 // compressed if the server can, else with Read.
 func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) ([]byte, error) {
-	if size <= chunkstore.MaxChunkObject {
+	if size <= chunkfmt.MaxChunkObject {
 		if data, ok := c.fetchCompressed(ctx, d, int64(size)); ok {
 			return data, nil
 		}
@@ -116,23 +117,23 @@ func (c *BlobClient) fetch(ctx context.Context, d castore.Digest, size uint64) (
 // from its far store then, where the compressed path would hand the
 // damaged copy over every time.
 func (c *BlobClient) fetchCompressed(ctx context.Context, d castore.Digest, size int64) (data []byte, ok bool) {
-	comp, err := c.readCompressed(ctx, d, chunkstore.CompressedLimit(size))
+	comp, err := c.readCompressed(ctx, d, chunkfmt.CompressedLimit(size))
 	if err != nil {
 		return nil, false
 	}
-	data, err = chunkstore.DecodeChunk(d, comp, size)
+	data, err = chunkfmt.DecodeChunk(d, comp, size)
 	return data, err == nil
 }
 
 var _ chunkstore.CompressedChunkReader = (*BlobClient)(nil)
 
 // ReadCompressedChunk returns chunk d's zstd data as the server stores it,
-// unverified (chunkstore.DecodeChunk checks it): a NearFar cache with
+// unverified (chunkfmt.DecodeChunk checks it): a NearFar cache with
 // this client as far keeps chunks as they come. A server without
 // castore.v1.ChunkService (or a client with PlainReads) makes it
 // unsupported.
 func (c *BlobClient) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
-	return c.readCompressed(ctx, d, chunkstore.CompressedLimit(-1))
+	return c.readCompressed(ctx, d, chunkfmt.CompressedLimit(-1))
 }
 
 // readCompressed reads chunk d's zstd data, refusing more than limit
@@ -206,7 +207,7 @@ func (c *BlobClient) fetchPlain(ctx context.Context, d castore.Digest, size uint
 
 // spool downloads an unchunked blob, verifying it before handing it out.
 // A blob the server keeps as one compressed chunk (at most
-// chunkstore.MaxChunkObject bytes) comes compressed, into memory; any
+// chunkfmt.MaxChunkObject bytes) comes compressed, into memory; any
 // other comes with Read, into memory up to SpoolMemory, beyond that into
 // an unlinked temp file.
 func (c *BlobClient) spool(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/grpcapi"
@@ -57,7 +58,7 @@ func TestChunkServiceWire(t *testing.T) {
 	if slices.Max(sizes) > grpcapi.ReadMessageSize {
 		t.Fatalf("messages of %v bytes", sizes)
 	}
-	if got, err := chunkstore.DecodeChunk(bigD, comp, -1); err != nil || !bytes.Equal(got, bigData) || len(sizes) < 3 {
+	if got, err := chunkfmt.DecodeChunk(bigD, comp, -1); err != nil || !bytes.Equal(got, bigData) || len(sizes) < 3 {
 		t.Fatalf("3 MiB chunk in %d messages: %v", len(sizes), err)
 	}
 
@@ -71,7 +72,7 @@ func TestChunkServiceWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := chunkstore.DecodeChunk(chunks[1].Digest, comp, int64(chunks[1].Size)); err != nil || !bytes.Equal(got, data[chunks[0].Size:chunks[0].Size+chunks[1].Size]) {
+	if got, err := chunkfmt.DecodeChunk(chunks[1].Digest, comp, int64(chunks[1].Size)); err != nil || !bytes.Equal(got, data[chunks[0].Size:chunks[0].Size+chunks[1].Size]) {
 		t.Fatalf("chunk #1 decodes to other bytes: %v", err)
 	}
 	unknown := castore.Sum([]byte("never stored"))
@@ -275,7 +276,7 @@ func (nopReader) Close() error { return nil }
 func TestBlobClientRefusesHostileChunks(t *testing.T) {
 	zeros := func() []byte {
 		enc, _ := zstd.NewWriter(nil)
-		return enc.EncodeAll(make([]byte, chunkstore.MaxChunkObject+1), nil)
+		return enc.EncodeAll(make([]byte, chunkfmt.MaxChunkObject+1), nil)
 	}()
 	other := func() []byte {
 		enc, _ := zstd.NewWriter(nil)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/objectstore"
@@ -118,7 +119,7 @@ type indexingFar struct {
 func (f indexingFar) Chunks(ctx context.Context, d castore.Digest) ([]castore.ChunkMeta, error) {
 	chunks, err := f.BlobService.Chunks(ctx, d)
 	if err == nil && len(chunks) > 1 {
-		if _, err := f.near.PutIfAbsent(ctx, chunkstore.IndexKey(d), bytes.NewReader(chunkstore.EncodeIndex(chunks))); err != nil {
+		if _, err := f.near.PutIfAbsent(ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(chunks))); err != nil {
 			f.log.Warn("cache cannot take a blob index", "blob", d.String(), "err", err)
 		}
 	}

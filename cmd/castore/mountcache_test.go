@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/compose"
@@ -112,10 +113,10 @@ func TestMountCacheEviction(t *testing.T) {
 	// What was read last is kept; what was read first is gone.
 	chunks3, _ := far.Chunks(ctx, blobs[3])
 	chunks0, _ := far.Chunks(ctx, blobs[0])
-	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks3[len(chunks3)-1].Digest)))]; !ok {
+	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkfmt.ChunkKey(chunks3[len(chunks3)-1].Digest)))]; !ok {
 		t.Error("a chunk of the most recently read blob was evicted")
 	}
-	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkstore.ChunkKey(chunks0[0].Digest)))]; ok {
+	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkfmt.ChunkKey(chunks0[0].Digest)))]; ok {
 		t.Error("a chunk of the least recently read blob was kept")
 	}
 	// Everything still reads (evicted chunks come from far again), and a
@@ -207,14 +208,14 @@ func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 	}
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
 	for _, cm := range chunks {
-		r, _ := mem.Get(ctx, chunkstore.ChunkKey(cm.Digest))
+		r, _ := mem.Get(ctx, chunkfmt.ChunkKey(cm.Digest))
 		comp, _ := io.ReadAll(r)
 		r.Close()
-		raw, err := chunkstore.DecodeChunk(cm.Digest, comp, int64(cm.Size))
+		raw, err := chunkfmt.DecodeChunk(cm.Digest, comp, int64(cm.Size))
 		if err != nil {
 			t.Fatal(err)
 		}
-		mem.Put(ctx, chunkstore.ChunkKey(cm.Digest), bytes.NewReader(enc.EncodeAll(raw, nil)))
+		mem.Put(ctx, chunkfmt.ChunkKey(cm.Digest), bytes.NewReader(enc.EncodeAll(raw, nil)))
 	}
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -240,7 +241,7 @@ func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 		t.FailNow()
 	}
 	for _, cm := range chunks {
-		key := chunkstore.ChunkKey(cm.Digest)
+		key := chunkfmt.ChunkKey(cm.Digest)
 		cached, err := os.ReadFile(filepath.Join(c.lru.Root(), filepath.FromSlash(key)))
 		if err != nil {
 			t.Fatalf("chunk %s is not in the cache: %v", cm.Digest, err)

@@ -1,0 +1,162 @@
+package chunkfmt
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/castore-go/castore"
+)
+
+// MaxChunkObject bounds what is read and decompressed for one chunk whose
+// size is not known in advance (a single-chunk blob): a decompression bomb
+// stops there.
+const MaxChunkObject = 64 << 20
+
+// Encoder compresses chunks as they are stored: zstd at its default
+// level. It is safe for concurrent use, by up to GOMAXPROCS encodes at
+// once.
+type Encoder struct{ enc *zstd.Encoder }
+
+// NewEncoder returns an Encoder.
+func NewEncoder() (*Encoder, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+	if err != nil {
+		return nil, err
+	}
+	return &Encoder{enc: enc}, nil
+}
+
+// Encode returns the stored form of a chunk's bytes.
+func (e *Encoder) Encode(data []byte) []byte {
+	return e.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
+}
+
+// CompressedLimit is the most zstd data a chunk of size bytes (-1: not
+// known, so up to MaxChunkObject) can take: zstd never grows data by more
+// than this.
+func CompressedLimit(size int64) int64 {
+	if size < 0 {
+		size = MaxChunkObject
+	}
+	return size + size/64 + 64<<10
+}
+
+// DecodeChunk decompresses chunk d's zstd data and verifies it: the
+// result is exactly d's bytes, or an error wrapping castore.ErrCorrupt.
+// size is the chunk's length if known, or -1; decompression stops as soon
+// as the output would exceed it (or MaxChunkObject), so a decompression
+// bomb costs no more memory than the chunk it claims to be.
+func DecodeChunk(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	data, err := decompress(d, comp, size)
+	if err != nil {
+		return nil, err
+	}
+	if castore.Sum(data) != d {
+		return nil, fmt.Errorf("chunk %s: content does not match its digest: %w", d, castore.ErrCorrupt)
+	}
+	return data, nil
+}
+
+// decoders holds zstd decoders, each streaming with concurrency 1. They
+// skip the frames' xxhash checksums: every chunk's BLAKE3 is checked after
+// decompression, and the checksum took 12% of decoding a 256 KiB chunk
+// (BenchmarkDecodeChunk, 148 against 169 µs, medians of 9).
+var decoders sync.Pool
+
+// decompress decodes a chunk object, stopping as soon as the output would
+// exceed the chunk's size (or MaxChunkObject if that is unknown).
+func decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	zr, _ := decoders.Get().(*zstd.Decoder)
+	if zr == nil {
+		var err error
+		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject), zstd.IgnoreChecksum(true))
+		if err != nil {
+			return nil, err
+		}
+	}
+	defer decoders.Put(zr)
+	if err := zr.Reset(bytes.NewReader(comp)); err != nil {
+		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
+	}
+	limit := size
+	if size < 0 {
+		limit = MaxChunkObject
+	}
+	var data []byte
+	var err error
+	if size >= 0 && size <= MaxChunkObject {
+		data = make([]byte, size)
+		_, err = io.ReadFull(zr, data)
+	} else {
+		// The size is not known, or too large to allocate on trust (an
+		// index or a server may lie): grow with what decompresses.
+		data, err = readAllHinted(zr, limit, min(frameContentSize(comp), MaxChunkObject))
+		if err == nil && size >= 0 && int64(len(data)) < size {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return nil, fmt.Errorf("chunk %s: decompresses to fewer bytes than the %d the index says: %w", d, size, castore.ErrCorrupt)
+	case err != nil:
+		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
+	case int64(len(data)) > limit:
+		return nil, fmt.Errorf("chunk %s: decompresses to more than %d bytes: %w", d, limit, castore.ErrCorrupt)
+	}
+	if size >= 0 {
+		var one [1]byte
+		if n, err := zr.Read(one[:]); n > 0 {
+			return nil, fmt.Errorf("chunk %s: decompresses to more than the %d bytes the index says: %w", d, size, castore.ErrCorrupt)
+		} else if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
+		}
+	}
+	return data, nil
+}
+
+// frameContentSize returns the content size the first zstd frame of comp
+// declares, or -1. It is only a hint for sizing a buffer: the frame may
+// lie, and more frames may follow.
+func frameContentSize(comp []byte) int64 {
+	var h zstd.Header
+	if err := h.Decode(comp); err != nil || !h.HasFCS || h.FrameContentSize > math.MaxInt32 {
+		return -1
+	}
+	return int64(h.FrameContentSize)
+}
+
+// readAllHinted reads r to its end, refusing more than limit bytes (it
+// returns limit+1 bytes then). A hint of the length, capped at limit,
+// sizes the buffer in one allocation instead of a dozen growing copies;
+// without one (hint < 0), or past it, the buffer doubles, up to limit+1:
+// reading a bomb allocates about twice the limit in all (io.ReadAll's
+// gentler growth allocated five times it).
+func readAllHinted(r io.Reader, limit, hint int64) ([]byte, error) {
+	if hint < 0 {
+		hint = 64 << 10
+	}
+	// One byte more than the hint, so that reaching the end of a frame
+	// that told the truth needs no growth to notice.
+	buf := make([]byte, 0, min(hint, limit)+1)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case int64(len(buf)) > limit:
+			return buf, nil
+		case len(buf) == cap(buf):
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit+1-int64(len(buf)))))
+		}
+	}
+}

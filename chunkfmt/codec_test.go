@@ -1,0 +1,105 @@
+package chunkfmt_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
+	"github.com/castore-go/castore/chunkstore/blobtest"
+)
+
+func compress(t testing.TB, data []byte) []byte {
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc.EncodeAll(data, nil)
+}
+
+// DecodeChunk refuses whatever is not exactly the chunk: garbage, other
+// content, fewer or more bytes than the size says, a size too large to
+// trust, a bomb. Every refusal wraps castore.ErrCorrupt.
+func TestDecodeChunkHostile(t *testing.T) {
+	data := blobtest.Data(300<<10, 3)
+	d := castore.Sum(data)
+	good := compress(t, data)
+	bomb := compress(t, make([]byte, chunkfmt.MaxChunkObject+1))
+	cases := []struct {
+		name string
+		comp []byte
+		size int64
+	}{
+		{"empty", nil, int64(len(data))},
+		{"garbage", []byte("this is not zstd at all"), int64(len(data))},
+		{"truncated", good[:len(good)/2], int64(len(data))},
+		{"other content", compress(t, blobtest.Data(300<<10, 4)), int64(len(data))},
+		{"size says more", good, int64(len(data)) + 1},
+		{"size says less", good, int64(len(data)) - 1},
+		{"size far beyond memory", good, 1 << 50},
+		{"two frames", append(append([]byte{}, good...), good...), int64(len(data))},
+		{"bomb, size unknown", bomb, -1},
+		{"bomb, size claimed", bomb, chunkfmt.MaxChunkObject + 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := chunkfmt.DecodeChunk(d, tc.comp, tc.size); !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("%v, want a corrupt-chunk error", err)
+			}
+		})
+	}
+	if got, err := chunkfmt.DecodeChunk(d, good, int64(len(data))); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the chunk itself: %v", err)
+	}
+}
+
+// FuzzDecodeChunk: never panics, and what it returns is exactly the chunk
+// named: its digest, and its size when one was given.
+//
+//	go test ./chunkfmt -run '^$' -fuzz FuzzDecodeChunk -fuzztime 1m
+func FuzzDecodeChunk(f *testing.F) {
+	data := []byte("some chunk of a file, repeated, repeated, repeated")
+	d := castore.Sum(data)
+	f.Add(compress(f, data), int64(len(data)))
+	f.Add(compress(f, data), int64(-1))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58}, int64(7))
+	f.Fuzz(func(t *testing.T, comp []byte, size int64) {
+		got, err := chunkfmt.DecodeChunk(d, comp, size)
+		if err != nil {
+			if !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("refusal does not wrap ErrCorrupt: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(got, data) || (size >= 0 && int64(len(got)) != size) {
+			t.Fatalf("decoded %d bytes (size %d) that are not the chunk", len(got), size)
+		}
+	})
+}
+
+// BenchmarkDecodeChunk: decompressing and verifying one 256 KiB chunk of
+// source code (this package's own files, repeated), the work of every
+// chunk a reader gets.
+func BenchmarkDecodeChunk(b *testing.B) {
+	var src []byte
+	for _, name := range []string{"codec.go", "reader.go", "index.go", "keys.go", "codec_test.go"} {
+		s, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src = append(src, s...)
+	}
+	data := bytes.Repeat(src, (256<<10)/len(src)+1)[:256<<10]
+	comp := compress(b, data)
+	d := castore.Sum(data)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := chunkfmt.DecodeChunk(d, comp, int64(len(data))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
