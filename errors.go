@@ -19,6 +19,11 @@ var ErrInvalid = errors.New("invalid")
 // transit, as opposed to ErrInvalid, which blames the request.
 var ErrCorrupt = errors.New("corrupt data")
 
+// ErrUnsupported is wrapped when a service refuses an optional capability
+// (see CompressedChunkReader and the others beside it). It is
+// errors.ErrUnsupported, so either name tests for it.
+var ErrUnsupported = errors.ErrUnsupported
+
 // invalidError is a validation rule. It matches ErrInvalid under errors.Is,
 // so callers can test for the rule or for invalidity in general.
 type invalidError string

@@ -486,7 +486,10 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 	return d, nil
 }
 
-var _ IndexPutter = (*Chunked)(nil)
+var (
+	_ castore.IndexPutter        = (*Chunked)(nil)
+	_ castore.ChunkReaderService = (*Chunked)(nil)
+)
 
 // PutIndex records blob d as the concatenation of chunks, all of which
 // must be stored already (each is checked, at no cost for chunks this

@@ -17,30 +17,9 @@ import (
 // (castore.v1.ChunkService), and a NearFar cache fills near so, without
 // compressing again what far already compressed.
 
-// CompressedChunkReader is implemented by blob services that can hand
-// over a chunk as stored, without decompressing or verifying it.
-type CompressedChunkReader interface {
-	// ReadCompressedChunk returns chunk d's zstd data as stored,
-	// unverified: chunkfmt.DecodeChunk checks it. An error wrapping
-	// castore.ErrNotFound means there is no compressed copy of d here,
-	// though Open may still read d (a blob of several chunks, a chunk a
-	// cache lacks); one wrapping errors.ErrUnsupported means there never
-	// is one (a service in front of a store that keeps none).
-	ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error)
-}
-
-// CompressedChunkWriter is implemented by blob services that can take a
-// chunk already compressed.
-type CompressedChunkWriter interface {
-	// PutCompressedChunk stores comp as chunk d. comp must be zstd data
-	// that decompresses to d's bytes: the caller has checked it with
-	// chunkfmt.DecodeChunk.
-	PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error
-}
-
 var (
-	_ CompressedChunkReader = (*Chunked)(nil)
-	_ CompressedChunkWriter = (*Chunked)(nil)
+	_ castore.CompressedChunkReader = (*Chunked)(nil)
+	_ castore.CompressedChunkWriter = (*Chunked)(nil)
 )
 
 // ReadCompressedChunk returns chunk d's stored object, unverified: one

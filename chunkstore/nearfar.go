@@ -51,23 +51,18 @@ type NearFarOptions struct {
 	Logger *slog.Logger
 }
 
-// IndexPutter is implemented by blob services that can record a blob as
-// the concatenation of chunks they already hold, without its bytes being
-// written again. NearFar uses it to make a blob it read from far whole in
-// near.
-type IndexPutter interface {
-	// PutIndex records blob d as chunks. It fails, and records nothing, if
-	// any chunk is not stored.
-	PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error
-}
-
 // NearFar is a read-through cache of two blob services: reads try near
 // first; on a miss the chunk list comes from far, each chunk is read from
 // near if it is there and from far otherwise, and every chunk read from far
 // is verified and written into near, so the next read of the same bytes is
-// local. When every chunk of a blob is in near and near is an IndexPutter,
-// the blob's index is written too. Concurrent reads of the same missing
-// chunk fetch it from far once.
+// local. When every chunk of a blob is in near and near is a
+// castore.IndexPutter, the blob's index is written too. Concurrent reads
+// of the same missing chunk fetch it from far once.
+//
+// Of the optional capabilities, it reads chunks compressed
+// (castore.CompressedChunkReader: from near, filled from far) and reads
+// one chunk through the cache (castore.ChunkReaderService); it refuses
+// the two writers, as its writes go where its write policy says.
 type NearFar struct {
 	near, far castore.BlobService
 	o         NearFarOptions
@@ -213,14 +208,12 @@ type farChunk struct {
 // far or near cannot pass chunks compressed, or far has no compressed copy
 // of d that checks out: the caller reads d with Open then.
 func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size int64) (*farChunk, error) {
-	fr, ok := nf.far.(CompressedChunkReader)
-	nw, ok2 := nf.near.(CompressedChunkWriter)
-	if !ok || !ok2 {
+	if _, ok := nf.near.(castore.CompressedChunkWriter); !ok {
 		return nil, nil
 	}
-	comp, err := fr.ReadCompressedChunk(ctx, d)
+	comp, err := castore.ReadCompressedChunk(ctx, nf.far, d)
 	switch {
-	case errors.Is(err, castore.ErrNotFound) || errors.Is(err, errors.ErrUnsupported):
+	case errors.Is(err, castore.ErrNotFound) || errors.Is(err, castore.ErrUnsupported):
 		return nil, nil
 	case err != nil:
 		return nil, err
@@ -233,28 +226,39 @@ func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size in
 		return nil, nil
 	}
 	fc := &farChunk{comp: comp, data: data, inNear: true}
-	if err := nw.PutCompressedChunk(ctx, d, comp); err != nil {
+	switch err := castore.PutCompressedChunk(ctx, nf.near, d, comp); {
+	case errors.Is(err, castore.ErrUnsupported):
+		// Near has the method but refuses (a wrapper of a store that
+		// takes no compressed chunks): it takes the bytes.
+		if fc.inNear, err = nf.putNear(ctx, d, data); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		nf.o.Logger.Warn("near cache cannot take a chunk", "chunk", d.String(), "err", err)
 		fc.inNear = false
 	}
 	return fc, nil
 }
 
-var _ CompressedChunkReader = (*NearFar)(nil)
+var (
+	_ castore.CompressedChunkReader = (*NearFar)(nil)
+	_ castore.ChunkReaderService    = (*NearFar)(nil)
+	_ castore.CompressedChunkWriter = (*NearFar)(nil)
+	_ castore.IndexPutter           = (*NearFar)(nil)
+)
 
 // ReadCompressedChunk hands over chunk d as near stores it. A chunk near
 // lacks is read compressed from far, verified, and stored in near first;
 // if far has no compressed copy, it is not found here (Open reads it).
 // A near that keeps no compressed chunks makes this unsupported.
 func (nf *NearFar) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
-	nr, ok := nf.near.(CompressedChunkReader)
-	if !ok {
-		return nil, fmt.Errorf("chunk %s: near keeps no compressed chunks: %w", d, errors.ErrUnsupported)
-	}
-	comp, err := nr.ReadCompressedChunk(ctx, d)
+	comp, err := castore.ReadCompressedChunk(ctx, nf.near, d)
 	if err == nil {
 		nf.m.nearRead(ctx, true)
 		return comp, nil
+	}
+	if errors.Is(err, castore.ErrUnsupported) {
+		return nil, fmt.Errorf("chunk %s: near keeps no compressed chunks: %w", d, err)
 	}
 	if !errors.Is(err, castore.ErrNotFound) {
 		return nil, fmt.Errorf("near: %w", err)
@@ -329,9 +333,8 @@ func (f *indexFill) fetch(ctx context.Context, cm castore.ChunkMeta) ([]byte, er
 }
 
 func (f *indexFill) noteInNear(ctx context.Context, cm castore.ChunkMeta) {
-	ip, ok := f.nf.near.(IndexPutter)
-	if !ok {
-		return
+	if _, ok := f.nf.near.(castore.IndexPutter); !ok {
+		return // no bookkeeping for an index near cannot take
 	}
 	f.mu.Lock()
 	for i, c := range f.chunks {
@@ -346,7 +349,7 @@ func (f *indexFill) noteInNear(ctx context.Context, cm castore.ChunkMeta) {
 	}
 	f.mu.Unlock()
 	if complete {
-		if err := ip.PutIndex(ctx, f.blob, f.chunks); err != nil {
+		if err := castore.PutIndex(ctx, f.nf.near, f.blob, f.chunks); err != nil && !errors.Is(err, castore.ErrUnsupported) {
 			f.nf.o.Logger.Warn("near cache cannot take a blob index", "blob", f.blob.String(), "err", err)
 		}
 	}
@@ -385,17 +388,11 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 		if err != nil {
 			return nil, err
 		}
-		w := nf.near.Create(ctx)
-		_, werr := w.Write(data)
-		got, cerr := w.Close()
-		switch {
-		case werr != nil || cerr != nil:
-			nf.o.Logger.Warn("near cache cannot take a chunk", "chunk", cm.Digest.String(), "err", errors.Join(werr, cerr))
-			return result{data, false}, nil
-		case got != cm.Digest:
-			return nil, fmt.Errorf("chunk %s: near stored it as %s: %w", cm.Digest, got, castore.ErrCorrupt)
+		inNear, err := nf.putNear(ctx, cm.Digest, data)
+		if err != nil {
+			return nil, err
 		}
-		return result{data, true}, nil
+		return result{data, inNear}, nil
 	})
 	if err != nil {
 		return nil, false, err
@@ -404,20 +401,46 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 	return r.data, r.inNear, nil
 }
 
-// ChunkReaderService is implemented by blob services that read one chunk
-// more cheaply than Open does (Chunked: one request instead of two).
-type ChunkReaderService interface {
-	// ReadChunk returns exactly the verified bytes of cm, or an error
-	// (wrapping castore.ErrNotFound if it is not stored).
-	ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byte, error)
+// putNear writes chunk d's verified bytes into near. inNear is false if
+// near cannot take them (the read goes on; a warning says why).
+func (nf *NearFar) putNear(ctx context.Context, d castore.Digest, data []byte) (inNear bool, err error) {
+	w := nf.near.Create(ctx)
+	_, werr := w.Write(data)
+	got, cerr := w.Close()
+	switch {
+	case werr != nil || cerr != nil:
+		nf.o.Logger.Warn("near cache cannot take a chunk", "chunk", d.String(), "err", errors.Join(werr, cerr))
+		return false, nil
+	case got != d:
+		return false, fmt.Errorf("chunk %s: near stored it as %s: %w", d, got, castore.ErrCorrupt)
+	}
+	return true, nil
 }
 
-var _ ChunkReaderService = (*Chunked)(nil)
+// ReadChunk reads one chunk through the cache, as a reader of a blob
+// holding it would.
+func (nf *NearFar) ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
+	data, _, err := nf.chunk(ctx, cm)
+	return data, err
+}
 
-// readChunk reads one chunk whole from s and checks its size and digest.
+// PutCompressedChunk is refused: a write goes where the write policy
+// says, through Create.
+func (nf *NearFar) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
+	return fmt.Errorf("put chunk %s compressed: a near/far cache takes writes through Create: %w", d, castore.ErrUnsupported)
+}
+
+// PutIndex is refused: a write goes where the write policy says, through
+// Create.
+func (nf *NearFar) PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error {
+	return fmt.Errorf("put index of blob %s: a near/far cache takes writes through Create: %w", d, castore.ErrUnsupported)
+}
+
+// readChunk reads one chunk whole from s and checks its size and digest:
+// with s's ReadChunk if it has one, else with Open.
 func readChunk(ctx context.Context, s castore.BlobService, cm castore.ChunkMeta) ([]byte, error) {
-	if cr, ok := s.(ChunkReaderService); ok {
-		return cr.ReadChunk(ctx, cm)
+	if data, err := castore.ReadChunk(ctx, s, cm); !errors.Is(err, castore.ErrUnsupported) {
+		return data, err
 	}
 	r, err := s.Open(ctx, cm.Digest)
 	if err != nil {

@@ -101,7 +101,7 @@ func DefaultRegistry() *Registry {
 		if err != nil {
 			return nil, err
 		}
-		return &closingBlobs{BlobClient: grpcapi.NewBlobClient(conn), conn: conn}, nil
+		return &closingBlobs{BlobService: grpcapi.NewBlobClient(conn), conn: conn}, nil
 	})
 	RegisterDirectoryService(r, "grpc", func(ctx context.Context, c *Composition, p *GRPCParams) (castore.DirectoryService, error) {
 		conn, err := dialParams(ctx, p)
@@ -138,13 +138,37 @@ func dialParams(ctx context.Context, p *GRPCParams) (*grpc.ClientConn, error) {
 }
 
 // closingBlobs and closingDirs close the connection of a gRPC client when
-// the composition is closed.
+// the composition is closed. closingBlobs forwards every optional
+// capability of the client (a cache in front takes chunks compressed).
 type closingBlobs struct {
-	*grpcapi.BlobClient // all of it: a cache in front takes chunks compressed
-	conn                *grpc.ClientConn
+	castore.BlobService
+	conn *grpc.ClientConn
 }
 
+var (
+	_ castore.CompressedChunkReader = (*closingBlobs)(nil)
+	_ castore.CompressedChunkWriter = (*closingBlobs)(nil)
+	_ castore.IndexPutter           = (*closingBlobs)(nil)
+	_ castore.ChunkReaderService    = (*closingBlobs)(nil)
+)
+
 func (c *closingBlobs) Close() error { return c.conn.Close() }
+
+func (c *closingBlobs) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
+	return castore.ReadCompressedChunk(ctx, c.BlobService, d)
+}
+
+func (c *closingBlobs) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
+	return castore.PutCompressedChunk(ctx, c.BlobService, d, comp)
+}
+
+func (c *closingBlobs) PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error {
+	return castore.PutIndex(ctx, c.BlobService, d, chunks)
+}
+
+func (c *closingBlobs) ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
+	return castore.ReadChunk(ctx, c.BlobService, cm)
+}
 
 type closingDirs struct {
 	castore.DirectoryService

@@ -17,7 +17,6 @@ import (
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkfmt"
-	"github.com/castore-go/castore/chunkstore"
 )
 
 // BlobClient is a castore.BlobService backed by a remote
@@ -125,7 +124,7 @@ func (c *BlobClient) fetchCompressed(ctx context.Context, d castore.Digest, size
 	return data, err == nil
 }
 
-var _ chunkstore.CompressedChunkReader = (*BlobClient)(nil)
+var _ castore.CompressedChunkReader = (*BlobClient)(nil)
 
 // ReadCompressedChunk returns chunk d's zstd data as the server stores it,
 // unverified (chunkfmt.DecodeChunk checks it): a NearFar cache with
@@ -140,7 +139,7 @@ func (c *BlobClient) ReadCompressedChunk(ctx context.Context, d castore.Digest) 
 // bytes.
 func (c *BlobClient) readCompressed(ctx context.Context, d castore.Digest, limit int64) ([]byte, error) {
 	if c.PlainReads || c.noChunks.Load() {
-		return nil, fmt.Errorf("read chunk %s compressed: %w", d, errors.ErrUnsupported)
+		return nil, fmt.Errorf("read chunk %s compressed: %w", d, castore.ErrUnsupported)
 	}
 	stream, err := c.chunks.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
 	var comp []byte

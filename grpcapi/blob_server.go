@@ -11,7 +11,6 @@ import (
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
-	"github.com/castore-go/castore/chunkstore"
 )
 
 // ReadMessageSize is the size of the data messages a Read stream sends
@@ -169,12 +168,12 @@ func (s *BlobServer) Put(stream grpc.ClientStreamingServer[pb.BlobChunk, pb.PutB
 // verify them themselves.
 type ChunkServer struct {
 	pb.UnimplementedChunkServiceServer
-	chunks chunkstore.CompressedChunkReader
+	chunks castore.CompressedChunkReader
 }
 
 // NewChunkServer returns a server for the chunks of cr. Register it with
 // pb.RegisterChunkServiceServer.
-func NewChunkServer(cr chunkstore.CompressedChunkReader) *ChunkServer {
+func NewChunkServer(cr castore.CompressedChunkReader) *ChunkServer {
 	return &ChunkServer{chunks: cr}
 }
 

@@ -8,17 +8,18 @@ import (
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
-	"github.com/castore-go/castore/chunkstore"
 )
 
 // Register adds the castore services to s. A nil service is not
 // registered. Blobs that can hand over chunks compressed
-// (chunkstore.CompressedChunkReader) are served through
-// castore.v1.ChunkService as well.
+// (castore.CompressedChunkReader) are served through
+// castore.v1.ChunkService as well; a service that has the method but
+// refuses (castore.ErrUnsupported) answers it with UNIMPLEMENTED, as a
+// server without it does.
 func Register(s grpc.ServiceRegistrar, blobs castore.BlobService, dirs castore.DirectoryService, opts ...Option) {
 	if blobs != nil {
 		pb.RegisterBlobServiceServer(s, NewBlobServer(blobs))
-		if cr, ok := blobs.(chunkstore.CompressedChunkReader); ok {
+		if cr, ok := blobs.(castore.CompressedChunkReader); ok {
 			pb.RegisterChunkServiceServer(s, NewChunkServer(cr))
 		}
 	}

@@ -1,6 +1,7 @@
 // Package blobtest is the conformance suite every castore.BlobService
 // runs: memory, chunked stores on every object store, near/far
-// combinations, and gRPC clients.
+// combinations, and gRPC clients. It checks the contract of
+// castore.BlobService and each optional capability a service claims.
 package blobtest
 
 import (
@@ -26,6 +27,7 @@ func Run(t *testing.T, newService func(t *testing.T) castore.BlobService) {
 	t.Run("SeekAndReadAt", func(t *testing.T) { testSeek(t, newService(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newService(t)) })
 	t.Run("Abandoned", func(t *testing.T) { testAbandoned(t, newService(t)) })
+	t.Run("Capabilities", func(t *testing.T) { testCapabilities(t, newService(t)) })
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -126,12 +126,28 @@ func (f indexingFar) Chunks(ctx context.Context, d castore.Digest) ([]castore.Ch
 	return chunks, err
 }
 
+var (
+	_ castore.CompressedChunkReader = indexingFar{}
+	_ castore.CompressedChunkWriter = indexingFar{}
+	_ castore.IndexPutter           = indexingFar{}
+	_ castore.ChunkReaderService    = indexingFar{}
+)
+
 // ReadCompressedChunk passes far's chunks on as far stores them, if far
-// can: near keeps them so, without compressing them again.
+// can: near keeps them so, without compressing them again. The other
+// capabilities are far's too.
 func (f indexingFar) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
-	cr, ok := f.BlobService.(chunkstore.CompressedChunkReader)
-	if !ok {
-		return nil, fmt.Errorf("chunk %s: far hands over no compressed chunks: %w", d, errors.ErrUnsupported)
-	}
-	return cr.ReadCompressedChunk(ctx, d)
+	return castore.ReadCompressedChunk(ctx, f.BlobService, d)
+}
+
+func (f indexingFar) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
+	return castore.PutCompressedChunk(ctx, f.BlobService, d, comp)
+}
+
+func (f indexingFar) PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error {
+	return castore.PutIndex(ctx, f.BlobService, d, chunks)
+}
+
+func (f indexingFar) ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
+	return castore.ReadChunk(ctx, f.BlobService, cm)
 }

@@ -1,0 +1,141 @@
+package blobtest
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
+)
+
+// piece is a chunk of a stored blob, or a stored blob of one chunk.
+type piece struct {
+	cm   castore.ChunkMeta
+	data []byte
+}
+
+// testCapabilities checks every optional capability s claims (see
+// castore.CompressedChunkReader and those beside it): a service that has
+// the method refuses it with castore.ErrUnsupported (a wrapper of a store
+// without it), or does what the interface says.
+func testCapabilities(t *testing.T, s castore.BlobService) {
+	data := Data(2<<20, 41)
+	blob := Put(t, s, data)
+	single := []byte("a blob of one chunk, read by the capabilities")
+	chunks, err := s.Chunks(ctxT(t), blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pieces []piece
+	off := uint64(0)
+	for _, cm := range chunks {
+		pieces = append(pieces, piece{cm, data[off : off+cm.Size]})
+		off += cm.Size
+	}
+	if len(chunks) == 0 {
+		pieces = append(pieces, piece{castore.ChunkMeta{Digest: blob, Size: uint64(len(data))}, data})
+	}
+	pieces = append(pieces, piece{castore.ChunkMeta{Digest: Put(t, s, single), Size: uint64(len(single))}, single})
+	unknown := castore.ChunkMeta{Digest: castore.Sum([]byte("a chunk never stored")), Size: 20}
+
+	refused := func(t *testing.T, err error) {
+		t.Helper()
+		if errors.Is(err, castore.ErrUnsupported) {
+			t.Skipf("claimed but refused: %v", err)
+		}
+	}
+	t.Run("CompressedChunkReader", func(t *testing.T) {
+		if _, ok := s.(castore.CompressedChunkReader); !ok {
+			t.Skip("not claimed")
+		}
+		for _, p := range pieces {
+			comp, err := castore.ReadCompressedChunk(ctxT(t), s, p.cm.Digest)
+			refused(t, err)
+			if err != nil {
+				t.Fatalf("chunk %s: %v", p.cm.Digest, err)
+			}
+			got, err := chunkfmt.DecodeChunk(p.cm.Digest, comp, int64(p.cm.Size))
+			if err != nil || !bytes.Equal(got, p.data) {
+				t.Fatalf("chunk %s: what was handed over decodes to %d bytes that differ, %v", p.cm.Digest, len(got), err)
+			}
+		}
+		notFound := []castore.Digest{unknown.Digest}
+		if len(chunks) > 0 {
+			notFound = append(notFound, blob) // a blob of several chunks is no chunk
+		}
+		for _, d := range notFound {
+			if _, err := castore.ReadCompressedChunk(ctxT(t), s, d); !errors.Is(err, castore.ErrNotFound) {
+				t.Errorf("ReadCompressedChunk(%s) = %v, want not found", d, err)
+			}
+		}
+	})
+	t.Run("ChunkReaderService", func(t *testing.T) {
+		if _, ok := s.(castore.ChunkReaderService); !ok {
+			t.Skip("not claimed")
+		}
+		for _, p := range pieces {
+			got, err := castore.ReadChunk(ctxT(t), s, p.cm)
+			refused(t, err)
+			if err != nil || !bytes.Equal(got, p.data) {
+				t.Fatalf("ReadChunk(%s) = %d bytes that differ, %v", p.cm.Digest, len(got), err)
+			}
+		}
+		if _, err := castore.ReadChunk(ctxT(t), s, unknown); !errors.Is(err, castore.ErrNotFound) {
+			t.Errorf("ReadChunk(unknown) = %v, want not found", err)
+		}
+	})
+	t.Run("CompressedChunkWriter", func(t *testing.T) {
+		if _, ok := s.(castore.CompressedChunkWriter); !ok {
+			t.Skip("not claimed")
+		}
+		enc, err := chunkfmt.NewEncoder()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := Data(100<<10, 42)
+		d := castore.Sum(data)
+		err = castore.PutCompressedChunk(ctxT(t), s, d, enc.Encode(data))
+		refused(t, err)
+		if err != nil {
+			t.Fatalf("PutCompressedChunk: %v", err)
+		}
+		if ok, err := s.Has(ctxT(t), d); err != nil || !ok {
+			t.Fatalf("Has after PutCompressedChunk = %v, %v", ok, err)
+		}
+		ReadAndCheck(t, s, d, data)
+	})
+	t.Run("IndexPutter", func(t *testing.T) {
+		if _, ok := s.(castore.IndexPutter); !ok {
+			t.Skip("not claimed")
+		}
+		// Pieces small enough to be one chunk each in any chunked store.
+		a, b, missing := Data(10<<10, 43), Data(12<<10, 44), Data(11<<10, 45)
+		metas := []castore.ChunkMeta{
+			{Digest: Put(t, s, a), Size: uint64(len(a))},
+			{Digest: Put(t, s, b), Size: uint64(len(b))},
+		}
+		whole := slices.Concat(a, b)
+		d := castore.Sum(whole)
+		err := castore.PutIndex(ctxT(t), s, d, metas)
+		refused(t, err)
+		if err != nil {
+			t.Fatalf("PutIndex: %v", err)
+		}
+		ReadAndCheck(t, s, d, whole)
+		if got, err := s.Chunks(ctxT(t), d); err != nil || !slices.Equal(got, metas) {
+			t.Errorf("Chunks after PutIndex = %v, %v; want %v", got, err, metas)
+		}
+		// An index naming a chunk that is not stored is refused, and
+		// records nothing.
+		bad := slices.Concat(a, missing)
+		bd := castore.Sum(bad)
+		if err := castore.PutIndex(ctxT(t), s, bd, []castore.ChunkMeta{metas[0], {Digest: castore.Sum(missing), Size: uint64(len(missing))}}); err == nil {
+			t.Error("PutIndex with a chunk not stored succeeded")
+		}
+		if ok, err := s.Has(ctxT(t), bd); err != nil || ok {
+			t.Errorf("Has after a refused PutIndex = %v, %v", ok, err)
+		}
+	})
+}
