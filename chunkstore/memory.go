@@ -1,4 +1,3 @@
-// Package chunkstore holds castore's BlobService implementations.
 package chunkstore
 
 import (

@@ -1,0 +1,246 @@
+package chunkstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/jotfs/fastcdc-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
+)
+
+// Create starts a blob. Bytes are cut, hashed, compressed and uploaded as
+// they are written; Close waits for every upload, then writes the index.
+// Cancelling ctx abandons the blob: no index is written.
+func (c *Chunked) Create(ctx context.Context) castore.BlobWriter {
+	return &chunkedWriter{c: c, ctx: ctx, h: castore.NewHasher()}
+}
+
+type chunkedWriter struct {
+	c   *Chunked
+	ctx context.Context
+	h   *castore.Hasher
+	n   int64
+
+	// small holds the bytes written so far while they are no more than
+	// FastCDC's minimum chunk size: a blob that small is one chunk
+	// whatever the cut points, so it is stored on Close without starting
+	// the chunker (a goroutine, a pipe and a 2 x max-chunk buffer).
+	small []byte
+
+	started bool
+	closed  bool
+	pw      *io.PipeWriter
+	done    chan struct{}
+	stop    func() bool // stops the ctx watcher
+	g       *errgroup.Group
+	gctx    context.Context
+	chunks  []castore.ChunkMeta // written by the chunker goroutine
+	cutErr  error
+
+	errMu    sync.Mutex
+	firstErr error
+}
+
+func (w *chunkedWriter) fail(err error) {
+	w.errMu.Lock()
+	if w.firstErr == nil {
+		w.firstErr = err
+	}
+	w.errMu.Unlock()
+}
+
+func (w *chunkedWriter) err() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.firstErr
+}
+
+func (w *chunkedWriter) start() {
+	w.started = true
+	pr, pw := io.Pipe()
+	w.pw = pw
+	w.done = make(chan struct{})
+	w.g, w.gctx = errgroup.WithContext(w.ctx)
+	w.g.SetLimit(w.c.o.Uploads)
+	w.stop = context.AfterFunc(w.gctx, func() { pr.CloseWithError(context.Cause(w.gctx)) })
+	avg := w.c.o.AvgChunkSize
+	go func() {
+		defer close(w.done)
+		gear.Lock()
+		ch, err := fastcdc.NewChunker(gearUnlocked{pr}, fastcdc.Options{AverageSize: avg, MinSize: avg / 2, MaxSize: 2 * avg})
+		gear.Unlock()
+		if err != nil {
+			w.cutErr = err
+			pr.CloseWithError(err)
+			return
+		}
+		for {
+			gear.RLock()
+			chunk, err := ch.Next()
+			gear.RUnlock()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				w.cutErr = err
+				pr.CloseWithError(err)
+				return
+			}
+			data := bytes.Clone(chunk.Data)
+			d := castore.Sum(data)
+			w.chunks = append(w.chunks, castore.ChunkMeta{Digest: d, Size: uint64(len(data))})
+			w.g.Go(func() error {
+				if err := w.c.putChunk(w.gctx, d, data); err != nil {
+					w.fail(err)
+					return err
+				}
+				return nil
+			})
+		}
+	}()
+}
+
+// putChunk stores a chunk unless it is known to be stored. The chunk is
+// compressed only when the store reads it: stores that look before they
+// read (file, memory) do not, when it is there already, as on a second
+// import of the same tree.
+func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
+	return c.storeChunk(ctx, d, &lazyChunk{enc: c.enc, data: data})
+}
+
+// storeChunk stores the chunk object body reads as, unless chunk d is
+// known to be stored, and counts the write.
+func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, body io.Reader) error {
+	if c.known.has(d) {
+		c.m.chunkWrite(ctx, false)
+		return nil
+	}
+	created, err := c.store.PutIfAbsent(ctx, chunkfmt.ChunkKey(d), body)
+	if err != nil {
+		return fmt.Errorf("store chunk %s: %w", d, err)
+	}
+	c.m.chunkWrite(ctx, created)
+	c.known.add(d)
+	return nil
+}
+
+func (w *chunkedWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("write to a closed blob writer")
+	}
+	if err := w.err(); err != nil {
+		return 0, err
+	}
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !w.started {
+		if len(w.small)+len(p) <= w.c.o.AvgChunkSize/2 {
+			w.small = append(w.small, p...)
+			w.h.Write(p)
+			w.n += int64(len(p))
+			return len(p), nil
+		}
+		w.start()
+		if len(w.small) > 0 {
+			if _, err := w.pw.Write(w.small); err != nil {
+				if e := w.err(); e != nil {
+					err = e
+				}
+				return 0, fmt.Errorf("write blob: %w", err)
+			}
+			w.small = nil
+		}
+	}
+	n, err := w.pw.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	if err != nil {
+		if e := w.err(); e != nil {
+			err = e
+		}
+		return n, fmt.Errorf("write blob: %w", err)
+	}
+	return n, nil
+}
+
+func (w *chunkedWriter) Close() (castore.Digest, error) {
+	if w.closed {
+		return castore.Digest{}, errors.New("blob writer closed twice")
+	}
+	w.closed = true
+	if !w.started {
+		if err := w.ctx.Err(); err != nil {
+			return castore.Digest{}, err
+		}
+		if len(w.small) == 0 {
+			return castore.EmptyDigest, nil
+		}
+		// One chunk: its digest is the blob's, and it has no index.
+		d := w.h.Sum()
+		if err := w.c.putChunk(w.ctx, d, w.small); err != nil {
+			return castore.Digest{}, err
+		}
+		w.small = nil
+		w.c.known.add(d)
+		return d, nil
+	}
+	w.pw.Close()
+	<-w.done
+	gerr := w.g.Wait()
+	w.stop()
+	if err := w.err(); err != nil {
+		return castore.Digest{}, err
+	}
+	if gerr != nil {
+		return castore.Digest{}, gerr
+	}
+	if w.cutErr != nil {
+		return castore.Digest{}, fmt.Errorf("chunk blob: %w", w.cutErr)
+	}
+	if err := w.ctx.Err(); err != nil {
+		return castore.Digest{}, err
+	}
+	d := w.h.Sum()
+	if len(w.chunks) > 1 {
+		if _, err := w.c.store.PutIfAbsent(w.ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(w.chunks))); err != nil {
+			return castore.Digest{}, fmt.Errorf("store index of blob %s: %w", d, err)
+		}
+	}
+	w.c.known.add(d)
+	return d, nil
+}
+
+// PutIndex records blob d as the concatenation of chunks, all of which
+// must be stored already (each is checked, at no cost for chunks this
+// store wrote or read). It lets a cache make a blob whole without writing
+// its bytes again.
+func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error {
+	if len(chunks) < 2 {
+		return fmt.Errorf("index of blob %s: %d chunks; a blob of one chunk has no index", d, len(chunks))
+	}
+	for _, cm := range chunks {
+		if c.known.has(cm.Digest) {
+			continue
+		}
+		if _, err := c.store.Head(ctx, chunkfmt.ChunkKey(cm.Digest)); err != nil {
+			return fmt.Errorf("index of blob %s: chunk %s: %w", d, cm.Digest, err)
+		}
+		c.known.add(cm.Digest)
+	}
+	if _, err := c.store.PutIfAbsent(ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(chunks))); err != nil {
+		return fmt.Errorf("store index of blob %s: %w", d, err)
+	}
+	c.known.add(d)
+	return nil
+}

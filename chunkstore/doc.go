@@ -1,0 +1,24 @@
+// Package chunkstore holds castore's BlobService implementations and the
+// near/far cache that combines two of them. The chunk format they share
+// with the gRPC client and the mount is in chunkfmt; the optional
+// capabilities they implement are declared in the root package.
+//
+// One job per file:
+//
+//	memory.go              Memory: blobs in memory, optionally an LRU cache bounded by bytes
+//	chunked.go             Chunked: blobs cut into chunks on an objectstore.Store; Has, Chunks
+//	chunked_read.go        its reads: verified chunks, the blob reader, ReadChunk
+//	chunked_write.go       its write pipeline: cutting, uploading in parallel, the index; PutIndex
+//	compressed.go          its chunks handed over and taken compressed
+//	known.go               the bounded set of chunks known to be stored (no request for them)
+//	lazychunk.go           a chunk compressed only when a store reads it
+//	gear.go                the lock around fastcdc-go's shared gear table
+//	bufpool.go             reusable buffers for compressed chunks being read
+//	metrics.go             the OpenTelemetry counters of both stores
+//	nearfar.go             NearFar: the read-through cache of a far store in a near one
+//	nearfar_chunk.go       one chunk read through: near, else far, written into near
+//	nearfar_compressed.go  chunks passed from far to near compressed, as far stores them
+//	nearfar_fill.go        a blob's index written into near once all its chunks are there
+//	nearfar_shared.go      one fetch from far for concurrent readers of the same chunk
+//	nearfar_write.go       the write policy: near, far or both (mirrored)
+package chunkstore
