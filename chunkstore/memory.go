@@ -2,10 +2,12 @@ package chunkstore
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"fmt"
+	"math"
 	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/castore-go/castore"
 )
@@ -14,20 +16,20 @@ import (
 // blob is empty. For tests and caches: with a bound (NewMemoryCache) it
 // drops the least recently used blobs beyond it.
 type Memory struct {
-	mu    sync.Mutex
-	blobs map[castore.Digest]*list.Element // of *memBlob
-	lru   list.List                        // most recently used first
-	size  int64                            // bytes of all blobs
-	max   int64                            // 0: no bound
-}
-
-type memBlob struct {
-	d    castore.Digest
-	data []byte
+	mu sync.Mutex
+	// blobs is bounded by bytes, not by count: its count bound is never
+	// reached, and put drops the least recently used beyond max.
+	blobs *simplelru.LRU[castore.Digest, []byte]
+	size  int64 // bytes of all blobs
+	max   int64 // 0: no bound
 }
 
 // NewMemory returns an empty memory BlobService that keeps everything.
-func NewMemory() *Memory { return &Memory{blobs: map[castore.Digest]*list.Element{}} }
+func NewMemory() *Memory {
+	m := &Memory{}
+	m.blobs, _ = simplelru.NewLRU(math.MaxInt, func(_ castore.Digest, data []byte) { m.size -= int64(len(data)) })
+	return m
+}
 
 // NewMemoryCache returns an empty memory BlobService that holds at most
 // maxBytes of blobs: storing one beyond that drops the least recently
@@ -47,12 +49,7 @@ func (m *Memory) get(d castore.Digest) ([]byte, bool) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.blobs[d]
-	if !ok {
-		return nil, false
-	}
-	m.lru.MoveToFront(e)
-	return e.Value.(*memBlob).data, true
+	return m.blobs.Get(d)
 }
 
 // put stores a copy of data as blob d, dropping the least recently used
@@ -61,19 +58,13 @@ func (m *Memory) get(d castore.Digest) ([]byte, bool) {
 func (m *Memory) put(d castore.Digest, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.blobs[d]; ok {
-		m.lru.MoveToFront(e)
+	if _, ok := m.blobs.Get(d); ok || (m.max > 0 && int64(len(data)) > m.max) {
 		return
 	}
-	if m.max > 0 && int64(len(data)) > m.max {
-		return
-	}
-	m.blobs[d] = m.lru.PushFront(&memBlob{d: d, data: bytes.Clone(data)})
+	m.blobs.Add(d, bytes.Clone(data))
 	m.size += int64(len(data))
 	for m.max > 0 && m.size > m.max {
-		old := m.lru.Remove(m.lru.Back()).(*memBlob)
-		delete(m.blobs, old.d)
-		m.size -= int64(len(old.data))
+		m.blobs.RemoveOldest()
 	}
 }
 
