@@ -21,6 +21,8 @@ FAKE_GCS_VERSION           := v1.56.1
 BIGTABLE_EMULATOR_VERSION  := v1.58.0
 HELM_VERSION               := v3.21.4
 TERRAFORM_VERSION          := v1.5.7
+# toxiproxy makes loopback links slow for the network tests and bench-wan.
+TOXIPROXY_VERSION          := v2.12.0
 
 TOOL_PKGS := \
 	staticcheck=honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) \
@@ -31,11 +33,15 @@ TOOL_PKGS := \
 	fake-gcs-server=github.com/fsouza/fake-gcs-server@$(FAKE_GCS_VERSION) \
 	emulator=cloud.google.com/go/bigtable/cmd/emulator@$(BIGTABLE_EMULATOR_VERSION) \
 	helm=helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) \
-	terraform=github.com/hashicorp/terraform@$(TERRAFORM_VERSION)
+	terraform=github.com/hashicorp/terraform@$(TERRAFORM_VERSION) \
+	toxiproxy-server=github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
 
 tool_name = $(word 1,$(subst =, ,$(1)))
 tool_pkg  = $(word 2,$(subst =, ,$(1)))
 tool_ver  = $(word 2,$(subst @, ,$(call tool_pkg,$(1))))
+# tool_built is the name go install gives the binary (the package's last
+# element); a tool named otherwise is renamed after installing.
+tool_built = $(notdir $(word 1,$(subst @, ,$(call tool_pkg,$(1)))))
 TOOL_STAMPS := $(foreach t,$(TOOL_PKGS),$(BIN)/.$(call tool_name,$(t))@$(call tool_ver,$(t)))
 
 PKGS := ./...
@@ -69,6 +75,7 @@ $(BIN)/.$(call tool_name,$(1))@$(call tool_ver,$(1)):
 	@mkdir -p $(BIN)
 	@echo "installing $(call tool_pkg,$(1))"
 	GOBIN=$(BIN) $(GO) install $(call tool_pkg,$(1))
+	$(if $(filter-out $(call tool_name,$(1)),$(call tool_built,$(1))),mv -f $(BIN)/$(call tool_built,$(1)) $(BIN)/$(call tool_name,$(1)))
 	@rm -f $(BIN)/.$(call tool_name,$(1))@* && touch $$@
 endef
 $(foreach t,$(TOOL_PKGS),$(eval $(call tool_rule,$(t))))

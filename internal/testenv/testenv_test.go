@@ -166,3 +166,66 @@ func TestBigtableEmulator(t *testing.T) {
 	e.Start()
 	e.CreateTable(t.Context(), t, "t1", "cf") // empty again: the table is gone
 }
+
+// TestToxiproxyLink proxies an echo server through a link and shows that
+// SetRTT adds its round trip, SetBandwidth caps throughput (both measured
+// with generous margins: a loaded machine only makes them slower), Cut
+// refuses connections and Restore brings them back.
+func TestToxiproxyLink(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	tp := testenv.Toxiproxy(t)
+	link := tp.Link(t, l.Addr().String())
+	if !strings.HasPrefix(link.Addr, "127.0.0.1:") {
+		t.Fatalf("link listens on %s, want loopback", link.Addr)
+	}
+	roundTrip := func(n int) time.Duration {
+		t.Helper()
+		c, err := net.Dial("tcp", link.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		msg := bytes.Repeat([]byte("x"), n)
+		start := time.Now()
+		go c.Write(msg)
+		got := make([]byte, n)
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("echo through %s: %v", link.Addr, err)
+		}
+		return time.Since(start)
+	}
+	roundTrip(1) // warm
+	link.SetRTT(t, 100*time.Millisecond)
+	if d := roundTrip(1); d < 95*time.Millisecond {
+		t.Errorf("round trip with SetRTT(100ms) took %v", d)
+	}
+	link.SetRTT(t, 0)
+	link.SetBandwidth(t, 1<<20) // 1 MiB/s each way
+	if d := roundTrip(1 << 20); d < 800*time.Millisecond {
+		t.Errorf("1 MiB echoed at 1 MiB/s in %v", d)
+	}
+	link.SetBandwidth(t, 0)
+	link.Cut(t)
+	if c, err := net.Dial("tcp", link.Addr); err == nil {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Error("a cut link still carries data")
+		}
+		c.Close()
+	}
+	link.Restore(t)
+	roundTrip(1)
+}
