@@ -146,5 +146,14 @@ bench-e2e:
 	CASTORE_BENCH_E2E=1 $(GO) test -run '^$$' -bench 'E2E' -benchtime 1x -timeout 60m ./grpcapi/ ./cmd/castore/
 bench: bench-e2e
 
+## bench-wan: reads and writes over a slow link (toxiproxy in front of
+## castore serve, or of MinIO behind a frontend), at the round trips in
+## CASTORE_WAN_RTTS (default 1ms,10ms,50ms; GOROOT-wide figures at
+## CASTORE_WAN_GOROOT_RTTS, default 10ms), each as a ratio against the same
+## over loopback in the same run.
+.PHONY: bench-wan
+bench-wan: tools
+	CASTORE_BENCH_WAN=1 $(GO) test -run '^$$' -bench 'WAN' -benchtime 1x -timeout 3h -v ./cmd/castore/
+
 clean:
 	rm -rf $(BIN)
