@@ -25,6 +25,114 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ReadCompressedBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BLAKE3 digests, 32 bytes each.
+	Digests       [][]byte `protobuf:"bytes,1,rep,name=digests,proto3" json:"digests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadCompressedBatchRequest) Reset() {
+	*x = ReadCompressedBatchRequest{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadCompressedBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadCompressedBatchRequest) ProtoMessage() {}
+
+func (x *ReadCompressedBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadCompressedBatchRequest.ProtoReflect.Descriptor instead.
+func (*ReadCompressedBatchRequest) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReadCompressedBatchRequest) GetDigests() [][]byte {
+	if x != nil {
+		return x.Digests
+	}
+	return nil
+}
+
+type CompressedChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The chunk this message starts; empty in a continuation.
+	Digest []byte `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	// Part of the chunk's stored zstd data.
+	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// The server holds no compressed copy of digest.
+	Missing       bool `protobuf:"varint,3,opt,name=missing,proto3" json:"missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompressedChunk) Reset() {
+	*x = CompressedChunk{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompressedChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompressedChunk) ProtoMessage() {}
+
+func (x *CompressedChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompressedChunk.ProtoReflect.Descriptor instead.
+func (*CompressedChunk) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CompressedChunk) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *CompressedChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *CompressedChunk) GetMissing() bool {
+	if x != nil {
+		return x.Missing
+	}
+	return false
+}
+
 type ReadCompressedRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The chunk's BLAKE3 digest, 32 bytes.
@@ -35,7 +143,7 @@ type ReadCompressedRequest struct {
 
 func (x *ReadCompressedRequest) Reset() {
 	*x = ReadCompressedRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +155,7 @@ func (x *ReadCompressedRequest) String() string {
 func (*ReadCompressedRequest) ProtoMessage() {}
 
 func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +168,7 @@ func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadCompressedRequest.ProtoReflect.Descriptor instead.
 func (*ReadCompressedRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ReadCompressedRequest) GetDigest() []byte {
@@ -79,7 +187,7 @@ type CompressedData struct {
 
 func (x *CompressedData) Reset() {
 	*x = CompressedData{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +199,7 @@ func (x *CompressedData) String() string {
 func (*CompressedData) ProtoMessage() {}
 
 func (x *CompressedData) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +212,7 @@ func (x *CompressedData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompressedData.ProtoReflect.Descriptor instead.
 func (*CompressedData) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CompressedData) GetData() []byte {
@@ -119,13 +227,20 @@ var File_castore_v1_chunks_proto protoreflect.FileDescriptor
 const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\n" +
 	"\x17castore/v1/chunks.proto\x12\n" +
-	"castore.v1\"/\n" +
+	"castore.v1\"6\n" +
+	"\x1aReadCompressedBatchRequest\x12\x18\n" +
+	"\adigests\x18\x01 \x03(\fR\adigests\"W\n" +
+	"\x0fCompressedChunk\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\fR\x06digest\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
+	"\amissing\x18\x03 \x01(\bR\amissing\"/\n" +
 	"\x15ReadCompressedRequest\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\fR\x06digest\"$\n" +
 	"\x0eCompressedData\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2a\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\xbf\x01\n" +
 	"\fChunkService\x12Q\n" +
-	"\x0eReadCompressed\x12!.castore.v1.ReadCompressedRequest\x1a\x1a.castore.v1.CompressedData0\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
+	"\x0eReadCompressed\x12!.castore.v1.ReadCompressedRequest\x1a\x1a.castore.v1.CompressedData0\x01\x12\\\n" +
+	"\x13ReadCompressedBatch\x12&.castore.v1.ReadCompressedBatchRequest\x1a\x1b.castore.v1.CompressedChunk0\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_castore_v1_chunks_proto_rawDescOnce sync.Once
@@ -139,16 +254,20 @@ func file_castore_v1_chunks_proto_rawDescGZIP() []byte {
 	return file_castore_v1_chunks_proto_rawDescData
 }
 
-var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_castore_v1_chunks_proto_goTypes = []any{
-	(*ReadCompressedRequest)(nil), // 0: castore.v1.ReadCompressedRequest
-	(*CompressedData)(nil),        // 1: castore.v1.CompressedData
+	(*ReadCompressedBatchRequest)(nil), // 0: castore.v1.ReadCompressedBatchRequest
+	(*CompressedChunk)(nil),            // 1: castore.v1.CompressedChunk
+	(*ReadCompressedRequest)(nil),      // 2: castore.v1.ReadCompressedRequest
+	(*CompressedData)(nil),             // 3: castore.v1.CompressedData
 }
 var file_castore_v1_chunks_proto_depIdxs = []int32{
-	0, // 0: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
-	1, // 1: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 0: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
+	0, // 1: castore.v1.ChunkService.ReadCompressedBatch:input_type -> castore.v1.ReadCompressedBatchRequest
+	3, // 2: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
+	1, // 3: castore.v1.ChunkService.ReadCompressedBatch:output_type -> castore.v1.CompressedChunk
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -165,7 +284,7 @@ func file_castore_v1_chunks_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_castore_v1_chunks_proto_rawDesc), len(file_castore_v1_chunks_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

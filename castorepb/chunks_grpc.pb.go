@@ -23,7 +23,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChunkService_ReadCompressed_FullMethodName = "/castore.v1.ChunkService/ReadCompressed"
+	ChunkService_ReadCompressed_FullMethodName      = "/castore.v1.ChunkService/ReadCompressed"
+	ChunkService_ReadCompressedBatch_FullMethodName = "/castore.v1.ChunkService/ReadCompressedBatch"
 )
 
 // ChunkServiceClient is the client API for ChunkService service.
@@ -44,6 +45,17 @@ type ChunkServiceClient interface {
 	// blob of several chunks, a chunk in a store that keeps none compressed)
 	// is NOT_FOUND: BlobService.Read may still have it.
 	ReadCompressed(ctx context.Context, in *ReadCompressedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CompressedData], error)
+	// ReadCompressedBatch streams the stored zstd data of many chunks (or
+	// blobs kept as one chunk) in one call, so that a client reading many
+	// small files pays one round trip for all of them. The chunks come in
+	// the order asked: a message with digest set starts each, and messages
+	// with no digest continue it (a chunk over about 1 MiB compressed spans
+	// several). A digest the server holds no compressed chunk for gets one
+	// message with its digest and missing set: the client reads it as it
+	// would after NOT_FOUND from ReadCompressed. At most 1024 digests a
+	// call (more is INVALID_ARGUMENT); the server streams within its usual
+	// message size and bounds what it holds in memory.
+	ReadCompressedBatch(ctx context.Context, in *ReadCompressedBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CompressedChunk], error)
 }
 
 type chunkServiceClient struct {
@@ -73,6 +85,25 @@ func (c *chunkServiceClient) ReadCompressed(ctx context.Context, in *ReadCompres
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChunkService_ReadCompressedClient = grpc.ServerStreamingClient[CompressedData]
 
+func (c *chunkServiceClient) ReadCompressedBatch(ctx context.Context, in *ReadCompressedBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CompressedChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChunkService_ServiceDesc.Streams[1], ChunkService_ReadCompressedBatch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ReadCompressedBatchRequest, CompressedChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChunkService_ReadCompressedBatchClient = grpc.ServerStreamingClient[CompressedChunk]
+
 // ChunkServiceServer is the server API for ChunkService service.
 // All implementations must embed UnimplementedChunkServiceServer
 // for forward compatibility.
@@ -91,6 +122,17 @@ type ChunkServiceServer interface {
 	// blob of several chunks, a chunk in a store that keeps none compressed)
 	// is NOT_FOUND: BlobService.Read may still have it.
 	ReadCompressed(*ReadCompressedRequest, grpc.ServerStreamingServer[CompressedData]) error
+	// ReadCompressedBatch streams the stored zstd data of many chunks (or
+	// blobs kept as one chunk) in one call, so that a client reading many
+	// small files pays one round trip for all of them. The chunks come in
+	// the order asked: a message with digest set starts each, and messages
+	// with no digest continue it (a chunk over about 1 MiB compressed spans
+	// several). A digest the server holds no compressed chunk for gets one
+	// message with its digest and missing set: the client reads it as it
+	// would after NOT_FOUND from ReadCompressed. At most 1024 digests a
+	// call (more is INVALID_ARGUMENT); the server streams within its usual
+	// message size and bounds what it holds in memory.
+	ReadCompressedBatch(*ReadCompressedBatchRequest, grpc.ServerStreamingServer[CompressedChunk]) error
 	mustEmbedUnimplementedChunkServiceServer()
 }
 
@@ -103,6 +145,9 @@ type UnimplementedChunkServiceServer struct{}
 
 func (UnimplementedChunkServiceServer) ReadCompressed(*ReadCompressedRequest, grpc.ServerStreamingServer[CompressedData]) error {
 	return status.Error(codes.Unimplemented, "method ReadCompressed not implemented")
+}
+func (UnimplementedChunkServiceServer) ReadCompressedBatch(*ReadCompressedBatchRequest, grpc.ServerStreamingServer[CompressedChunk]) error {
+	return status.Error(codes.Unimplemented, "method ReadCompressedBatch not implemented")
 }
 func (UnimplementedChunkServiceServer) mustEmbedUnimplementedChunkServiceServer() {}
 func (UnimplementedChunkServiceServer) testEmbeddedByValue()                      {}
@@ -136,6 +181,17 @@ func _ChunkService_ReadCompressed_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChunkService_ReadCompressedServer = grpc.ServerStreamingServer[CompressedData]
 
+func _ChunkService_ReadCompressedBatch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ReadCompressedBatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ChunkServiceServer).ReadCompressedBatch(m, &grpc.GenericServerStream[ReadCompressedBatchRequest, CompressedChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChunkService_ReadCompressedBatchServer = grpc.ServerStreamingServer[CompressedChunk]
+
 // ChunkService_ServiceDesc is the grpc.ServiceDesc for ChunkService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -147,6 +203,11 @@ var ChunkService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ReadCompressed",
 			Handler:       _ChunkService_ReadCompressed_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ReadCompressedBatch",
+			Handler:       _ChunkService_ReadCompressedBatch_Handler,
 			ServerStreams: true,
 		},
 	},

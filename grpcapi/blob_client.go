@@ -29,6 +29,9 @@ type BlobClient struct {
 	// with UNIMPLEMENTED (a tvix server, or a store that keeps no
 	// compressed chunks): from then on every read uses Read.
 	noChunks atomic.Bool
+	// noBatch is set once the server has answered
+	// castore.v1.ChunkService.ReadCompressedBatch with UNIMPLEMENTED.
+	noBatch atomic.Bool
 	// PlainReads makes every read use tvix.castore.v1.BlobService.Read,
 	// as a tvix client does, instead of first asking
 	// castore.v1.ChunkService for the chunk as stored: zstd-compressed,

@@ -104,6 +104,11 @@ func TestTokens(t *testing.T) {
 				_, err = cs.Recv()
 			}
 			wantCode(t, "ReadCompressed", err, tc.read)
+			bs, err := pb.NewChunkServiceClient(conn).ReadCompressedBatch(ctx, &pb.ReadCompressedBatchRequest{Digests: [][]byte{d[:]}})
+			if err == nil {
+				_, err = bs.Recv()
+			}
+			wantCode(t, "ReadCompressedBatch", err, tc.read)
 			ps, err := pb.NewBlobServiceClient(conn).Put(ctx)
 			if err == nil {
 				ps.Send(&pb.BlobChunk{Data: []byte("x")})
