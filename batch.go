@@ -27,14 +27,16 @@ type BlobBatchReader interface {
 // Prefetcher is a cache that can fetch blobs before anyone reads them.
 type Prefetcher interface {
 	// Prefetch makes the blobs local, fetching those it lacks in batches;
-	// it returns once each is cached or has failed. It is advice: a blob
-	// it cannot fetch is left for its reader to fetch. fetched counts the
-	// blobs it brought in and their bytes.
-	Prefetch(ctx context.Context, blobs []ChunkMeta) (fetched PrefetchStats, err error)
+	// it returns once each is cached or has been left to its reader. It
+	// is advice: a blob it cannot fetch is fetched by whoever reads it.
+	Prefetch(ctx context.Context, blobs []ChunkMeta) error
+	// PrefetchStats counts what prefetches brought in so far, and how
+	// much of it has been read since.
+	PrefetchStats() PrefetchStats
 }
 
-// PrefetchStats counts what a prefetch brought in.
+// PrefetchStats counts what a cache prefetched, and what of it was read.
 type PrefetchStats struct {
-	Blobs int
-	Bytes int64
+	Blobs, UsedBlobs int64
+	Bytes, UsedBytes int64
 }

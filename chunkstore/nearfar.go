@@ -42,6 +42,11 @@ type NearFar struct {
 	o         NearFarOptions
 	flight    singleflight.Group
 	m         *metrics
+	// What prefetch has on the way, what demand reads fetch from far
+	// (prefetch waits for those), and what prefetch brought in.
+	pending    pendingSet
+	demand     demandGauge
+	prefetched prefetchedSet
 }
 
 var (
@@ -94,12 +99,19 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 	if d == castore.EmptyDigest {
 		return memReader{bytes.NewReader(nil)}, nil
 	}
+	// A prefetch bringing d: wait for it rather than ask far again.
+	if err := nf.pending.wait(ctx, d); err != nil {
+		return nil, err
+	}
 	chunks, err := nf.near.Chunks(ctx, d)
 	if err == nil && len(chunks) == 0 {
 		// Near holds it unsplit (or as one chunk).
 		r, err := nf.near.Open(ctx, d)
 		if err == nil {
 			nf.m.nearRead(ctx, true)
+			if nf.prefetched.used(d) {
+				nf.m.prefetchUsed.Add(ctx, 1)
+			}
 		}
 		if err == nil || !errors.Is(err, castore.ErrNotFound) {
 			return r, err
@@ -110,7 +122,9 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 		if err != nil && !errors.Is(err, castore.ErrNotFound) {
 			return nil, fmt.Errorf("near: %w", err)
 		}
+		nf.demand.begin()
 		chunks, err = nf.far.Chunks(ctx, d)
+		nf.demand.end()
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,256 @@
+package chunkstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
+)
+
+// Prefetch batches: at most this many blobs, and about this many bytes
+// (by the sizes given), per call to far. Small batches keep a demand read
+// that arrives meanwhile from waiting long behind one.
+const (
+	prefetchBatchBlobs = 256
+	prefetchBatchBytes = 4 << 20
+)
+
+var _ castore.Prefetcher = (*NearFar)(nil)
+
+// Prefetch brings blobs that far keeps as one chunk into near before
+// anyone reads them, many per call to far (castore.BatchChunkReader), as
+// far stores them, each verified before near takes it. Blobs near has are
+// skipped; so are blobs far keeps no compressed copy of (a blob of
+// several chunks, a far without them): their readers fetch them. A read
+// of a blob while its batch is on the way waits for the batch instead of
+// asking far again. Each batch waits until no read that someone is
+// waiting for is fetching from far, so a prefetch takes the link only
+// when demand reads leave it idle. A far that cannot batch makes Prefetch
+// unsupported (errors.ErrUnsupported); a near that cannot take compressed
+// chunks likewise.
+func (nf *NearFar) Prefetch(ctx context.Context, blobs []castore.ChunkMeta) error {
+	br, ok := nf.far.(castore.BatchChunkReader)
+	if !ok {
+		return fmt.Errorf("prefetch: far cannot read chunks in batches: %w", errors.ErrUnsupported)
+	}
+	nw, ok := nf.near.(castore.CompressedChunkWriter)
+	if !ok {
+		return fmt.Errorf("prefetch: near cannot take compressed chunks: %w", errors.ErrUnsupported)
+	}
+	var batch []castore.ChunkMeta
+	var bytes uint64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := nf.prefetchBatch(ctx, br, nw, batch)
+		batch, bytes = batch[:0], 0
+		return err
+	}
+	for _, b := range blobs {
+		if b.Digest == castore.EmptyDigest || b.Size > chunkfmt.MaxChunkObject {
+			continue
+		}
+		if ok, err := nf.near.Has(ctx, b.Digest); err != nil || ok {
+			if err != nil {
+				return fmt.Errorf("prefetch: near: %w", err)
+			}
+			continue
+		}
+		batch = append(batch, b)
+		bytes += b.Size
+		if len(batch) >= prefetchBatchBlobs || bytes >= prefetchBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// PrefetchStats counts what Prefetch brought into near, and what of that
+// has been read through this cache since.
+func (nf *NearFar) PrefetchStats() castore.PrefetchStats {
+	return nf.prefetched.stats()
+}
+
+// prefetchBatch fetches one batch from far into near, once no demand read
+// is fetching from far.
+func (nf *NearFar) prefetchBatch(ctx context.Context, br castore.BatchChunkReader, nw castore.CompressedChunkWriter, batch []castore.ChunkMeta) error {
+	if err := nf.demand.waitIdle(ctx); err != nil {
+		return err
+	}
+	ds := make([]castore.Digest, len(batch))
+	sizes := make(map[castore.Digest]uint64, len(batch))
+	for i, b := range batch {
+		ds[i] = b.Digest
+		sizes[b.Digest] = b.Size
+	}
+	done := nf.pending.add(ds)
+	defer done()
+	var n, bytes int64
+	err := br.ReadCompressedChunks(ctx, ds, func(d castore.Digest, comp []byte) error {
+		defer nf.pending.finish(d)
+		if comp == nil {
+			return nil
+		}
+		if _, err := chunkfmt.DecodeChunk(d, comp, int64(sizes[d])); err != nil {
+			nf.o.Logger.Warn("prefetch: far's compressed copy of a chunk does not check out; leaving it to its reader", "chunk", d.String(), "err", err)
+			return nil
+		}
+		if err := nw.PutCompressedChunk(ctx, d, comp); err != nil {
+			nf.o.Logger.Warn("prefetch: near cache cannot take a chunk", "chunk", d.String(), "err", err)
+			return nil
+		}
+		nf.prefetched.add(d, sizes[d])
+		n++
+		bytes += int64(sizes[d])
+		return nil
+	})
+	nf.m.prefetch(ctx, n, bytes)
+	if err != nil {
+		return fmt.Errorf("prefetch: far: %w", err)
+	}
+	return nil
+}
+
+// pendingSet is the set of blobs whose prefetch batch is on the way, each
+// with a channel closed when it has arrived (or will not).
+type pendingSet struct {
+	mu sync.Mutex
+	m  map[castore.Digest]chan struct{}
+}
+
+// add marks ds pending; done finishes whatever of them is still pending.
+func (p *pendingSet) add(ds []castore.Digest) (done func()) {
+	p.mu.Lock()
+	if p.m == nil {
+		p.m = map[castore.Digest]chan struct{}{}
+	}
+	var mine []castore.Digest
+	for _, d := range ds {
+		if _, ok := p.m[d]; !ok {
+			p.m[d] = make(chan struct{})
+			mine = append(mine, d)
+		}
+	}
+	p.mu.Unlock()
+	return func() {
+		for _, d := range mine {
+			p.finish(d)
+		}
+	}
+}
+
+func (p *pendingSet) finish(d castore.Digest) {
+	p.mu.Lock()
+	if ch, ok := p.m[d]; ok {
+		close(ch)
+		delete(p.m, d)
+	}
+	p.mu.Unlock()
+}
+
+// wait waits until d is not pending, or ctx ends.
+func (p *pendingSet) wait(ctx context.Context, d castore.Digest) error {
+	p.mu.Lock()
+	ch := p.m[d]
+	p.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// demandGauge counts the fetches from far that a reader is waiting for.
+type demandGauge struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed while n == 0; nil until first needed
+}
+
+func (g *demandGauge) begin() {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
+}
+
+func (g *demandGauge) end() {
+	g.mu.Lock()
+	g.n--
+	if g.n == 0 && g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+	g.mu.Unlock()
+}
+
+// waitIdle waits until no demand fetch runs, or ctx ends.
+func (g *demandGauge) waitIdle(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		if g.n == 0 {
+			g.mu.Unlock()
+			return nil
+		}
+		if g.idle == nil {
+			g.idle = make(chan struct{})
+		}
+		ch := g.idle
+		g.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// prefetchedSet remembers the blobs prefetch brought in until their first
+// read, to count how much of what it fetched was used.
+type prefetchedSet struct {
+	mu sync.Mutex
+	m  map[castore.Digest]uint64 // blob -> size, until its first read
+	st castore.PrefetchStats
+}
+
+func (s *prefetchedSet) add(d castore.Digest, size uint64) {
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[castore.Digest]uint64{}
+	}
+	if _, ok := s.m[d]; !ok {
+		s.m[d] = size
+		s.st.Blobs++
+		s.st.Bytes += int64(size)
+	}
+	s.mu.Unlock()
+}
+
+// used reports whether d was prefetched and not read since, counting it
+// used and forgetting it.
+func (s *prefetchedSet) used(d castore.Digest) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size, ok := s.m[d]
+	if ok {
+		delete(s.m, d)
+		s.st.UsedBlobs++
+		s.st.UsedBytes += int64(size)
+	}
+	return ok
+}
+
+func (s *prefetchedSet) stats() castore.PrefetchStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
