@@ -39,6 +39,7 @@ func (d *dirNode) directory(ctx context.Context) (*castore.Directory, syscall.Er
 		dir, err := d.f.dirs.Get(ctx, d.node.Digest)
 		if err == nil {
 			d.dir.Store(dir)
+			d.f.pf.dirListed(d.node.Digest)
 		}
 		return dir, err
 	})

@@ -82,6 +82,17 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request.
 	Debug bool
+	// Prefetch says what is fetched before it is read (default
+	// PrefetchDir). It needs a blob service that is a cache
+	// (castore.Prefetcher); without one it is off.
+	Prefetch PrefetchMode
+	// PrefetchMaxFile is the largest file prefetched (default
+	// DefaultPrefetchMaxFile).
+	PrefetchMaxFile int64
+	// PrefetchBytes bounds what the mount prefetches in all (default
+	// DefaultPrefetchBytes); keep it well under the cache's size, or
+	// prefetched files evict each other before they are read.
+	PrefetchBytes int64
 }
 
 // FS is the filesystem: the stores and the state shared by its nodes.
@@ -98,6 +109,7 @@ type FS struct {
 	sem     chan struct{}
 	calls   sync.WaitGroup // store calls running, even for interrupted requests
 	readers *readerPool
+	pf      *prefetcher // nil when prefetch is off
 }
 
 func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) *FS {
@@ -110,6 +122,15 @@ func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) 
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Prefetch == "" {
+		o.Prefetch = PrefetchDir
+	}
+	if o.PrefetchMaxFile <= 0 {
+		o.PrefetchMaxFile = DefaultPrefetchMaxFile
+	}
+	if o.PrefetchBytes <= 0 {
+		o.PrefetchBytes = DefaultPrefetchBytes
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &FS{blobs: blobs, dirs: dirs, o: o, log: o.Logger, inos: inodeTable{next: 2, m: map[string]uint64{}},
 		ctx: ctx, cancel: cancel, sem: make(chan struct{}, o.Threads), readers: newReaderPool(idleReaders)}
@@ -120,6 +141,7 @@ func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) 
 // nothing uses the stores.
 func (f *FS) stop() {
 	f.cancel()
+	f.pf.close()
 	f.calls.Wait()
 	f.readers.closeAll()
 }

@@ -37,6 +37,14 @@ func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryS
 	if err != nil {
 		return nil, err
 	}
+	roots := []castore.Node{root.Node}
+	if root.Node.Type == 0 {
+		roots = roots[:0]
+		for _, n := range root.Named {
+			roots = append(roots, n)
+		}
+	}
+	f.pf = newPrefetcher(f, roots)
 	timeout := cacheTimeout
 	opts := &fs.Options{
 		MountOptions: fuse.MountOptions{
@@ -60,7 +68,7 @@ func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryS
 	}
 	srv, err := fs.Mount(abs, rootNode, opts)
 	if err != nil {
-		f.cancel()
+		f.stop()
 		return nil, fmt.Errorf("mount %s: %w", abs, err)
 	}
 	raiseReadahead(abs, f.o.MaxRead, f.log)

@@ -151,3 +151,13 @@ func (f indexingFar) PutIndex(ctx context.Context, d castore.Digest, chunks []ca
 func (f indexingFar) ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
 	return castore.ReadChunk(ctx, f.BlobService, cm)
 }
+
+// ReadCompressedChunks passes far's batches on, if far can batch: the
+// mount's prefetch fetches through them.
+func (f indexingFar) ReadCompressedChunks(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, []byte) error) error {
+	br, ok := f.BlobService.(castore.BatchChunkReader)
+	if !ok {
+		return fmt.Errorf("read %d chunks: far reads no batches: %w", len(ds), errors.ErrUnsupported)
+	}
+	return br.ReadCompressedChunks(ctx, ds, fn)
+}
