@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -30,72 +31,39 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 	if st == nil {
 		st = &CopyStats{}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.concurrency())
-	copyBlob := func(fn castore.Node) {
-		g.Go(func() error {
-			ok, err := toBlobs.Has(gctx, fn.Digest)
-			if err != nil {
-				return fmt.Errorf("blob %s: %w", fn.Digest, err)
-			}
-			if ok {
-				st.BlobsSkipped.Add(1)
-				o.Progress.add(1, int64(fn.Size))
-				return nil
-			}
-			r, err := fromBlobs.Open(gctx, fn.Digest)
-			if err != nil {
-				return fmt.Errorf("blob %s: %w", fn.Digest, err)
-			}
-			defer r.Close()
-			w := toBlobs.Create(gctx)
-			buf := copyBufs.Get().(*[]byte)
-			defer copyBufs.Put(buf)
-			nb, err := copyBuffer(counting(w, o.Progress), r, *buf)
-			if err != nil {
-				return fmt.Errorf("blob %s: %w", fn.Digest, err)
-			}
-			d, err := w.Close()
-			if err != nil {
-				return fmt.Errorf("blob %s: %w", fn.Digest, err)
-			}
-			if d != fn.Digest || uint64(nb) != fn.Size {
-				return fmt.Errorf("blob %s: copied %d bytes as %s: %w", fn.Digest, nb, d, castore.ErrCorrupt)
-			}
-			st.Blobs.Add(1)
-			st.Bytes.Add(nb)
-			o.Progress.add(1, 0) // its bytes were counted as they were copied
-			return nil
-		})
-	}
+	var all map[castore.Digest]*castore.Directory
+	var files []castore.Node
 	switch n.Type {
 	case castore.NodeSymlink:
 		return nil
 	case castore.NodeFile:
-		copyBlob(n)
-		return g.Wait()
-	}
-	if _, err := toDirs.Get(ctx, n.Digest); err == nil {
-		st.DirectoriesSkipped++
-		// The root is there, so (by the putter's contract) its closure is;
-		// its blobs were stored before it was.
-		return nil
-	}
-	all, err := closure.Read(ctx, fromDirs, n.Digest)
-	if err != nil {
-		return err
-	}
-	seen := map[castore.Digest]bool{}
-	for _, d := range all {
-		for _, e := range d.Entries() {
-			if e.Node.Type == castore.NodeFile && !seen[e.Node.Digest] {
-				seen[e.Node.Digest] = true
-				copyBlob(e.Node)
+		files = []castore.Node{n}
+	default:
+		if _, err := toDirs.Get(ctx, n.Digest); err == nil {
+			st.DirectoriesSkipped++
+			// The root is there, so (by the putter's contract) its
+			// closure is; its blobs were stored before it was.
+			return nil
+		}
+		var err error
+		if all, err = closure.Read(ctx, fromDirs, n.Digest); err != nil {
+			return err
+		}
+		seen := map[castore.Digest]bool{}
+		for _, d := range all {
+			for _, e := range d.Entries() {
+				if e.Node.Type == castore.NodeFile && !seen[e.Node.Digest] {
+					seen[e.Node.Digest] = true
+					files = append(files, e.Node)
+				}
 			}
 		}
 	}
-	if err := g.Wait(); err != nil {
+	if err := copyBlobs(ctx, fromBlobs, toBlobs, files, o, st); err != nil {
 		return err
+	}
+	if n.Type == castore.NodeFile {
+		return nil
 	}
 	p := toDirs.NewPutter(ctx)
 	for _, dir := range closure.LeavesFirst(n.Digest, slices.Collect(maps.Values(all))) {
@@ -111,5 +79,65 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 	if root != n.Digest {
 		return fmt.Errorf("put directories: target answered root %s, want %s", root, n.Digest)
 	}
+	return nil
+}
+
+// copyBlobs copies the blobs of files that toBlobs lacks: first it asks
+// toBlobs about each, in parallel; then it copies the missing ones, the
+// small ones read ahead from fromBlobs in batches where it can.
+func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, files []castore.Node, o Options, st *CopyStats) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.concurrency())
+	var mu sync.Mutex
+	var missing []fileRef
+	for _, fn := range files {
+		g.Go(func() error {
+			ok, err := toBlobs.Has(gctx, fn.Digest)
+			if err != nil {
+				return fmt.Errorf("blob %s: %w", fn.Digest, err)
+			}
+			if ok {
+				st.BlobsSkipped.Add(1)
+				o.Progress.add(1, int64(fn.Size))
+				return nil
+			}
+			mu.Lock()
+			missing = append(missing, fileRef{node: fn})
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(o.concurrency())
+	rerr := newReadAhead(gctx, fromBlobs, missing).each(gctx, func(f fileRef, data []byte) error {
+		g.Go(func() error { return copyOne(gctx, fromBlobs, toBlobs, f.node, data, o, st) })
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return rerr
+}
+
+// copyOne stores the blob of file node fn in toBlobs: data if it is not
+// nil (read and verified already), else read from fromBlobs.
+func copyOne(ctx context.Context, fromBlobs, toBlobs castore.BlobService, fn castore.Node, data []byte, o Options, st *CopyStats) error {
+	w := toBlobs.Create(ctx)
+	if err := writeBlob(ctx, fromBlobs, counting(w, o.Progress), fn, data, nil); err != nil {
+		return fmt.Errorf("blob %s: %w", fn.Digest, err)
+	}
+	d, err := w.Close()
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", fn.Digest, err)
+	}
+	if d != fn.Digest {
+		return fmt.Errorf("blob %s: copied as %s: %w", fn.Digest, d, castore.ErrCorrupt)
+	}
+	st.Blobs.Add(1)
+	st.Bytes.Add(int64(fn.Size))
+	o.Progress.add(1, 0) // its bytes were counted as they were copied
 	return nil
 }

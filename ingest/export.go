@@ -48,7 +48,7 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		if _, err := root.Lstat(name); err == nil && !o.Force {
 			return fmt.Errorf("%s already exists (use --force to replace it)", dest)
 		}
-		return writeLeaf(ctx, blobs, root, name, n, o)
+		return writeLeaf(ctx, blobs, root, name, n, nil, o)
 	case castore.NodeDirectory:
 	default:
 		return fmt.Errorf("export: %w", castore.ErrNoNodeSet)
@@ -74,14 +74,15 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		return err
 	}
 	defer root.Close()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit((&Options{Concurrency: o.Concurrency}).concurrency())
+	// Directories first, then the files, their small contents read ahead
+	// in batches where the store can.
+	var files []fileRef
 	var walk func(dir *castore.Directory, rel string) error
 	walk = func(dir *castore.Directory, rel string) error {
 		for _, e := range dir.Entries() {
 			p := filepath.Join(rel, string(e.Name))
 			if e.Node.Type != castore.NodeDirectory {
-				g.Go(func() error { return writeLeaf(gctx, blobs, root, p, e.Node, o) })
+				files = append(files, fileRef{p, e.Node})
 				continue
 			}
 			if err := mkdir(root, p, o.Force); err != nil {
@@ -93,11 +94,19 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		}
 		return nil
 	}
-	werr := walk(all[n.Digest], ".")
+	if err := walk(all[n.Digest], "."); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit((&Options{Concurrency: o.Concurrency}).concurrency())
+	rerr := newReadAhead(gctx, blobs, files).each(gctx, func(f fileRef, data []byte) error {
+		g.Go(func() error { return writeLeaf(gctx, blobs, root, f.path, f.node, data, o) })
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return werr
+	return rerr
 }
 
 func mkdir(root *os.Root, p string, force bool) error {
@@ -114,7 +123,10 @@ func mkdir(root *os.Root, p string, force bool) error {
 	return root.Mkdir(p, 0o755)
 }
 
-func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p string, n castore.Node, o ExportOptions) error {
+// writeLeaf writes the file or symlink n at p: the file's contents are
+// data if it is not nil (read and verified already), else read from
+// blobs.
+func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p string, n castore.Node, data []byte, o ExportOptions) error {
 	if o.Force {
 		if err := root.RemoveAll(p); err != nil {
 			return err
@@ -131,11 +143,27 @@ func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p 
 	if err != nil {
 		return err
 	}
-	if err := copyBlob(ctx, blobs, f, n, o.Progress); err != nil {
+	if err := writeBlob(ctx, blobs, f, n, data, o.Progress); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	return f.Close()
+}
+
+// writeBlob writes the contents of file node n to w: data if it is not
+// nil, else the blob read from blobs (copyBlob).
+func writeBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n castore.Node, data []byte, prog *Progress) error {
+	if data == nil {
+		return copyBlob(ctx, blobs, w, n, prog)
+	}
+	if uint64(len(data)) != n.Size {
+		return fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", n.Digest, len(data), n.Size, castore.ErrCorrupt)
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	prog.add(1, int64(len(data)))
+	return nil
 }
 
 // copyBlob writes the blob of file node n to w, checking its size, and
@@ -179,42 +207,44 @@ func ExportTar(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 	if err := tw.WriteHeader(hdr("./", tar.TypeDir, 0o755)); err != nil {
 		return err
 	}
-	var walk func(dir *castore.Directory, rel string) error
-	walk = func(dir *castore.Directory, rel string) error {
+	// The entries in path order, then written with the small files'
+	// contents read ahead in batches where the store can.
+	var entries []fileRef
+	var walk func(dir *castore.Directory, rel string)
+	walk = func(dir *castore.Directory, rel string) {
 		for _, e := range dir.Entries() {
 			p := rel + string(e.Name)
-			switch e.Node.Type {
-			case castore.NodeDirectory:
-				if err := tw.WriteHeader(hdr(p+"/", tar.TypeDir, 0o755)); err != nil {
-					return err
-				}
-				if err := walk(all[e.Node.Digest], p+"/"); err != nil {
-					return err
-				}
-			case castore.NodeSymlink:
-				h := hdr(p, tar.TypeSymlink, 0o777)
-				h.Linkname = e.Node.Target
-				if err := tw.WriteHeader(h); err != nil {
-					return err
-				}
-			case castore.NodeFile:
-				mode := int64(0o644)
-				if e.Node.Executable {
-					mode = 0o755
-				}
-				h := hdr(p, tar.TypeReg, mode)
-				h.Size = int64(e.Node.Size)
-				if err := tw.WriteHeader(h); err != nil {
-					return err
-				}
-				if err := copyBlob(ctx, blobs, tw, e.Node, o.Progress); err != nil {
-					return fmt.Errorf("%s: %w", p, err)
-				}
+			entries = append(entries, fileRef{p, e.Node})
+			if e.Node.Type == castore.NodeDirectory {
+				walk(all[e.Node.Digest], p+"/")
 			}
 		}
-		return nil
 	}
-	if err := walk(all[n.Digest], "./"); err != nil {
+	walk(all[n.Digest], "./")
+	err = newReadAhead(ctx, blobs, entries).each(ctx, func(f fileRef, data []byte) error {
+		switch f.node.Type {
+		case castore.NodeDirectory:
+			return tw.WriteHeader(hdr(f.path+"/", tar.TypeDir, 0o755))
+		case castore.NodeSymlink:
+			h := hdr(f.path, tar.TypeSymlink, 0o777)
+			h.Linkname = f.node.Target
+			return tw.WriteHeader(h)
+		}
+		mode := int64(0o644)
+		if f.node.Executable {
+			mode = 0o755
+		}
+		h := hdr(f.path, tar.TypeReg, mode)
+		h.Size = int64(f.node.Size)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if err := writeBlob(ctx, blobs, tw, f.node, data, o.Progress); err != nil {
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	return tw.Close()
