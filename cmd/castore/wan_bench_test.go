@@ -5,8 +5,8 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
