@@ -42,8 +42,9 @@ type NearFar struct {
 	o         NearFarOptions
 	flight    singleflight.Group
 	m         *metrics
-	// What prefetch has on the way, what demand reads fetch from far
-	// (prefetch waits for those), and what prefetch brought in.
+	// What prefetch has on the way, the chunks of split blobs that
+	// readers wait for from far (prefetch waits for those: they are
+	// what takes a link's bandwidth), and what prefetch brought in.
 	pending    pendingSet
 	demand     demandGauge
 	prefetched prefetchedSet
@@ -122,9 +123,7 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 		if err != nil && !errors.Is(err, castore.ErrNotFound) {
 			return nil, fmt.Errorf("near: %w", err)
 		}
-		nf.demand.begin()
 		chunks, err = nf.far.Chunks(ctx, d)
-		nf.demand.end()
 		if err != nil {
 			return nil, err
 		}

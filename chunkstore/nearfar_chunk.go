@@ -27,6 +27,8 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 		data   []byte
 		inNear bool
 	}
+	nf.demand.begin()
+	defer nf.demand.end()
 	v, err := nf.shared(ctx, "chunk "+string(cm.Digest[:]), func(ctx context.Context) (any, error) {
 		// A fetch that ended between our look into near and this one
 		// has put the chunk there: far is asked for each chunk once.

@@ -26,9 +26,11 @@ var _ castore.Prefetcher = (*NearFar)(nil)
 // skipped; so are blobs far keeps no compressed copy of (a blob of
 // several chunks, a far without them): their readers fetch them. A read
 // of a blob while its batch is on the way waits for the batch instead of
-// asking far again. Each batch waits until no read that someone is
-// waiting for is fetching from far, so a prefetch takes the link only
-// when demand reads leave it idle. A far that cannot batch makes Prefetch
+// asking far again. Each batch waits until no reader is waiting for a
+// chunk of a split blob from far, so a prefetch takes the link only when
+// large demand reads leave it idle (small ones, one chunk each, do not
+// hold it back: they cost little of the link, and most are of files the
+// prefetch is about to bring). A far that cannot batch makes Prefetch
 // unsupported (errors.ErrUnsupported); a near that cannot take compressed
 // chunks likewise.
 func (nf *NearFar) Prefetch(ctx context.Context, blobs []castore.ChunkMeta) error {

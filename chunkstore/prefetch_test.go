@@ -173,7 +173,8 @@ func TestNearFarReadWaitsForPrefetch(t *testing.T) {
 	}
 }
 
-// A prefetch batch waits while a demand read is fetching from far.
+// A prefetch batch waits while a demand read of a split blob is fetching
+// its chunks from far.
 func TestNearFarPrefetchYieldsToDemand(t *testing.T) {
 	store := chunked(t, objectstore.NewMemory())
 	gate := make(chan struct{})
@@ -187,7 +188,7 @@ func TestNearFarPrefetchYieldsToDemand(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		blobtest.ReadAndCheck(t, nf, bigD, big) // its chunk list waits at the gate
+		blobtest.ReadAndCheck(t, nf, bigD, big) // its chunks wait at the gate
 	}()
 	<-far.entered
 	done := make(chan error, 1)
@@ -206,15 +207,17 @@ func TestNearFarPrefetchYieldsToDemand(t *testing.T) {
 	}
 }
 
-// slowChunks holds chunk-list requests at a gate.
+// slowChunks holds single chunk reads (those of a demand read of a split
+// blob) at a gate.
 type slowChunks struct {
 	*batchingFar
 	gate    chan struct{}
 	entered chan struct{}
+	once    sync.Once
 }
 
-func (s *slowChunks) Chunks(ctx context.Context, d castore.Digest) ([]castore.ChunkMeta, error) {
-	s.entered <- struct{}{}
+func (s *slowChunks) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
+	s.once.Do(func() { s.entered <- struct{}{} })
 	<-s.gate
-	return s.batchingFar.Chunks(ctx, d)
+	return s.batchingFar.ReadCompressedChunk(ctx, d)
 }
