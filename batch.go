@@ -40,3 +40,20 @@ type PrefetchStats struct {
 	Blobs, UsedBlobs int64
 	Bytes, UsedBytes int64
 }
+
+// ReadCompressedChunks calls s's ReadCompressedChunks, or refuses for a
+// service without one.
+func ReadCompressedChunks(ctx context.Context, s BlobService, ds []Digest, fn func(d Digest, comp []byte) error) error {
+	if c, ok := s.(BatchChunkReader); ok {
+		return c.ReadCompressedChunks(ctx, ds, fn)
+	}
+	return unsupported("read chunks in a batch", s)
+}
+
+// ReadBlobs calls s's ReadBlobs, or refuses for a service without one.
+func ReadBlobs(ctx context.Context, s BlobService, blobs []ChunkMeta, fn func(b ChunkMeta, data []byte) error) error {
+	if c, ok := s.(BlobBatchReader); ok {
+		return c.ReadBlobs(ctx, blobs, fn)
+	}
+	return unsupported("read blobs in a batch", s)
+}

@@ -31,16 +31,11 @@ var _ castore.Prefetcher = (*NearFar)(nil)
 // large demand reads leave it idle (small ones, one chunk each, do not
 // hold it back: they cost little of the link, and most are of files the
 // prefetch is about to bring). A far that cannot batch makes Prefetch
-// unsupported (errors.ErrUnsupported); a near that cannot take compressed
-// chunks likewise.
+// unsupported (castore.ErrUnsupported); a near that cannot take
+// compressed chunks likewise.
 func (nf *NearFar) Prefetch(ctx context.Context, blobs []castore.ChunkMeta) error {
-	br, ok := nf.far.(castore.BatchChunkReader)
-	if !ok {
+	if _, ok := nf.far.(castore.BatchChunkReader); !ok {
 		return fmt.Errorf("prefetch: far cannot read chunks in batches: %w", errors.ErrUnsupported)
-	}
-	nw, ok := nf.near.(castore.CompressedChunkWriter)
-	if !ok {
-		return fmt.Errorf("prefetch: near cannot take compressed chunks: %w", errors.ErrUnsupported)
 	}
 	var batch []castore.ChunkMeta
 	var bytes uint64
@@ -48,7 +43,7 @@ func (nf *NearFar) Prefetch(ctx context.Context, blobs []castore.ChunkMeta) erro
 		if len(batch) == 0 {
 			return nil
 		}
-		err := nf.prefetchBatch(ctx, br, nw, batch)
+		err := nf.prefetchBatch(ctx, batch)
 		batch, bytes = batch[:0], 0
 		return err
 	}
@@ -81,7 +76,7 @@ func (nf *NearFar) PrefetchStats() castore.PrefetchStats {
 
 // prefetchBatch fetches one batch from far into near, once no demand read
 // is fetching from far.
-func (nf *NearFar) prefetchBatch(ctx context.Context, br castore.BatchChunkReader, nw castore.CompressedChunkWriter, batch []castore.ChunkMeta) error {
+func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta) error {
 	if err := nf.demand.waitIdle(ctx); err != nil {
 		return err
 	}
@@ -94,7 +89,7 @@ func (nf *NearFar) prefetchBatch(ctx context.Context, br castore.BatchChunkReade
 	done := nf.pending.add(ds)
 	defer done()
 	var n, bytes int64
-	err := br.ReadCompressedChunks(ctx, ds, func(d castore.Digest, comp []byte) error {
+	err := castore.ReadCompressedChunks(ctx, nf.far, ds, func(d castore.Digest, comp []byte) error {
 		defer nf.pending.finish(d)
 		if comp == nil {
 			return nil
@@ -103,7 +98,10 @@ func (nf *NearFar) prefetchBatch(ctx context.Context, br castore.BatchChunkReade
 			nf.o.Logger.Warn("prefetch: far's compressed copy of a chunk does not check out; leaving it to its reader", "chunk", d.String(), "err", err)
 			return nil
 		}
-		if err := nw.PutCompressedChunk(ctx, d, comp); err != nil {
+		if err := castore.PutCompressedChunk(ctx, nf.near, d, comp); err != nil {
+			if errors.Is(err, castore.ErrUnsupported) {
+				return fmt.Errorf("prefetch: near cannot take compressed chunks: %w", err)
+			}
 			nf.o.Logger.Warn("prefetch: near cache cannot take a chunk", "chunk", d.String(), "err", err)
 			return nil
 		}

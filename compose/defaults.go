@@ -150,7 +150,17 @@ var (
 	_ castore.CompressedChunkWriter = (*closingBlobs)(nil)
 	_ castore.IndexPutter           = (*closingBlobs)(nil)
 	_ castore.ChunkReaderService    = (*closingBlobs)(nil)
+	_ castore.BatchChunkReader      = (*closingBlobs)(nil)
+	_ castore.BlobBatchReader       = (*closingBlobs)(nil)
 )
+
+func (c *closingBlobs) ReadCompressedChunks(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, []byte) error) error {
+	return castore.ReadCompressedChunks(ctx, c.BlobService, ds, fn)
+}
+
+func (c *closingBlobs) ReadBlobs(ctx context.Context, blobs []castore.ChunkMeta, fn func(castore.ChunkMeta, []byte) error) error {
+	return castore.ReadBlobs(ctx, c.BlobService, blobs, fn)
+}
 
 func (c *closingBlobs) Close() error { return c.conn.Close() }
 

@@ -106,6 +106,65 @@ func testCapabilities(t *testing.T, s castore.BlobService) {
 		}
 		ReadAndCheck(t, s, d, data)
 	})
+	t.Run("BatchChunkReader", func(t *testing.T) {
+		if _, ok := s.(castore.BatchChunkReader); !ok {
+			t.Skip("not claimed")
+		}
+		var ds []castore.Digest
+		for _, p := range pieces {
+			ds = append(ds, p.cm.Digest)
+		}
+		ds = append(ds, unknown.Digest)
+		var got []castore.Digest
+		err := castore.ReadCompressedChunks(ctxT(t), s, ds, func(d castore.Digest, comp []byte) error {
+			got = append(got, d)
+			if d == unknown.Digest {
+				if comp != nil {
+					t.Errorf("a chunk never stored came with %d bytes", len(comp))
+				}
+				return nil
+			}
+			p := pieces[len(got)-1]
+			if comp == nil {
+				return nil // no compressed copy: readers use Open
+			}
+			data, err := chunkfmt.DecodeChunk(d, comp, int64(p.cm.Size))
+			if err != nil || !bytes.Equal(data, p.data) {
+				t.Errorf("chunk %s: what was handed over decodes to %d bytes that differ, %v", d, len(data), err)
+			}
+			return nil
+		})
+		refused(t, err)
+		if err != nil || !slices.Equal(got, ds) {
+			t.Fatalf("ReadCompressedChunks answered %d of %d in order: %v", len(got), len(ds), err)
+		}
+	})
+	t.Run("BlobBatchReader", func(t *testing.T) {
+		if _, ok := s.(castore.BlobBatchReader); !ok {
+			t.Skip("not claimed")
+		}
+		metas := []castore.ChunkMeta{{Digest: blob, Size: uint64(len(data))}, {Digest: castore.EmptyDigest}}
+		want := map[castore.Digest][]byte{blob: data, castore.EmptyDigest: nil}
+		for _, p := range pieces {
+			metas = append(metas, p.cm)
+			want[p.cm.Digest] = p.data
+		}
+		n := 0
+		err := castore.ReadBlobs(ctxT(t), s, metas, func(b castore.ChunkMeta, got []byte) error {
+			if b != metas[n] || !bytes.Equal(got, want[b.Digest]) {
+				t.Errorf("blob #%d (%s) read as %d bytes that differ", n, b.Digest, len(got))
+			}
+			n++
+			return nil
+		})
+		refused(t, err)
+		if err != nil || n != len(metas) {
+			t.Fatalf("ReadBlobs answered %d of %d: %v", n, len(metas), err)
+		}
+		if err := castore.ReadBlobs(ctxT(t), s, []castore.ChunkMeta{unknown}, func(castore.ChunkMeta, []byte) error { return nil }); !errors.Is(err, castore.ErrNotFound) {
+			t.Errorf("ReadBlobs of a blob never stored = %v, want not found", err)
+		}
+	})
 	t.Run("IndexPutter", func(t *testing.T) {
 		if _, ok := s.(castore.IndexPutter); !ok {
 			t.Skip("not claimed")

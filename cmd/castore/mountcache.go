@@ -152,12 +152,12 @@ func (f indexingFar) ReadChunk(ctx context.Context, cm castore.ChunkMeta) ([]byt
 	return castore.ReadChunk(ctx, f.BlobService, cm)
 }
 
-// ReadCompressedChunks passes far's batches on, if far can batch: the
-// mount's prefetch fetches through them.
+// ReadCompressedChunks and ReadBlobs pass far's batches on, if far can
+// batch: the mount's prefetch fetches through them.
 func (f indexingFar) ReadCompressedChunks(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, []byte) error) error {
-	br, ok := f.BlobService.(castore.BatchChunkReader)
-	if !ok {
-		return fmt.Errorf("read %d chunks: far reads no batches: %w", len(ds), errors.ErrUnsupported)
-	}
-	return br.ReadCompressedChunks(ctx, ds, fn)
+	return castore.ReadCompressedChunks(ctx, f.BlobService, ds, fn)
+}
+
+func (f indexingFar) ReadBlobs(ctx context.Context, blobs []castore.ChunkMeta, fn func(castore.ChunkMeta, []byte) error) error {
+	return castore.ReadBlobs(ctx, f.BlobService, blobs, fn)
 }
