@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestLayering holds the dependency direction of DESIGN.md section 1:
+// TestLayering holds the dependency direction of docs/design.md section 2:
 // cmd -> compose -> {grpcapi, bigtable, chunkstore, dirstore, objectstore}
 // -> castore. The root package imports none of ours, closure imports only
 // the root, objectstore imports no service package, ingest and fusefront
