@@ -76,8 +76,19 @@ func startMountChild(b *testing.B, addr, root string, args ...string) *mountChil
 	b.Helper()
 	requireFUSE(b)
 	mnt := b.TempDir()
+	cacheDir := filepath.Join(b.TempDir(), "cache")
+	if root := os.Getenv("CASTORE_WAN_CACHE_ROOT"); root != "" {
+		// Where the mount caches go (default: the test's temp dir), to
+		// tell the cache's file system from the rest.
+		d, err := os.MkdirTemp(root, "cache")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(d) })
+		cacheDir = d
+	}
 	all := append([]string{"mount", "--blob-service-addr", addr, "--directory-service-addr", addr,
-		"--cache-dir", filepath.Join(b.TempDir(), "cache")}, args...)
+		"--cache-dir", cacheDir}, args...)
 	if root != "" {
 		all = append(all, root)
 	}
