@@ -128,6 +128,8 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 			return nil, err
 		}
 		fromFar = true
+	} else if nf.prefetched.used(d) {
+		nf.m.prefetchUsed.Add(ctx, 1)
 	}
 	if len(chunks) == 0 {
 		nf.m.nearRead(ctx, false)

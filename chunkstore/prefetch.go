@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkfmt"
 )
@@ -89,11 +91,13 @@ func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta)
 	done := nf.pending.add(ds)
 	defer done()
 	var n, bytes int64
+	var split []castore.ChunkMeta // blobs far keeps in several chunks
 	err := castore.ReadCompressedChunks(ctx, nf.far, ds, func(d castore.Digest, comp []byte) error {
-		defer nf.pending.finish(d)
 		if comp == nil {
-			return nil
+			split = append(split, castore.ChunkMeta{Digest: d, Size: sizes[d]})
+			return nil // still pending: its chunks come next
 		}
+		defer nf.pending.finish(d)
 		if _, err := chunkfmt.DecodeChunk(d, comp, int64(sizes[d])); err != nil {
 			nf.o.Logger.Warn("prefetch: far's compressed copy of a chunk does not check out; leaving it to its reader", "chunk", d.String(), "err", err)
 			return nil
@@ -110,9 +114,105 @@ func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta)
 		bytes += int64(sizes[d])
 		return nil
 	})
+	if err == nil && len(split) > 0 {
+		err = nf.prefetchSplit(ctx, split)
+	}
 	nf.m.prefetch(ctx, n, bytes)
 	if err != nil {
 		return fmt.Errorf("prefetch: far: %w", err)
+	}
+	return nil
+}
+
+// prefetchSplitLists is how many chunk lists of split blobs are asked of
+// far at once.
+const prefetchSplitLists = 8
+
+// prefetchSplit brings blobs that far keeps in several chunks into near:
+// their chunk lists (a few at once), then their chunks in batches, each
+// verified, then their indexes, so that reading them is local. A blob
+// far does not know, or whose chunks do not all arrive, is left to its
+// reader.
+func (nf *NearFar) prefetchSplit(ctx context.Context, blobs []castore.ChunkMeta) error {
+	lists := make([][]castore.ChunkMeta, len(blobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(prefetchSplitLists)
+	for i, b := range blobs {
+		g.Go(func() error {
+			chunks, err := nf.far.Chunks(gctx, b.Digest)
+			if err == nil && len(chunks) > 0 && totalSize(chunks) == b.Size {
+				lists[i] = chunks
+			}
+			return nil // left to its reader
+		})
+	}
+	g.Wait()
+	var want []castore.ChunkMeta
+	seen := map[castore.Digest]bool{}
+	for _, chunks := range lists {
+		for _, cm := range chunks {
+			if seen[cm.Digest] {
+				continue
+			}
+			seen[cm.Digest] = true
+			if ok, err := nf.near.Has(ctx, cm.Digest); err == nil && !ok {
+				want = append(want, cm)
+			}
+		}
+	}
+	have := map[castore.Digest]bool{}
+	for len(want) > 0 {
+		k, bytes := 0, uint64(0)
+		for k < len(want) && k < prefetchBatchBlobs && bytes < prefetchBatchBytes {
+			bytes += want[k].Size
+			k++
+		}
+		batch := want[:k]
+		want = want[k:]
+		ds := make([]castore.Digest, len(batch))
+		sizes := map[castore.Digest]uint64{}
+		for i, cm := range batch {
+			ds[i], sizes[cm.Digest] = cm.Digest, cm.Size
+		}
+		err := castore.ReadCompressedChunks(ctx, nf.far, ds, func(d castore.Digest, comp []byte) error {
+			if comp == nil {
+				return nil
+			}
+			if _, err := chunkfmt.DecodeChunk(d, comp, int64(sizes[d])); err != nil {
+				nf.o.Logger.Warn("prefetch: far's compressed copy of a chunk does not check out; leaving it to its reader", "chunk", d.String(), "err", err)
+				return nil
+			}
+			if err := castore.PutCompressedChunk(ctx, nf.near, d, comp); err == nil {
+				have[d] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for i, b := range blobs {
+		chunks := lists[i]
+		if len(chunks) == 0 {
+			continue
+		}
+		complete := true
+		for _, cm := range chunks {
+			if !have[cm.Digest] {
+				if ok, err := nf.near.Has(ctx, cm.Digest); err != nil || !ok {
+					complete = false
+					break
+				}
+			}
+		}
+		if !complete {
+			continue
+		}
+		if err := castore.PutIndex(ctx, nf.near, b.Digest, chunks); err != nil {
+			continue // its reader reads the list from far, the chunks from near
+		}
+		nf.prefetched.add(b.Digest, b.Size)
+		nf.pending.finish(b.Digest)
 	}
 	return nil
 }
@@ -253,4 +353,14 @@ func (s *prefetchedSet) stats() castore.PrefetchStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.st
+}
+
+// totalSize is the sum of the chunks' sizes (the chunk list checked its
+// overflow when it was decoded).
+func totalSize(chunks []castore.ChunkMeta) uint64 {
+	var n uint64
+	for _, cm := range chunks {
+		n += cm.Size
+	}
+	return n
 }

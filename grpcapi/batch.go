@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -28,6 +30,10 @@ const (
 	batchAhead    = 16
 	batchBuffered = 32 << 20
 )
+
+// plainReadsInFlight is how many blobs ReadBlobs reads with Read at once
+// (those a batch does not bring: blobs of several chunks, mostly).
+const plainReadsInFlight = 16
 
 // ReadCompressedBatch streams many chunks as stored, in the order asked,
 // reading up to batchAhead of them from the store at once.
@@ -261,25 +267,44 @@ func (c *BlobClient) ReadBlobs(ctx context.Context, blobs []castore.ChunkMeta, f
 		return err
 	}
 	// Any other failure of the batch (no batch call, a broken stream, a
-	// hostile server) leaves the blobs it did not bring to Read.
+	// hostile server), and every blob the server keeps in several chunks,
+	// is read with Read: many at once, each verified.
+	datas := make(map[castore.Digest][]byte, len(blobs))
+	var plain []castore.ChunkMeta
 	for _, b := range blobs {
-		if b.Digest == castore.EmptyDigest {
-			if err := fn(b, nil); err != nil {
-				return err
-			}
+		if _, done := datas[b.Digest]; done || b.Digest == castore.EmptyDigest {
 			continue
 		}
-		var data []byte
 		if comp, ok := got[b.Digest]; ok {
-			if data, err = chunkfmt.DecodeChunk(b.Digest, comp, int64(b.Size)); err != nil {
-				data = nil // read it plainly: the server verifies what Read serves
+			if data, err := chunkfmt.DecodeChunk(b.Digest, comp, int64(b.Size)); err == nil {
+				datas[b.Digest] = data
+				continue
 			}
+			// Not as stored: the server verifies what Read serves.
 		}
-		if data == nil {
-			if data, err = c.fetchPlain(ctx, b.Digest, b.Size); err != nil {
-				return err
-			}
+		datas[b.Digest] = nil
+		plain = append(plain, b)
+	}
+	got = nil
+	var mu sync.Mutex
+	errs := map[castore.Digest]error{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(plainReadsInFlight)
+	for _, b := range plain {
+		g.Go(func() error {
+			data, err := c.fetchPlain(gctx, b.Digest, b.Size)
+			mu.Lock()
+			datas[b.Digest], errs[b.Digest] = data, err
+			mu.Unlock()
+			return nil // reported in order below
+		})
+	}
+	g.Wait()
+	for _, b := range blobs {
+		if err := errs[b.Digest]; err != nil {
+			return err
 		}
+		data := datas[b.Digest]
 		if uint64(len(data)) != b.Size {
 			return fmt.Errorf("read blob %s: it has %d bytes, the node says %d: %w", b.Digest, len(data), b.Size, castore.ErrCorrupt)
 		}
