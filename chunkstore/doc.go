@@ -21,4 +21,5 @@
 //	nearfar_fill.go        a blob's index written into near once all its chunks are there
 //	nearfar_shared.go      one fetch from far for concurrent readers of the same chunk
 //	nearfar_write.go       the write policy: near, far or both (mirrored)
+//	prefetch.go            NearFar.Prefetch: small blobs brought into near in batches, behind demand reads
 package chunkstore

@@ -1,9 +1,6 @@
-// Package grpcapi serves any castore.BlobService and castore.DirectoryService
-// over the tvix.castore.v1 gRPC API, and provides clients of that API that
-// are themselves a BlobService and a DirectoryService.
-//
 // This file is the one place where castore errors become gRPC status codes
 // and back.
+
 package grpcapi
 
 import (

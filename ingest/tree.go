@@ -1,10 +1,3 @@
-// Package ingest puts filesystem trees and tar archives into a castore
-// BlobService and DirectoryService, and gets them out again.
-//
-// Every importer builds the same in-memory tree of the entries it meets,
-// uploads file contents as blobs (many at once, with bounded memory), and
-// finally puts the directories through one putter, leaves first, so that a
-// failure anywhere leaves no root behind.
 package ingest
 
 import (

@@ -1,7 +1,3 @@
-// Command castore is the one castore binary: a gRPC server (serve) and the
-// client commands that put trees in and get them out.
-//
-// Exit codes: 0 success, 1 failure, 2 usage error.
 package main
 
 import (
