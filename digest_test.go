@@ -38,7 +38,7 @@ func TestBlobDigestVectors(t *testing.T) {
 				t.Errorf("Sum = %s, want %s", got, v.hex)
 			}
 			h := castore.NewHasher()
-			for chunk := range slices(v.data, 1000) {
+			for chunk := range pieces(v.data, 1000) {
 				h.Write(chunk)
 			}
 			if got := h.Sum().Hex(); got != v.hex {
@@ -51,7 +51,7 @@ func TestBlobDigestVectors(t *testing.T) {
 	}
 }
 
-func slices(b []byte, n int) func(func([]byte) bool) {
+func pieces(b []byte, n int) func(func([]byte) bool) {
 	return func(yield func([]byte) bool) {
 		for len(b) > 0 {
 			k := min(n, len(b))
