@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
 )
 
 // CellSizeLimit is the largest encoded Directory the service stores or
@@ -395,10 +396,6 @@ func (s *Service) GetRecursive(ctx context.Context, root castore.Digest) iter.Se
 	}
 }
 
-func invalid(d castore.Digest, format string, args ...any) error {
-	return &castore.ValidationError{Name: d.String(), Err: fmt.Errorf("%w: %s", castore.ErrInvalid, fmt.Sprintf(format, args...))}
-}
-
 // encode returns the cell value of dir, refusing one over CellSizeLimit.
 func encode(dir *castore.Directory) (castore.Digest, []byte, error) {
 	d := dir.Digest()
@@ -421,32 +418,27 @@ func (s *Service) Put(ctx context.Context, dir *castore.Directory) (castore.Dige
 		return d, err
 	}
 	var kids []castore.Digest
-	sizes := map[castore.Digest]uint64{}
+	seen := map[castore.Digest]bool{}
 	for _, e := range dir.Entries() {
-		if e.Node.Type != castore.NodeDirectory {
-			continue
-		}
-		if _, dup := sizes[e.Node.Digest]; !dup {
+		if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
+			seen[e.Node.Digest] = true
 			kids = append(kids, e.Node.Digest)
 		}
-		sizes[e.Node.Digest] = e.Node.Size
 	}
 	if len(kids) > 0 {
 		got, err := s.readMany(ctx, kids)
 		if err != nil {
 			return d, fmt.Errorf("put directory %s: %w", d, err)
 		}
-		for _, e := range dir.Entries() {
-			if e.Node.Type != castore.NodeDirectory {
-				continue
-			}
-			child, ok := got[e.Node.Digest]
+		err = closure.CheckChildren(dir, "is not stored", func(c castore.Digest) (uint64, bool, error) {
+			child, ok := got[c]
 			if !ok {
-				return d, invalid(d, "entry %q refers to directory %s, which is not stored", e.Name, e.Node.Digest)
+				return 0, false, nil
 			}
-			if child.Size() != e.Node.Size {
-				return d, invalid(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, child.Size())
-			}
+			return child.Size(), true, nil
+		})
+		if err != nil {
+			return d, err
 		}
 	}
 	return d, s.insert(ctx, d, b)

@@ -29,6 +29,31 @@ func Invalid(d castore.Digest, format string, args ...any) error {
 	return &castore.ValidationError{Name: d.String(), Err: fmt.Errorf("%w: %s", castore.ErrInvalid, fmt.Sprintf(format, args...))}
 }
 
+// CheckChildren checks the subdirectories dir refers to against the
+// directories there are: have returns the size of directory c and
+// whether it is there (for a store, stored; for a putter, sent before).
+// An entry naming a directory that is not there, or giving it another
+// size than it has, is an Invalid error naming dir and the entry, saying
+// the first with absent ("is not stored"). An error of have is returned
+// as it is.
+func CheckChildren(dir *castore.Directory, absent string, have func(c castore.Digest) (size uint64, ok bool, err error)) error {
+	for _, e := range dir.Entries() {
+		if e.Node.Type != castore.NodeDirectory {
+			continue
+		}
+		size, ok, err := have(e.Node.Digest)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return Invalid(dir.Digest(), "entry %q refers to directory %s, which %s", e.Name, e.Node.Digest, absent)
+		case size != e.Node.Size:
+			return Invalid(dir.Digest(), "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, size)
+		}
+	}
+	return nil
+}
+
 // Add checks the next directory and reports whether it is new.
 func (v *LeavesFirstValidator) Add(dir *castore.Directory) (bool, error) {
 	d := dir.Digest()
@@ -36,17 +61,12 @@ func (v *LeavesFirstValidator) Add(dir *castore.Directory) (bool, error) {
 	if _, dup := v.sizes[d]; dup {
 		return false, nil
 	}
-	for _, e := range dir.Entries() {
-		if e.Node.Type != castore.NodeDirectory {
-			continue
-		}
-		size, ok := v.sizes[e.Node.Digest]
-		if !ok {
-			return false, Invalid(d, "entry %q refers to directory %s, which was not sent before it", e.Name, e.Node.Digest)
-		}
-		if size != e.Node.Size {
-			return false, Invalid(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, size)
-		}
+	err := CheckChildren(dir, "was not sent before it", func(c castore.Digest) (uint64, bool, error) {
+		size, ok := v.sizes[c]
+		return size, ok, nil
+	})
+	if err != nil {
+		return false, err
 	}
 	v.sizes[d] = dir.Size()
 	v.order = append(v.order, dir)

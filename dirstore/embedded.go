@@ -83,21 +83,19 @@ func (e *Embedded) Put(ctx context.Context, dir *castore.Directory) (castore.Dig
 	d := dir.Digest()
 	err := e.db.Batch(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketDirs)
-		for _, en := range dir.Entries() {
-			if en.Node.Type != castore.NodeDirectory {
-				continue
-			}
-			b := bk.Get(en.Node.Digest[:])
+		err := closure.CheckChildren(dir, "is not stored", func(c castore.Digest) (uint64, bool, error) {
+			b := bk.Get(c[:])
 			if b == nil {
-				return closure.Invalid(d, "entry %q refers to directory %s, which is not stored", en.Name, en.Node.Digest)
+				return 0, false, nil
 			}
-			child, err := decode(en.Node.Digest, b)
+			child, err := decode(c, b)
 			if err != nil {
-				return err
+				return 0, false, err
 			}
-			if child.Size() != en.Node.Size {
-				return closure.Invalid(d, "entry %q gives directory %s size %d, its size is %d", en.Name, en.Node.Digest, en.Node.Size, child.Size())
-			}
+			return child.Size(), true, nil
+		})
+		if err != nil {
+			return err
 		}
 		return bk.Put(d[:], dir.Marshal())
 	})

@@ -44,17 +44,15 @@ func (m *Memory) Put(ctx context.Context, dir *castore.Directory) (castore.Diges
 	d := dir.Digest()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, e := range dir.Entries() {
-		if e.Node.Type != castore.NodeDirectory {
-			continue
-		}
-		child, ok := m.dirs[e.Node.Digest]
+	err := closure.CheckChildren(dir, "is not stored", func(c castore.Digest) (uint64, bool, error) {
+		child, ok := m.dirs[c]
 		if !ok {
-			return castore.Digest{}, closure.Invalid(d, "entry %q refers to directory %s, which is not stored", e.Name, e.Node.Digest)
+			return 0, false, nil
 		}
-		if child.Size() != e.Node.Size {
-			return castore.Digest{}, closure.Invalid(d, "entry %q gives directory %s size %d, its size is %d", e.Name, e.Node.Digest, e.Node.Size, child.Size())
-		}
+		return child.Size(), true, nil
+	})
+	if err != nil {
+		return castore.Digest{}, err
 	}
 	m.dirs[d] = dir
 	return d, nil

@@ -178,6 +178,10 @@ func testSingle(t *testing.T, s castore.DirectoryService, o Options) {
 	if _, err := s.Put(ctx(t), orphan); !errors.Is(err, castore.ErrInvalid) {
 		t.Fatalf("Put of a directory whose child is not stored: %v", err)
 	}
+	wrongSize := MustDir(t, castore.Entry{Name: "leaf", Node: castore.DirectoryNode(leaf.Digest(), leaf.Size()+1)})
+	if _, err := s.Put(ctx(t), wrongSize); !errors.Is(err, castore.ErrInvalid) {
+		t.Fatalf("Put of a directory that gives a stored child the wrong size: %v", err)
+	}
 }
 
 func testClosures(t *testing.T, s castore.DirectoryService, o Options) {
