@@ -112,6 +112,11 @@ func (t *Tokens) Role(token string) Role {
 var writeMethods = map[string]bool{
 	"/tvix.castore.v1.BlobService/Put":      true,
 	"/tvix.castore.v1.DirectoryService/Put": true,
+
+	"/snix.castore.v1.BlobService/Put":            true,
+	"/snix.castore.v1.DirectoryService/Put":       true,
+	"/snix.castore.v1.BlobStoreService/PutBlob":   true,
+	"/snix.castore.v1.ChunkStoreService/PutChunk": true,
 }
 
 // openMethods need no token: health checks come from the orchestrator.

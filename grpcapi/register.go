@@ -10,26 +10,31 @@ import (
 	pb "github.com/castore-go/castore/castorepb"
 )
 
-// Register adds the castore services to s. A nil service is not
-// registered. Blobs that can hand over chunks compressed
+// Register adds the castore services to s, under tvix's names
+// (tvix.castore.v1) and snix's (snix.castore.v1, with its BlobStoreService
+// and ChunkStoreService). A nil service is not registered. Blobs that can hand over chunks compressed
 // (castore.CompressedChunkReader) are served through
 // castore.v1.ChunkService as well; a service that has the method but
 // refuses (castore.ErrUnsupported) answers it with UNIMPLEMENTED, as a
 // server without it does.
 func Register(s grpc.ServiceRegistrar, blobs castore.BlobService, dirs castore.DirectoryService, opts ...Option) {
+	var bs *BlobServer
+	var ds *DirectoryServer
 	if blobs != nil {
-		pb.RegisterBlobServiceServer(s, NewBlobServer(blobs))
+		bs = NewBlobServer(blobs)
+		pb.RegisterBlobServiceServer(s, bs)
 		if cr, ok := blobs.(castore.CompressedChunkReader); ok {
 			pb.RegisterChunkServiceServer(s, NewChunkServer(cr))
 		}
 	}
 	if dirs != nil {
-		ds := NewDirectoryServer(dirs)
+		ds = NewDirectoryServer(dirs)
 		for _, o := range opts {
 			o(ds)
 		}
 		pb.RegisterDirectoryServiceServer(s, ds)
 	}
+	registerSnix(s, blobs, bs, ds)
 }
 
 // DefaultMaxDirectoryPutBytes bounds the closure one directory Put may

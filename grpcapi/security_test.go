@@ -117,6 +117,13 @@ func TestTokens(t *testing.T) {
 			wantCode(t, "Put", err, tc.write)
 			_, err = putStream(ctx, pb.NewDirectoryServiceClient(conn), toPB(diamond(t)...))
 			wantCode(t, "directory Put", err, tc.write)
+			for name, err := range snixCalls(ctx, conn) {
+				want := tc.read
+				if isSnixWrite(name) {
+					want = tc.write
+				}
+				wantCode(t, "snix "+name, err, want)
+			}
 		})
 	}
 }
