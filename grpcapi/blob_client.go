@@ -311,12 +311,7 @@ func (w *blobWriter) open() error {
 // the bytes may be reused afterwards.
 func (w *blobWriter) send(p []byte) error {
 	if err := w.stream.Send(&pb.BlobChunk{Data: p}); err != nil {
-		// The real reason comes with CloseAndRecv.
-		_, err = w.stream.CloseAndRecv()
-		w.err = fromStatus("put blob", err)
-		if w.err == nil {
-			w.err = fmt.Errorf("put blob: stream closed early")
-		}
+		w.err = uploadBroken("put blob", w.stream)
 		return w.err
 	}
 	return nil
@@ -361,18 +356,9 @@ func (w *blobWriter) Close() (castore.Digest, error) {
 		}
 		w.buf = nil
 	}
-	// gRPC notices a cancelled context asynchronously: without this check
-	// a half-close could still reach the server and commit the blob.
-	if err := w.ctx.Err(); err != nil {
-		return castore.Digest{}, fmt.Errorf("put blob: %w", err)
-	}
-	resp, err := w.stream.CloseAndRecv()
+	d, err := closeUpload(w.ctx, "put blob", w.stream, (*pb.PutBlobResponse).GetDigest)
 	if err != nil {
-		return castore.Digest{}, fromStatus("put blob", err)
-	}
-	d, err := castore.DigestFromBytes(resp.GetDigest())
-	if err != nil {
-		return castore.Digest{}, fmt.Errorf("put blob: server answered: %w", err)
+		return castore.Digest{}, err
 	}
 	if want := w.h.Sum(); d != want {
 		return castore.Digest{}, fmt.Errorf("put blob: server says %s, the bytes sent hash to %s: %w", d, want, castore.ErrCorrupt)

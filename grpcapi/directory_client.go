@@ -147,12 +147,7 @@ func (p *directoryPutter) Put(dir *castore.Directory) error {
 		}
 	}
 	if err := p.stream.Send(pb.FromDirectory(dir)); err != nil {
-		// The server ended the stream; its reason comes with CloseAndRecv.
-		_, err = p.stream.CloseAndRecv()
-		p.err = fromStatus("put directories", err)
-		if p.err == nil {
-			p.err = fmt.Errorf("put directories: server closed the stream early")
-		}
+		p.err = uploadBroken("put directories", p.stream)
 		return p.err
 	}
 	p.last = dir.Digest()
@@ -168,18 +163,9 @@ func (p *directoryPutter) Close() (castore.Digest, error) {
 		return castore.Digest{}, fmt.Errorf("put directories: nothing was put: %w", castore.ErrInvalid)
 	}
 	p.err = fmt.Errorf("put directories: putter already closed")
-	// gRPC notices a cancelled context asynchronously: without this check
-	// a half-close could still reach the server and commit the root.
-	if err := p.ctx.Err(); err != nil {
-		return castore.Digest{}, fmt.Errorf("put directories: %w", err)
-	}
-	resp, err := p.stream.CloseAndRecv()
+	root, err := closeUpload(p.ctx, "put directories", p.stream, (*pb.PutDirectoryResponse).GetRootDigest)
 	if err != nil {
-		return castore.Digest{}, fromStatus("put directories", err)
-	}
-	root, err := castore.DigestFromBytes(resp.GetRootDigest())
-	if err != nil {
-		return castore.Digest{}, fmt.Errorf("put directories: server answered: %w", err)
+		return castore.Digest{}, err
 	}
 	if root != p.last {
 		return castore.Digest{}, fmt.Errorf("put directories: server says the root is %s, the last directory sent was %s: %w", root, p.last, castore.ErrCorrupt)

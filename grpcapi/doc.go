@@ -15,6 +15,7 @@
 //	batch.go             ReadCompressedBatch, server and client (ReadCompressedChunks, ReadBlobs)
 //	directory_server.go  DirectoryServer (Get, recursive Get, Put through one putter)
 //	directory_client.go  DirectoryClient: closures checked as they arrive
+//	upload.go            the end of an upload stream, for both clients' writers
 //	status.go            the one place castore errors become status codes, and back
 //	dial.go              Dial: grpc+http, grpc+https and grpc+unix addresses
 //	tls.go               ServerTLS: certificates reloaded when renewed, mutual TLS
