@@ -1,0 +1,34 @@
+// Package packstore is an objectstore.Store for a local disk that costs a
+// small fraction of a file per object: objects are appended to pack
+// files (64 MiB each by default) in one directory, and found through an
+// index kept in memory. The file-per-object store (filestore) creates an
+// inode, and with its sharded layout nearly a directory too, for every
+// chunk; on a busy ext4 that costs up to a millisecond of CPU each, where
+// an append costs microseconds.
+//
+// A pack is a sequence of records, each checked by a CRC-32C (see
+// format.go). A pack that is full, or open when the store closes, is
+// sealed with a trailer listing its records, so opening a store reads
+// only trailers; a pack without one (the store did not close) is read
+// record by record and cut after its last whole record.
+//
+// Durability. By default a Put is acknowledged only once its record is on
+// disk: writers that wait at once share one fsync of the pack (group
+// commit), and a pack's trailer and a new pack's name are synced before
+// they count. A crash of the process or the machine then loses only
+// writes that were never acknowledged; the torn tail they leave is cut
+// off when the store opens. With Options.NoSync (caches) nothing waits
+// for the disk: a crash loses recent objects, which is a miss.
+//
+// Caches. With Options.MaxBytes the store drops its oldest pack whole
+// once it is over the bound; an object read from the oldest quarter of
+// the packs is written again at the head first, so what is read stays
+// (a log-structured cache with reinsertion). Without a bound nothing is
+// ever reclaimed: a deleted object's bytes stay in its pack until a
+// future compaction.
+//
+// Memory. The index holds one entry per object (its key and where its
+// bytes lie): about 150 bytes each, so 1.5 GiB for ten million objects.
+//
+// One process at a time: Open takes an exclusive lock on the directory.
+package packstore

@@ -1,0 +1,609 @@
+package packstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/castore-go/castore/objectstore"
+)
+
+// Options tune a Store. The zero value is a durable store without a bound.
+type Options struct {
+	// NoSync acknowledges a Put once its bytes are written, without
+	// waiting for the disk: for caches, where a torn or lost object is
+	// only a miss. By default every acknowledged Put is on disk (one
+	// fdatasync per round, shared by every writer waiting).
+	NoSync bool
+	// MaxBytes, if positive, makes the store a cache kept within about
+	// that many bytes: beyond it the oldest pack is dropped whole, and an
+	// object read from the oldest quarter of the packs is first written
+	// again at the head, so what is read often stays.
+	MaxBytes int64
+	// PackSize is the size at which a pack is sealed and a new one begun
+	// (default 64 MiB).
+	PackSize int64
+	// Logger gets a warning for each torn tail cut off when the store
+	// opens. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultPackSize is the size at which a pack is sealed.
+const DefaultPackSize = 64 << 20
+
+// maxValue is the largest object a record can hold.
+const maxValue = math.MaxUint32
+
+// loc is where an object's value lies.
+type loc struct {
+	pack uint32
+	off  int64
+	n    uint32
+}
+
+// pack is one pack file.
+type pack struct {
+	id   uint32
+	f    *os.File
+	size int64
+	// entries are the records written to it, for its trailer when sealed;
+	// nil for packs opened sealed.
+	entries []trailerEntry
+	// written is how far records are written (size, for the syncer);
+	// synced how far they are on disk (guarded by the syncer's lock).
+	written atomic.Int64
+	synced  int64
+}
+
+// Store is an objectstore.Store that appends objects to pack files in
+// one directory and keeps an index of them in memory; see the package
+// documentation for the format and the guarantees.
+type Store struct {
+	dir  string
+	o    Options
+	lock *os.File
+
+	mu     sync.RWMutex
+	index  map[string]loc
+	// writing holds the keys of PutIfAbsents on their way to the disk; a
+	// second one for the same key waits for the first.
+	writing map[string]chan struct{}
+	packs  map[uint32]*pack
+	cur    *pack
+	total  int64 // bytes in all packs
+	closed bool
+
+	sync syncer
+}
+
+var _ objectstore.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the store in dir. Only one process
+// may have it open: another gets an error saying the store is in use.
+func Open(dir string, o Options) (*Store, error) {
+	if o.PackSize <= 0 {
+		o.PackSize = DefaultPackSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("pack store %s is in use by another process", dir)
+		}
+		return nil, fmt.Errorf("pack store %s: lock: %w", dir, err)
+	}
+	s := &Store{dir: dir, o: o, lock: lock, index: map[string]loc{}, writing: map[string]chan struct{}{}, packs: map[uint32]*pack{}}
+	if err := s.load(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	return s, nil
+}
+
+// packName is the file name of pack id.
+func packName(id uint32) string { return fmt.Sprintf("%08d.pack", id) }
+
+// load reads every pack: a sealed one's trailer, an unsealed one record
+// by record (checking each), cutting off a torn tail.
+func (s *Store) load() error {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	var ids []uint32
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".pack")
+		if !ok {
+			continue
+		}
+		id, err := strconv.ParseUint(name, 10, 32)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, uint32(id))
+	}
+	slices.Sort(ids)
+	var next uint32 = 1
+	for _, id := range ids {
+		f, err := os.OpenFile(filepath.Join(s.dir, packName(id)), os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		p := &pack{id: id, f: f}
+		s.packs[id] = p
+		entries, size, sealed, err := readTrailer(f)
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", f.Name(), err)
+		}
+		if !sealed {
+			if entries, size, err = s.scan(f); err != nil {
+				return fmt.Errorf("pack %s: %w", f.Name(), err)
+			}
+			// Seal it now: it is never appended to again.
+			p.size, p.entries = size, entries
+			if err := s.seal(p); err != nil {
+				return err
+			}
+		} else {
+			p.size = size
+		}
+		for _, e := range entries {
+			s.apply(id, e)
+		}
+		s.total += p.size
+		next = id + 1
+	}
+	return s.newPack(next)
+}
+
+// apply records e of pack id in the index.
+func (s *Store) apply(id uint32, e trailerEntry) {
+	if e.kind == kindDelete {
+		delete(s.index, e.key)
+		return
+	}
+	s.index[e.key] = loc{pack: id, off: e.off, n: e.n}
+}
+
+// scan reads an unsealed pack record by record, checking each, and
+// truncates it after the last good one.
+func (s *Store) scan(f *os.File) ([]trailerEntry, int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	r := &countingReader{r: bufioReader(f)}
+	var entries []trailerEntry
+	var good int64
+	for {
+		e, err := readRecord(r)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			s.o.Logger.Warn("pack store: cutting off a torn tail", "pack", f.Name(), "at", good, "lost_bytes", fi.Size()-good, "err", err)
+			break
+		}
+		e.off += good
+		entries = append(entries, e)
+		good = r.n
+	}
+	if good != fi.Size() {
+		if err := f.Truncate(good); err != nil {
+			return nil, 0, err
+		}
+	}
+	return entries, good, nil
+}
+
+// newPack starts pack id as the one appended to.
+func (s *Store) newPack(id uint32) error {
+	f, err := os.OpenFile(filepath.Join(s.dir, packName(id)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	p := &pack{id: id, f: f}
+	s.packs[id] = p
+	s.cur = p
+	if !s.o.NoSync {
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seal appends pack p's trailer and syncs it. Caller holds mu (or is
+// load).
+func (s *Store) seal(p *pack) error {
+	t := encodeTrailer(p.entries, p.size)
+	if _, err := p.f.WriteAt(t, p.size); err != nil {
+		return err
+	}
+	p.size += int64(len(t))
+	p.written.Store(p.size)
+	p.entries = nil
+	if s.o.NoSync {
+		return nil
+	}
+	if err := p.f.Sync(); err != nil {
+		return err
+	}
+	s.sync.markSynced(p, p.size)
+	return nil
+}
+
+// Get returns the object's bytes.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	data, err := s.read(key)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func (s *Store) read(key string) ([]byte, error) {
+	if err := objectstore.CheckKey(key); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	l, ok := s.index[key]
+	var p *pack
+	if ok {
+		p = s.packs[l.pack]
+	}
+	old := ok && s.o.MaxBytes > 0 && s.inOldestQuarter(l.pack)
+	s.mu.RUnlock()
+	if !ok || p == nil {
+		return nil, fmt.Errorf("get %q: %w", key, objectstore.ErrNotFound)
+	}
+	data := make([]byte, l.n)
+	if _, err := p.f.ReadAt(data, l.off); err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			// Evicted meanwhile: a miss.
+			return nil, fmt.Errorf("get %q: %w", key, objectstore.ErrNotFound)
+		}
+		return nil, fmt.Errorf("get %q: %w", key, err)
+	}
+	if old {
+		// Read from a pack due for eviction: keep it by writing it again.
+		s.append(context.Background(), key, data, true)
+	}
+	return data, nil
+}
+
+// inOldestQuarter reports whether pack id is among the oldest quarter of
+// the packs. Caller holds mu.
+func (s *Store) inOldestQuarter(id uint32) bool {
+	first := s.cur.id
+	for pid := range s.packs {
+		first = min(first, pid)
+	}
+	span := s.cur.id - first + 1
+	return id < first+max(span/4, 1) && id != s.cur.id
+}
+
+// Put stores r's bytes under key.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+	data, err := s.readValue(ctx, key, r)
+	if err != nil {
+		return err
+	}
+	_, err = s.append(ctx, key, data, true)
+	return err
+}
+
+// PutIfAbsent stores r's bytes under key unless an object is there.
+func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+	s.mu.RLock()
+	_, ok := s.index[key]
+	s.mu.RUnlock()
+	if ok {
+		return false, nil
+	}
+	data, err := s.readValue(ctx, key, r)
+	if err != nil {
+		return false, err
+	}
+	return s.append(ctx, key, data, false)
+}
+
+// readValue reads a Put's bytes whole, before anything is written: a
+// reader that fails, or a context done meanwhile, leaves nothing.
+func (s *Store) readValue(ctx context.Context, key string, r io.Reader) ([]byte, error) {
+	if err := objectstore.CheckKey(key); err != nil {
+		return nil, err
+	}
+	if len(key) > math.MaxUint16 {
+		return nil, fmt.Errorf("put %q: key too long", key)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxValue+1))
+	if err != nil {
+		return nil, fmt.Errorf("put %q: %w", key, err)
+	}
+	if len(data) > maxValue {
+		return nil, fmt.Errorf("put %q: larger than %d bytes", key, int64(maxValue))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// append writes one record for key and, unless NoSync, waits until it is
+// on disk; only then is it in the index. With replace false an object
+// already there wins (and nothing is written).
+func (s *Store) append(ctx context.Context, key string, data []byte, replace bool) (bool, error) {
+	rec := encodeRecord(kindPut, key, data)
+	s.mu.Lock()
+	for !replace {
+		if _, ok := s.index[key]; ok {
+			s.mu.Unlock()
+			return false, nil
+		}
+		ch, ok := s.writing[key]
+		if !ok {
+			ch = make(chan struct{})
+			s.writing[key] = ch
+			defer func() {
+				s.mu.Lock()
+				delete(s.writing, key)
+				close(ch)
+				s.mu.Unlock()
+			}()
+			break
+		}
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	if s.closed {
+		s.mu.Unlock()
+		return false, fmt.Errorf("put %q: store closed", key)
+	}
+	p, off, err := s.write(rec)
+	if err != nil {
+		s.mu.Unlock()
+		return false, fmt.Errorf("put %q: %w", key, err)
+	}
+	e := trailerEntry{kind: kindPut, key: key, off: off + recordHeader + int64(len(key)), n: uint32(len(data))}
+	p.entries = append(p.entries, e)
+	end := off + int64(len(rec))
+	s.mu.Unlock()
+	if !s.o.NoSync {
+		if err := s.sync.wait(p, end); err != nil {
+			return false, fmt.Errorf("put %q: sync: %w", key, err)
+		}
+	}
+	s.mu.Lock()
+	// The index follows the packs' order, as a reload would: a Put of the
+	// same key written later wins; with replace false, any object wins.
+	nl := loc{pack: p.id, off: e.off, n: e.n}
+	if cur, ok := s.index[key]; !ok || (replace && (cur.pack < nl.pack || cur.pack == nl.pack && cur.off < nl.off)) {
+		s.index[key] = nl
+	}
+	s.evictLocked()
+	s.mu.Unlock()
+	return true, nil
+}
+
+// write appends rec to the current pack, sealing it and starting another
+// when it is full. Caller holds mu.
+func (s *Store) write(rec []byte) (*pack, int64, error) {
+	if s.cur.size > 0 && s.cur.size+int64(len(rec)) > s.o.PackSize {
+		if err := s.seal(s.cur); err != nil {
+			return nil, 0, err
+		}
+		s.total += s.cur.size
+		if err := s.newPack(s.cur.id + 1); err != nil {
+			return nil, 0, err
+		}
+	}
+	p := s.cur
+	off := p.size
+	if _, err := p.f.WriteAt(rec, off); err != nil {
+		// Cut off whatever part of it was written.
+		p.f.Truncate(off)
+		return nil, 0, err
+	}
+	p.size += int64(len(rec))
+	p.written.Store(p.size)
+	return p, off, nil
+}
+
+// evictLocked drops the oldest sealed packs while the store is over its
+// bound. Caller holds mu.
+func (s *Store) evictLocked() {
+	if s.o.MaxBytes <= 0 {
+		return
+	}
+	for s.total+s.cur.size > s.o.MaxBytes {
+		oldest := s.cur.id
+		for id := range s.packs {
+			oldest = min(oldest, id)
+		}
+		if oldest == s.cur.id {
+			return
+		}
+		p := s.packs[oldest]
+		for k, l := range s.index {
+			if l.pack == oldest {
+				delete(s.index, k)
+			}
+		}
+		delete(s.packs, oldest)
+		s.total -= p.size
+		p.f.Close()
+		os.Remove(p.f.Name())
+	}
+}
+
+// Head returns the object's size.
+func (s *Store) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return objectstore.ObjectInfo{}, err
+	}
+	if err := objectstore.CheckKey(key); err != nil {
+		return objectstore.ObjectInfo{}, err
+	}
+	s.mu.RLock()
+	l, ok := s.index[key]
+	s.mu.RUnlock()
+	if !ok {
+		return objectstore.ObjectInfo{}, fmt.Errorf("head %q: %w", key, objectstore.ErrNotFound)
+	}
+	return objectstore.ObjectInfo{Key: key, Size: int64(l.n)}, nil
+}
+
+// Delete removes the object: a tombstone record, durable like a Put.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := objectstore.CheckKey(key); err != nil {
+		return err
+	}
+	rec := encodeRecord(kindDelete, key, nil)
+	s.mu.Lock()
+	if _, ok := s.index[key]; !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("delete %q: %w", key, objectstore.ErrNotFound)
+	}
+	p, off, err := s.write(rec)
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("delete %q: %w", key, err)
+	}
+	p.entries = append(p.entries, trailerEntry{kind: kindDelete, key: key})
+	delete(s.index, key)
+	s.mu.Unlock()
+	if !s.o.NoSync {
+		return s.sync.wait(p, off+int64(len(rec)))
+	}
+	return nil
+}
+
+// List yields the objects under prefix in key order.
+func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.ObjectInfo, error] {
+	return func(yield func(objectstore.ObjectInfo, error) bool) {
+		if err := checkPrefix(prefix); err != nil {
+			yield(objectstore.ObjectInfo{}, err)
+			return
+		}
+		s.mu.RLock()
+		var infos []objectstore.ObjectInfo
+		for k, l := range s.index {
+			if strings.HasPrefix(k, prefix) {
+				infos = append(infos, objectstore.ObjectInfo{Key: k, Size: int64(l.n)})
+			}
+		}
+		s.mu.RUnlock()
+		sort.Slice(infos, func(i, j int) bool { return infos[i].Key < infos[j].Key })
+		for _, info := range infos {
+			if err := ctx.Err(); err != nil {
+				yield(objectstore.ObjectInfo{}, err)
+				return
+			}
+			if !yield(info, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Size is the bytes the packs take on disk.
+func (s *Store) Size() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.total + s.cur.size
+}
+
+// Close seals the current pack and releases the files.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var err error
+	if s.cur.size > 0 {
+		err = s.seal(s.cur)
+	} else {
+		// An empty pack: nothing to keep.
+		s.cur.f.Close()
+		os.Remove(s.cur.f.Name())
+		delete(s.packs, s.cur.id)
+	}
+	s.mu.Unlock()
+	return errors.Join(err, s.closeFiles())
+}
+
+func (s *Store) closeFiles() error {
+	var errs []error
+	for _, p := range s.packs {
+		errs = append(errs, p.f.Close())
+	}
+	errs = append(errs, s.lock.Close())
+	return errors.Join(errs...)
+}
+
+// syncDir makes a new file's name durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// checkPrefix accepts a List prefix: anything a valid key can start with
+// (the components before its last '/' are whole and valid; the last,
+// partial one only has to be made of valid characters).
+func checkPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	rest := prefix
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		if err := objectstore.CheckKey(prefix[:i]); err != nil {
+			return err
+		}
+		rest = prefix[i+1:]
+	}
+	if rest != "" {
+		return objectstore.CheckKey(rest + "x")
+	}
+	return nil
+}

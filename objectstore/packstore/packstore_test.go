@@ -1,0 +1,304 @@
+package packstore_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/packstore"
+	"github.com/castore-go/castore/objectstore/storetest"
+)
+
+func open(t *testing.T, dir string, o packstore.Options) *packstore.Store {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := packstore.Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) objectstore.Store { return open(t, t.TempDir(), packstore.Options{}) })
+}
+
+// Small packs: every operation crosses pack boundaries.
+func TestConformanceSmallPacks(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) objectstore.Store {
+		return open(t, t.TempDir(), packstore.Options{PackSize: 1 << 20, NoSync: true})
+	})
+}
+
+func content(key string) []byte {
+	sum := sha256.Sum256([]byte(key))
+	n := 1 + int(sum[0])*400
+	return bytes.Repeat(sum[:], n/len(sum)+1)[:n]
+}
+
+func put(t *testing.T, s objectstore.Store, key string) {
+	t.Helper()
+	if err := s.Put(t.Context(), key, bytes.NewReader(content(key))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func check(t *testing.T, s objectstore.Store, key string) {
+	t.Helper()
+	r, err := s.Get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, content(key)) {
+		t.Fatalf("get %s: %d bytes that differ, %v", key, len(got), err)
+	}
+}
+
+// A store reopened, cleanly or not, has every object, deletions kept;
+// objects are in few files however many there are.
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, packstore.Options{PackSize: 4 << 20})
+	for i := range 500 {
+		put(t, s, fmt.Sprintf("chunks/b3/%04x/k%d", i%7, i))
+	}
+	if err := s.Delete(t.Context(), "chunks/b3/0000/k0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := os.ReadDir(dir)
+	if len(files) > 12 {
+		t.Fatalf("500 objects in %d files", len(files))
+	}
+	s = open(t, dir, packstore.Options{PackSize: 4 << 20})
+	defer s.Close()
+	for i := 1; i < 500; i++ {
+		check(t, s, fmt.Sprintf("chunks/b3/%04x/k%d", i%7, i))
+	}
+	if _, err := s.Head(t.Context(), "chunks/b3/0000/k0"); err == nil {
+		t.Fatal("a deleted object came back")
+	}
+}
+
+// A second process (or a second Open) is refused while one has the store.
+func TestInUse(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, packstore.Options{})
+	defer s.Close()
+	if _, err := packstore.Open(dir, packstore.Options{}); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+// A store whose last writes never reached the disk (the unsynced tail of
+// the open pack dropped, cut at every offset in its last records) opens
+// and serves everything written before: a torn record is cut off, never
+// served.
+func TestTornTail(t *testing.T) {
+	src := t.TempDir()
+	s := open(t, src, packstore.Options{})
+	for i := range 20 {
+		put(t, s, fmt.Sprintf("k%02d", i))
+	}
+	// Not closed: the pack stays unsealed, as after a crash. Copy it as it
+	// is, then cut it short by 1..N bytes.
+	packs, _ := filepath.Glob(filepath.Join(src, "*.pack"))
+	if len(packs) != 1 {
+		t.Fatalf("packs: %v", packs)
+	}
+	whole, err := os.ReadFile(packs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Cuts inside the last record only: its header, key and value.
+	last := 15 + len("k19") + len(content("k19"))
+	for _, cut := range []int{1, 2, 7, len(content("k19")) / 2, len(content("k19")), len(content("k19")) + 2, last - 4, last - 1} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(packs[0])), whole[:len(whole)-cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := open(t, dir, packstore.Options{})
+		for i := range 19 {
+			check(t, s, fmt.Sprintf("k%02d", i))
+		}
+		if r, err := s.Get(t.Context(), "k19"); err == nil {
+			got, _ := io.ReadAll(r)
+			if !bytes.Equal(got, content("k19")) {
+				t.Fatalf("cut %d: a torn object was served", cut)
+			}
+		}
+		put(t, s, "after") // and it takes writes after the cut
+		s.Close()
+		s = open(t, dir, packstore.Options{})
+		check(t, s, "after")
+		check(t, s, "k00")
+		s.Close()
+	}
+}
+
+// A cache stays within its bound, dropping the oldest packs, and keeps
+// what is read often.
+func TestCacheBound(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, packstore.Options{NoSync: true, MaxBytes: 4 << 20, PackSize: 512 << 10})
+	defer s.Close()
+	put(t, s, "hot")
+	for i := range 2000 {
+		put(t, s, fmt.Sprintf("cold%d", i))
+		if i%10 == 0 {
+			check(t, s, "hot") // about once a pack
+		}
+		if s.Size() > 4<<20+512<<10 {
+			t.Fatalf("after %d puts the cache holds %d bytes", i, s.Size())
+		}
+	}
+	check(t, s, "hot")
+	if _, err := s.Head(t.Context(), "cold0"); err == nil {
+		t.Fatal("the oldest object is still there")
+	}
+	check(t, s, "cold1999")
+}
+
+// TestCrash kills (SIGKILL) a process in the middle of concurrent puts:
+// every put it acknowledged reads back whole.
+func TestCrash(t *testing.T) {
+	if dir := os.Getenv("CASTORE_PACK_CRASH_DIR"); dir != "" {
+		crashChild(dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$")
+	cmd.Env = append(os.Environ(), "CASTORE_PACK_CRASH_DIR="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]bool{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && len(acked) < 500 {
+		if key, ok := strings.CutPrefix(sc.Text(), "ACK "); ok {
+			acked[key] = true
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	for sc.Scan() {
+		if key, ok := strings.CutPrefix(sc.Text(), "ACK "); ok {
+			acked[key] = true
+		}
+	}
+	cmd.Wait()
+	if len(acked) < 500 {
+		t.Fatalf("the child acknowledged only %d puts", len(acked))
+	}
+	s := open(t, dir, packstore.Options{PackSize: 1 << 20})
+	defer s.Close()
+	for key := range acked {
+		check(t, s, key)
+	}
+	n := 0
+	for info, err := range s.List(t.Context(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, s, info.Key)
+		n++
+	}
+	t.Logf("%d puts acknowledged, %d objects after the kill, all whole", len(acked), n)
+}
+
+func crashChild(dir string) {
+	s, err := packstore.Open(dir, packstore.Options{PackSize: 1 << 20})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("chunks/b3/%02x/k%d-%d", i%16, w, i)
+				var err error
+				if i%2 == 0 {
+					err = s.Put(ctx, key, bytes.NewReader(content(key)))
+				} else {
+					_, err = s.PutIfAbsent(ctx, key, bytes.NewReader(content(key)))
+				}
+				mu.Lock()
+				if err != nil {
+					fmt.Println("ERR", err)
+				} else {
+					fmt.Println("ACK", key)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// FuzzOpen opens a store whose one pack holds arbitrary bytes: never a
+// panic, and whatever it then serves it serves whole.
+func FuzzOpen(f *testing.F) {
+	dir := f.TempDir()
+	s, err := packstore.Open(dir, packstore.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i := range 3 {
+		s.Put(context.Background(), fmt.Sprintf("k%d", i), bytes.NewReader(content(fmt.Sprint(i))))
+	}
+	s.Close()
+	packs, _ := filepath.Glob(filepath.Join(dir, "*.pack"))
+	sealed, _ := os.ReadFile(packs[0])
+	f.Add(sealed)
+	f.Add(sealed[:len(sealed)-30])
+	f.Add([]byte("cas1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "00000001.pack"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := packstore.Open(dir, packstore.Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		for info, err := range s.List(t.Context(), "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Get(t.Context(), info.Key)
+			if err != nil {
+				t.Fatalf("listed %q but get: %v", info.Key, err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || int64(len(got)) != info.Size {
+				t.Fatalf("%q: %d bytes, listed %d: %v", info.Key, len(got), info.Size, err)
+			}
+		}
+	})
+}
