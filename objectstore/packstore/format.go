@@ -167,4 +167,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func bufioReader(f *os.File) io.Reader { return bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 1<<20) }
+func bufioReader(f *os.File) io.Reader {
+	return bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 1<<20)
+}

@@ -77,15 +77,15 @@ type Store struct {
 	o    Options
 	lock *os.File
 
-	mu     sync.RWMutex
-	index  map[string]loc
+	mu    sync.RWMutex
+	index map[string]loc
 	// writing holds the keys of PutIfAbsents on their way to the disk; a
 	// second one for the same key waits for the first.
 	writing map[string]chan struct{}
-	packs  map[uint32]*pack
-	cur    *pack
-	total  int64 // bytes in all packs
-	closed bool
+	packs   map[uint32]*pack
+	cur     *pack
+	total   int64 // bytes in all packs
+	closed  bool
 
 	sync syncer
 }
