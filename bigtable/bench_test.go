@@ -6,6 +6,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/closure"
+	"github.com/castore-go/castore/dirstore/dirtest"
 )
 
 // BenchmarkGetRecursive reads a 10,000-directory closure (depth 3) from the
@@ -18,7 +19,7 @@ func BenchmarkGetRecursive(b *testing.B) {
 	s := f.open(b, f.params(b), c)
 	ctx := b.Context()
 	tree := wideTree(b, 99, 100)
-	root, err := putAll(b, ctx, s, tree)
+	root, err := dirtest.Put(ctx, s, tree...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestRequestCounts(t *testing.T) {
 	if len(tree) != 10000 {
 		t.Fatalf("tree has %d directories", len(tree))
 	}
-	root, err := putAll(t, ctx, s, tree)
+	root, err := dirtest.Put(ctx, s, tree...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestRequestCounts(t *testing.T) {
 	// The same closure again: every row exists, nothing but the root's
 	// conditional write is sent.
 	c.reset()
-	if _, err := putAll(t, ctx, s, tree); err != nil {
+	if _, err := dirtest.Put(ctx, s, tree...); err != nil {
 		t.Fatal(err)
 	}
 	if m, cm := c.get("MutateRows")+c.get("MutateRow"), c.get("CheckAndMutateRow"); m != 0 || cm != 1 {
@@ -72,7 +72,7 @@ func TestRequestCounts(t *testing.T) {
 
 	// A deep chain: one read per level.
 	deep := chain(t, 40)
-	root, err = putAll(t, ctx, s, deep)
+	root, err = dirtest.Put(ctx, s, deep...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestStoppedEmulator(t *testing.T) {
 	s := f.open(t, p, nil)
 	ctx := t.Context()
 	tree := chain(t, 3)
-	root, err := putAll(t, ctx, s, tree)
+	root, err := dirtest.Put(ctx, s, tree...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestStoppedEmulator(t *testing.T) {
 		{"Get", func(ctx context.Context) error { _, err := s.Get(ctx, root); return err }},
 		{"GetRecursive", func(ctx context.Context) error { _, err := collect(ctx, s, root); return err }},
 		{"Put", func(ctx context.Context) error { _, err := s.Put(ctx, dirtest.MustDir(t, file("new", 1))); return err }},
-		{"Putter", func(ctx context.Context) error { _, err := putAll(t, ctx, s, chain(t, 4)); return err }},
+		{"Putter", func(ctx context.Context) error { _, err := dirtest.Put(ctx, s, chain(t, 4)...); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The watchdog is far above the 1s timeout: it tells a hang
@@ -159,13 +159,13 @@ func TestLayout(t *testing.T) {
 
 	leaf := dirtest.MustDir(t, file("a", 1))
 	parent := dirtest.MustDir(t, dirtest.Sub("leaf", leaf), file("b", 2))
-	if _, err := putAll(t, ctx, s, []*castore.Directory{leaf, parent}); err != nil {
+	if _, err := dirtest.Put(ctx, s, leaf, parent); err != nil {
 		t.Fatal(err)
 	}
 	// A second write of the leaf through the batched path (it is not the
 	// root of this closure) and through Put.
 	other := dirtest.MustDir(t, dirtest.Sub("leaf", leaf))
-	if _, err := putAll(t, ctx, s, []*castore.Directory{leaf, other}); err != nil {
+	if _, err := dirtest.Put(ctx, s, leaf, other); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Put(ctx, leaf); err != nil {
@@ -215,7 +215,7 @@ func TestForeignCells(t *testing.T) {
 	plant(t, raw, lk, family, "bucket", gbt.ServerTime, []byte("not a directory"))
 	plant(t, raw, lk, family, pk, gbt.ServerTime, []byte("another digest's qualifier"))
 	// castore writes both (the leaf again, at its fixed timestamp).
-	if _, err := putAll(t, ctx, s, []*castore.Directory{leaf, parent}); err != nil {
+	if _, err := dirtest.Put(ctx, s, leaf, parent); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Put(ctx, leaf); err != nil {
@@ -355,7 +355,7 @@ func TestReadOnly(t *testing.T) {
 	if _, err := ro.Put(ctx, other); !errors.Is(err, bigtable.ErrReadOnly) {
 		t.Errorf("Put on a read-only service: %v", err)
 	}
-	if _, err := putAll(t, ctx, ro, []*castore.Directory{other}); !errors.Is(err, bigtable.ErrReadOnly) {
+	if _, err := dirtest.Put(ctx, ro, other); !errors.Is(err, bigtable.ErrReadOnly) {
 		t.Errorf("putter on a read-only service: %v", err)
 	}
 	if c.writes() != 0 {
@@ -446,7 +446,7 @@ func TestBatchedMatchesPerDirectory(t *testing.T) {
 	a := dirtest.MustDir(t, dirtest.Sub("s", shared), file("a", 2))
 	b := dirtest.MustDir(t, dirtest.Sub("s", shared), dirtest.Sub("a", a))
 	c := dirtest.MustDir(t, dirtest.Sub("a", a), dirtest.Sub("b", b), dirtest.Sub("s", shared))
-	root, err := putAll(t, ctx, s, []*castore.Directory{shared, a, b, c})
+	root, err := dirtest.Put(ctx, s, shared, a, b, c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,18 +168,6 @@ func chain(t testing.TB, n int) []*castore.Directory {
 	return all
 }
 
-func putAll(t testing.TB, ctx context.Context, s castore.DirectoryService, dirs []*castore.Directory) (castore.Digest, error) {
-	t.Helper()
-	p := s.NewPutter(ctx)
-	for _, d := range dirs {
-		if err := p.Put(d); err != nil {
-			p.Close()
-			return castore.Digest{}, err
-		}
-	}
-	return p.Close()
-}
-
 func collect(ctx context.Context, s castore.DirectoryService, root castore.Digest) ([]*castore.Directory, error) {
 	var out []*castore.Directory
 	for d, err := range s.GetRecursive(ctx, root) {

@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/castore-go/castore/dirstore/dirtest"
 )
 
 // Every Bigtable request is a span named after its method, with the table.
@@ -21,7 +23,7 @@ func TestSpans(t *testing.T) {
 	s := f.open(t, p, nil)
 	ctx := t.Context()
 	tree := chain(t, 3)
-	root, err := putAll(t, ctx, s, tree)
+	root, err := dirtest.Put(ctx, s, tree...)
 	if err != nil {
 		t.Fatal(err)
 	}

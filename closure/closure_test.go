@@ -5,31 +5,16 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/closure"
+	"github.com/castore-go/castore/dirstore/dirtest"
 )
-
-func dir(t testing.TB, es ...castore.Entry) *castore.Directory {
-	d, err := castore.NewDirectory(es...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// closureOf returns leaf, mid, root (root refers to mid refers to leaf).
-func closureOf(t testing.TB) (leaf, mid, root *castore.Directory) {
-	leaf = dir(t, castore.Entry{Name: "f", Node: castore.FileNode(castore.EmptyDigest, 0, false)})
-	mid = dir(t, castore.Entry{Name: "leaf", Node: leaf.Node()})
-	root = dir(t, castore.Entry{Name: "mid", Node: mid.Node()}, castore.Entry{Name: "l", Node: castore.SymlinkNode("t")})
-	return
-}
 
 // LeavesFirst orders a closure where a child is reached through a later
 // parent too (BFS order reversed would be wrong here).
 func TestLeavesFirst(t *testing.T) {
-	c := dir(t, castore.Entry{Name: "f", Node: castore.SymlinkNode("c")})
-	y := dir(t, castore.Entry{Name: "c", Node: c.Node()})
-	x := dir(t, castore.Entry{Name: "y", Node: y.Node()})
-	root := dir(t, castore.Entry{Name: "c", Node: c.Node()}, castore.Entry{Name: "x", Node: x.Node()})
+	c := dirtest.MustDir(t, castore.Entry{Name: "f", Node: castore.SymlinkNode("c")})
+	y := dirtest.MustDir(t, castore.Entry{Name: "c", Node: c.Node()})
+	x := dirtest.MustDir(t, castore.Entry{Name: "y", Node: y.Node()})
+	root := dirtest.MustDir(t, castore.Entry{Name: "c", Node: c.Node()}, castore.Entry{Name: "x", Node: x.Node()})
 	order := closure.LeavesFirst(root.Digest(), []*castore.Directory{root, x, c, y})
 	v := closure.NewLeavesFirstValidator()
 	for _, d := range order {

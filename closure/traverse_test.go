@@ -16,7 +16,7 @@ import (
 
 // Descend and Walk work on a store that addresses only roots.
 func TestDescendAndWalkOnBundles(t *testing.T) {
-	leaf, mid, root := closureOf(t)
+	leaf, mid, root := dirtest.SmallClosure(t)
 	b, err := dirstore.NewBundles(objectstore.NewMemory(), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func (p partial) GetRecursive(context.Context, castore.Digest) iter.Seq2[*castor
 // Read refuses a closure that lacks its root or a directory it refers to,
 // even from a store that does not say so itself.
 func TestReadChecksComplete(t *testing.T) {
-	leaf, mid, root := closureOf(t)
+	leaf, mid, root := dirtest.SmallClosure(t)
 	for name, dirs := range map[string][]*castore.Directory{
 		"unknown root": nil,
 		"missing leaf": {root, mid},
@@ -98,26 +98,10 @@ func TestReadChecksComplete(t *testing.T) {
 	}
 }
 
-// countingGets counts Get and GetRecursive calls.
-type countingGets struct {
-	castore.DirectoryService
-	gets, recursive int
-}
-
-func (c *countingGets) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
-	c.gets++
-	return c.DirectoryService.Get(ctx, d)
-}
-
-func (c *countingGets) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
-	c.recursive++
-	return c.DirectoryService.GetRecursive(ctx, root)
-}
-
 // Descend asks a store that declares it addresses only roots for no
 // subdirectory by Get, and one that addresses all for no closure.
 func TestDescendFollowsAddressing(t *testing.T) {
-	leaf, mid, root := closureOf(t)
+	leaf, mid, root := dirtest.SmallClosure(t)
 	b, err := dirstore.NewBundles(objectstore.NewMemory(), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -125,19 +109,19 @@ func TestDescendFollowsAddressing(t *testing.T) {
 	defer b.Close()
 	for _, tc := range []struct {
 		s                   castore.DirectoryService
-		gets, recursiveGets int
+		gets, recursiveGets int64
 	}{
 		{b, 1, 1},
 		{dirstore.NewMemory(), 3, 0},
 	} {
 		dirtest.MustPut(t, tc.s, leaf, mid, root)
-		c := &countingGets{DirectoryService: tc.s}
+		c := &dirtest.Counting{DirectoryService: tc.s}
 		n, err := closure.Descend(t.Context(), c, root.Digest(), "mid/leaf/f")
 		if err != nil || n != castore.FileNode(castore.EmptyDigest, 0, false) {
 			t.Fatalf("%v: Descend = %v, %v", tc.s.Addressing(), n, err)
 		}
-		if c.gets != tc.gets || c.recursive != tc.recursiveGets {
-			t.Errorf("%v: Descend made %d Gets and %d GetRecursives, want %d and %d", tc.s.Addressing(), c.gets, c.recursive, tc.gets, tc.recursiveGets)
+		if c.Gets.Load() != tc.gets || c.Recursive.Load() != tc.recursiveGets {
+			t.Errorf("%v: Descend made %d Gets and %d GetRecursives, want %d and %d", tc.s.Addressing(), c.Gets.Load(), c.Recursive.Load(), tc.gets, tc.recursiveGets)
 		}
 	}
 }

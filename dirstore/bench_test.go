@@ -9,6 +9,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
 )
@@ -151,13 +152,7 @@ func benchServices() []benchService {
 }
 
 func benchPut(b *testing.B, s castore.DirectoryService, closure []*castore.Directory) castore.Digest {
-	p := s.NewPutter(b.Context())
-	for _, d := range closure {
-		if err := p.Put(d); err != nil {
-			b.Fatal(err)
-		}
-	}
-	root, err := p.Close()
+	root, err := dirtest.Put(b.Context(), s, closure...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,35 +11,20 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/dirstore"
+	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/objectstore"
 )
-
-func dir(t testing.TB, es ...castore.Entry) *castore.Directory {
-	d, err := castore.NewDirectory(es...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 func zstdOf(b []byte) []byte {
 	enc, _ := zstd.NewWriter(nil)
 	return enc.EncodeAll(b, nil)
 }
 
-// closureOf returns leaf, mid, root (root refers to mid refers to leaf).
-func closureOf(t testing.TB) (leaf, mid, root *castore.Directory) {
-	leaf = dir(t, castore.Entry{Name: "f", Node: castore.FileNode(castore.EmptyDigest, 0, false)})
-	mid = dir(t, castore.Entry{Name: "leaf", Node: leaf.Node()})
-	root = dir(t, castore.Entry{Name: "mid", Node: mid.Node()}, castore.Entry{Name: "l", Node: castore.SymlinkNode("t")})
-	return
-}
-
 // Every way a bundle can be bad gives an error and yields nothing after
 // it; nothing unverified is ever yielded.
 func TestHostileBundles(t *testing.T) {
-	leaf, mid, root := closureOf(t)
-	other := dir(t, castore.Entry{Name: "o", Node: castore.SymlinkNode("x")})
+	leaf, mid, root := dirtest.SmallClosure(t)
+	other := dirtest.MustDir(t, castore.Entry{Name: "o", Node: castore.SymlinkNode("x")})
 	good := dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf})
 	huge := binary.BigEndian.AppendUint32(nil, 1<<31)
 	for _, tc := range []struct {
@@ -91,7 +76,7 @@ func TestHostileBundles(t *testing.T) {
 //
 //	go test ./dirstore -run '^$' -fuzz FuzzReadBundle -fuzztime 1m
 func FuzzReadBundle(f *testing.F) {
-	leaf, mid, root := closureOf(f)
+	leaf, mid, root := dirtest.SmallClosure(f)
 	f.Add(zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root, mid, leaf})))
 	f.Add(zstdOf(dirstore.AppendBundle(nil, []*castore.Directory{root})))
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd})
@@ -117,7 +102,7 @@ func FuzzReadBundle(f *testing.F) {
 // (a decompression bomb) is refused, and what is allocated for it stays
 // bounded by the frame bound and the decoder's window limit.
 func TestBundleDecompressionBomb(t *testing.T) {
-	_, _, root := closureOf(t)
+	_, _, root := dirtest.SmallClosure(t)
 	for _, tc := range []struct {
 		name   string
 		window int

@@ -34,27 +34,11 @@ func TestCacheEmbeddedNearBundlesFar(t *testing.T) {
 	}, dirtest.Options{PutLeavesOnly: true})
 }
 
-// countingDirs counts GetRecursive and Get calls.
-type countingDirs struct {
-	castore.DirectoryService
-	gets, recursive int
-}
-
-func (c *countingDirs) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
-	c.gets++
-	return c.DirectoryService.Get(ctx, d)
-}
-
-func (c *countingDirs) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
-	c.recursive++
-	return c.DirectoryService.GetRecursive(ctx, root)
-}
-
 // A closure that is only in far is read once, whole, and then served from
 // near, subdirectories included.
 func TestCacheFillsNear(t *testing.T) {
-	leaf, mid, root := closureOf(t)
-	far := &countingDirs{DirectoryService: bundles(t, objectstore.NewMemory())}
+	leaf, mid, root := dirtest.SmallClosure(t)
+	far := &dirtest.Counting{DirectoryService: bundles(t, objectstore.NewMemory())}
 	dirtest.MustPut(t, far, leaf, mid, root)
 	near := dirstore.NewMemory()
 	c := dirstore.NewCache(near, far)
@@ -66,7 +50,8 @@ func TestCacheFillsNear(t *testing.T) {
 	if err != nil || got.Digest() != root.Digest() {
 		t.Fatalf("Get(root) = %v, %v", got, err)
 	}
-	far.gets, far.recursive = 0, 0
+	far.Gets.Store(0)
+	far.Recursive.Store(0)
 	for _, d := range []*castore.Directory{root, mid, leaf} {
 		if got, err := c.Get(t.Context(), d.Digest()); err != nil || got.Digest() != d.Digest() {
 			t.Fatalf("Get(%s) after the fill: %v", d.Digest(), err)
@@ -82,8 +67,8 @@ func TestCacheFillsNear(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("GetRecursive yielded %d directories, want 3", n)
 	}
-	if far.gets+far.recursive != 0 {
-		t.Errorf("reads after the fill asked far %d times, want 0", far.gets+far.recursive)
+	if far.Gets.Load()+far.Recursive.Load() != 0 {
+		t.Errorf("reads after the fill asked far %d times, want 0", far.Gets.Load()+far.Recursive.Load())
 	}
 }
 
@@ -106,8 +91,8 @@ func (b badFar) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2
 // A far that answers with a bad closure is an error, and near is left
 // without any of it.
 func TestCacheRefusesBadFar(t *testing.T) {
-	leaf, mid, root := closureOf(t)
-	other := dir(t, castore.Entry{Name: "o", Node: castore.SymlinkNode("x")})
+	leaf, mid, root := dirtest.SmallClosure(t)
+	other := dirtest.MustDir(t, castore.Entry{Name: "o", Node: castore.SymlinkNode("x")})
 	for name, dirs := range map[string][]*castore.Directory{
 		"leaves first": {leaf, mid, root},
 		"missing leaf": {root, mid},

@@ -43,47 +43,8 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// MustDir builds a directory of es, failing t if they do not make one.
-func MustDir(t testing.TB, es ...castore.Entry) *castore.Directory {
-	t.Helper()
-	d, err := castore.NewDirectory(es...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func file(name string, seed int) castore.Entry {
 	return castore.Entry{Name: castore.PathComponent(name), Node: castore.FileNode(castore.Sum([]byte(fmt.Sprint(seed))), uint64(seed), seed%2 == 0)}
-}
-
-// Sub is an entry name for the directory d.
-func Sub(name string, d *castore.Directory) castore.Entry {
-	return castore.Entry{Name: castore.PathComponent(name), Node: d.Node()}
-}
-
-// put sends dirs (leaves first) through one putter.
-func put(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) (castore.Digest, error) {
-	t.Helper()
-	p := s.NewPutter(ctx(t))
-	for _, d := range dirs {
-		if err := p.Put(d); err != nil {
-			p.Close()
-			return castore.Digest{}, err
-		}
-	}
-	return p.Close()
-}
-
-// MustPut sends dirs (leaves first) through one putter of s and returns
-// the root, failing t if s refuses them.
-func MustPut(t *testing.T, s castore.DirectoryService, dirs ...*castore.Directory) castore.Digest {
-	t.Helper()
-	root, err := put(t, s, dirs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 // collect runs GetRecursive and returns the digests in order.
