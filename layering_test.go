@@ -73,7 +73,7 @@ var testSupport = []string{"chunkstore/blobtest", "dirstore/dirtest", "objectsto
 // cloud SDK, so that a gRPC client, a mount or an importer links none;
 // cloudSDKs are the SDKs' import path prefixes.
 var (
-	noCloud   = []string{"", "closure", "castorepb", "chunkfmt", "grpcapi", "ingest", "fusefront"}
+	noCloud   = []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "grpcapi", "ingest", "fusefront"}
 	cloudSDKs = []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "cloud.google.com/go/storage", "cloud.google.com/go/bigtable", "google.golang.org/api/"}
 )
 
