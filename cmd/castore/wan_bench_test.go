@@ -321,3 +321,84 @@ func BenchmarkWANPrefetchDemand(b *testing.B) {
 		b.ReportMetric(float64(rss>>20), "prefetch-tree-peak-RSS-MiB")
 	}
 }
+
+// importTime times `castore import` of src into the store at addr.
+func importTime(b *testing.B, addr, src string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	importRoot(b, addr, src)
+	return time.Since(start)
+}
+
+// BenchmarkWANWrite measures imports over a link with a 10 ms round trip
+// and 50 MB/s against loopback (each into a fresh server): src/crypto and
+// GOROOT, a re-import of unchanged GOROOT, a 96 MiB file re-imported with
+// 1 MiB changed in the middle, and GOROOT through a frontend whose MinIO
+// is behind the link against one with MinIO on loopback.
+func BenchmarkWANWrite(b *testing.B) {
+	wanBench(b)
+	gr := goroot(b)
+	crypto := filepath.Join(gr, "src", "crypto")
+	tp := testenv.Toxiproxy(b)
+	fresh := func(slow bool) string {
+		srv := startServeChild(b, filepath.Join(b.TempDir(), "server"))
+		if !slow {
+			return srv.addr
+		}
+		link := tp.Link(b, strings.TrimPrefix(srv.addr, "grpc+http://"))
+		link.SetRTT(b, 10*time.Millisecond)
+		link.SetBandwidth(b, 50_000_000)
+		return grpcAddr(link.Addr)
+	}
+	rtt := 10 * time.Millisecond
+	for b.Loop() {
+		for _, src := range []struct{ name, dir string }{{"src/crypto", crypto}, {"GOROOT", gr}} {
+			loop := importTime(b, fresh(false), src.dir)
+			slowAddr := fresh(true)
+			slow := importTime(b, slowAddr, src.dir)
+			wanReport(b, "import of "+src.name+" into a fresh server, 50 MB/s", rtt, slow, loop)
+			if src.name == "GOROOT" {
+				again := importTime(b, slowAddr, src.dir)
+				b.Logf("%-58s rtt %-5v %8.2fs  = %5.2fx a first import over loopback (%.2fs)", "re-import of unchanged GOROOT", rtt, again.Seconds(), again.Seconds()/loop.Seconds(), loop.Seconds())
+				b.ReportMetric(again.Seconds()/loop.Seconds(), "reimport-GOROOT@10ms/first-import-loopback")
+			}
+		}
+
+		dir := filepath.Join(b.TempDir(), "big")
+		os.MkdirAll(dir, 0o755)
+		file := filepath.Join(dir, "big.bin")
+		data := randomFile(b, file, 96<<20, 7)
+		addr := fresh(true)
+		first := importTime(b, addr, dir)
+		copy(data[48<<20:], randomFile(b, filepath.Join(b.TempDir(), "patch"), 1<<20, 8))
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		second := importTime(b, addr, dir)
+		b.Logf("%-58s rtt %-5v %8.2fs  = %5.2fx its first import (%.2fs)", "re-import of 96 MiB with 1 MiB changed, 50 MB/s", rtt, second.Seconds(), second.Seconds()/first.Seconds(), first.Seconds())
+		b.ReportMetric(second.Seconds()/first.Seconds(), "reimport-96MiB-1MiB-changed/first")
+	}
+	b.Run("frontend", func(b *testing.B) {
+		m := testenv.MinIO(b)
+		m.SetEnv(b)
+		link := tp.Link(b, strings.TrimPrefix(m.Endpoint, "http://"))
+		link.SetRTT(b, rtt)
+		s3URL := func(endpoint, prefix string) string {
+			q := url.Values{}
+			q.Set("endpoint", endpoint)
+			q.Set("region", m.Region)
+			q.Set("force_path_style", "true")
+			return "objectstore+" + (&url.URL{Scheme: "s3", Host: m.Bucket, Path: "/" + prefix, RawQuery: q.Encode()}).String()
+		}
+		frontend := func(endpoint, prefix string) string {
+			return startServeChild(b, filepath.Join(b.TempDir(), "server"),
+				"--blob-service-addr", s3URL(endpoint, prefix+"/blobs"),
+				"--directory-service-addr", s3URL(endpoint, prefix+"/dirs")).addr
+		}
+		for b.Loop() {
+			loop := importTime(b, frontend(m.Endpoint, "a"), gr)
+			slow := importTime(b, frontend("http://"+link.Addr, "b"), gr)
+			wanReport(b, "import of GOROOT through a frontend, MinIO behind", rtt, slow, loop)
+		}
+	})
+}
