@@ -1,6 +1,10 @@
 package castore
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"io"
+)
 
 // BatchChunkReader is a BlobService that hands over many chunks as stored
 // (zstd-compressed) in few calls: a remote store sends them on one round
@@ -56,4 +60,40 @@ func ReadBlobs(ctx context.Context, s BlobService, blobs []ChunkMeta, fn func(b 
 		return c.ReadBlobs(ctx, blobs, fn)
 	}
 	return unsupported("read blobs in a batch", s)
+}
+
+// SizedOpener is a BlobService that opens a blob faster when told its
+// size (from the file node that names it): a remote one asks for a blob
+// small enough to be one chunk in one call, skipping the Stat that Open
+// needs to find its chunks. The size is checked, never trusted: a blob
+// of another size is an error wrapping ErrCorrupt.
+type SizedOpener interface {
+	OpenSized(ctx context.Context, d Digest, size uint64) (BlobReader, error)
+}
+
+// OpenSized opens blob d of the given size with s's OpenSized, or with
+// Open for a service without one.
+func OpenSized(ctx context.Context, s BlobService, d Digest, size uint64) (BlobReader, error) {
+	if o, ok := s.(SizedOpener); ok {
+		return o.OpenSized(ctx, d, size)
+	}
+	return s.Open(ctx, d)
+}
+
+// CheckedSize returns r if the blob it reads has exactly size bytes, and
+// otherwise closes it and returns an error naming both sizes (wrapping
+// ErrCorrupt). It seeks to find out, which costs a chunked reader no read.
+func CheckedSize(r BlobReader, d Digest, size uint64) (BlobReader, error) {
+	n, err := r.Seek(0, io.SeekEnd)
+	if err == nil && uint64(n) != size {
+		err = fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", d, n, size, ErrCorrupt)
+	}
+	if err == nil {
+		_, err = r.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }

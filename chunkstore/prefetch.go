@@ -36,6 +36,13 @@ var _ castore.Prefetcher = (*NearFar)(nil)
 // unsupported (castore.ErrUnsupported); a near that cannot take
 // compressed chunks likewise.
 func (nf *NearFar) Prefetch(ctx context.Context, blobs []castore.ChunkMeta) error {
+	return nf.fetchInto(ctx, blobs, true)
+}
+
+// fetchInto brings blobs into near in batches: ahead of their reads
+// (prefetch: behind demand reads, and counted), or for a read that waits
+// for it (OpenSized).
+func (nf *NearFar) fetchInto(ctx context.Context, blobs []castore.ChunkMeta, ahead bool) error {
 	if _, ok := nf.far.(castore.BatchChunkReader); !ok {
 		return fmt.Errorf("prefetch: far cannot read chunks in batches: %w", errors.ErrUnsupported)
 	}
@@ -45,7 +52,7 @@ func (nf *NearFar) Prefetch(ctx context.Context, blobs []castore.ChunkMeta) erro
 		if len(batch) == 0 {
 			return nil
 		}
-		err := nf.prefetchBatch(ctx, batch)
+		err := nf.prefetchBatch(ctx, batch, ahead)
 		batch, bytes = batch[:0], 0
 		return err
 	}
@@ -78,8 +85,10 @@ func (nf *NearFar) PrefetchStats() castore.PrefetchStats {
 
 // prefetchBatch fetches one batch from far into near, once no demand read
 // is fetching from far.
-func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta) error {
-	if err := nf.demand.waitIdle(ctx); err != nil {
+func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta, ahead bool) error {
+	if !ahead {
+		// A reader waits for it: no waiting behind other readers.
+	} else if err := nf.demand.waitIdle(ctx); err != nil {
 		return err
 	}
 	ds := make([]castore.Digest, len(batch))
@@ -109,15 +118,19 @@ func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta)
 			nf.o.Logger.Warn("prefetch: near cache cannot take a chunk", "chunk", d.String(), "err", err)
 			return nil
 		}
-		nf.prefetched.add(d, sizes[d])
+		if ahead {
+			nf.prefetched.add(d, sizes[d])
+		}
 		n++
 		bytes += int64(sizes[d])
 		return nil
 	})
 	if err == nil && len(split) > 0 {
-		err = nf.prefetchSplit(ctx, split)
+		err = nf.prefetchSplit(ctx, split, ahead)
 	}
-	nf.m.prefetch(ctx, n, bytes)
+	if ahead {
+		nf.m.prefetch(ctx, n, bytes)
+	}
 	if err != nil {
 		return fmt.Errorf("prefetch: far: %w", err)
 	}
@@ -133,7 +146,7 @@ const prefetchSplitLists = 8
 // verified, then their indexes, so that reading them is local. A blob
 // far does not know, or whose chunks do not all arrive, is left to its
 // reader.
-func (nf *NearFar) prefetchSplit(ctx context.Context, blobs []castore.ChunkMeta) error {
+func (nf *NearFar) prefetchSplit(ctx context.Context, blobs []castore.ChunkMeta, ahead bool) error {
 	lists := make([][]castore.ChunkMeta, len(blobs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(prefetchSplitLists)
@@ -211,7 +224,9 @@ func (nf *NearFar) prefetchSplit(ctx context.Context, blobs []castore.ChunkMeta)
 		if err := castore.PutIndex(ctx, nf.near, b.Digest, chunks); err != nil {
 			continue // its reader reads the list from far, the chunks from near
 		}
-		nf.prefetched.add(b.Digest, b.Size)
+		if ahead {
+			nf.prefetched.add(b.Digest, b.Size)
+		}
 		nf.pending.finish(b.Digest)
 	}
 	return nil
@@ -363,4 +378,33 @@ func totalSize(chunks []castore.ChunkMeta) uint64 {
 		n += cm.Size
 	}
 	return n
+}
+
+// sizedOpenMax is the largest blob OpenSized fetches in one batch.
+const sizedOpenMax = 1 << 20
+
+var _ castore.SizedOpener = (*NearFar)(nil)
+
+// OpenSized opens a blob of the given size through the cache. One that
+// near lacks and that is small (at most 1 MiB) is brought from far in one
+// batch (one call for a blob far keeps as one chunk, instead of a chunk
+// list and then the chunk), then read from near; anything else opens as
+// Open does. The size is checked against the blob's.
+func (nf *NearFar) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
+	if d != castore.EmptyDigest && size <= sizedOpenMax {
+		if err := nf.pending.wait(ctx, d); err != nil {
+			return nil, err
+		}
+		if ok, err := nf.near.Has(ctx, d); err == nil && !ok {
+			if _, batches := nf.far.(castore.BatchChunkReader); batches {
+				// A failure here leaves the blob to Open.
+				nf.fetchInto(ctx, []castore.ChunkMeta{{Digest: d, Size: size}}, false)
+			}
+		}
+	}
+	r, err := nf.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return castore.CheckedSize(r, d, size)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,4 +225,32 @@ func (s *slowChunks) ReadCompressedChunk(ctx context.Context, d castore.Digest) 
 	s.once.Do(func() { s.entered <- struct{}{} })
 	<-s.gate
 	return s.batchingFar.ReadCompressedChunk(ctx, d)
+}
+
+// OpenSized of a small blob near lacks costs far one batch call, and no
+// chunk list; the next read is a near hit. A size that is not the blob's
+// is a corrupt-blob error.
+func TestNearFarOpenSized(t *testing.T) {
+	ctx := t.Context()
+	far := &batchingFar{Chunked: chunked(t, objectstore.NewMemory())}
+	nf := nearFar(t, chunked(t, objectstore.NewMemory()), far, chunkstore.WriteFar)
+	metas, data := putSmall(t, far, 2)
+	r, err := castore.OpenSized(ctx, nf, metas[0].Digest, metas[0].Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if string(got) != string(data[metas[0].Digest]) {
+		t.Fatalf("read %q", got)
+	}
+	if b, s, c := far.batches.Load(), far.singles.Load(), far.chunksCalls.Load(); b != 1 || s != 0 || c != 0 {
+		t.Fatalf("a cold sized open asked far %d batches, %d chunks, %d chunk lists; want 1, 0, 0", b, s, c)
+	}
+	if !blobtest.ReadAndCheck(t, nf, metas[0].Digest, data[metas[0].Digest]) || far.batches.Load() != 1 {
+		t.Fatal("the second read was not a near hit")
+	}
+	if _, err := castore.OpenSized(ctx, nf, metas[1].Digest, metas[1].Size+1); !errors.Is(err, castore.ErrCorrupt) {
+		t.Fatalf("a wrong size: %v", err)
+	}
 }

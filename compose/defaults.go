@@ -152,7 +152,12 @@ var (
 	_ castore.ChunkReaderService    = (*closingBlobs)(nil)
 	_ castore.BatchChunkReader      = (*closingBlobs)(nil)
 	_ castore.BlobBatchReader       = (*closingBlobs)(nil)
+	_ castore.SizedOpener           = (*closingBlobs)(nil)
 )
+
+func (c *closingBlobs) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
+	return castore.OpenSized(ctx, c.BlobService, d, size)
+}
 
 func (c *closingBlobs) ReadCompressedChunks(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, []byte) error) error {
 	return castore.ReadCompressedChunks(ctx, c.BlobService, ds, fn)

@@ -67,7 +67,7 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 		return fuse.ReadResultData(nil), 0
 	}
 	want := int(min(int64(len(dest)), int64(n.node.Size)-off))
-	pr, err := n.f.readers.acquire(ctx, n.f, n.node.Digest)
+	pr, err := n.f.readers.acquire(ctx, n.f, n.node.Digest, n.node.Size)
 	if err != nil {
 		return nil, n.f.errno(err, "fusefront: open blob", "blob", n.node.Digest.String())
 	}

@@ -36,14 +36,14 @@ func newReaderPool(maxIdle int) *readerPool {
 // acquire returns the reader of d, opening it (under the mount's context)
 // if nobody has it open. The caller must release it. A failed open is not
 // kept: the next acquire tries again.
-func (p *readerPool) acquire(ctx context.Context, f *FS, d castore.Digest) (*pooledReader, error) {
+func (p *readerPool) acquire(ctx context.Context, f *FS, d castore.Digest, size uint64) (*pooledReader, error) {
 	p.mu.Lock()
 	pr, ok := p.open[d]
 	if !ok {
 		pr = &pooledReader{d: d, ready: make(chan struct{})}
 		p.open[d] = pr
 		go func() {
-			r, err := call(f.ctx, f, func(ctx context.Context) (castore.BlobReader, error) { return f.blobs.Open(ctx, d) })
+			r, err := call(f.ctx, f, func(ctx context.Context) (castore.BlobReader, error) { return castore.OpenSized(ctx, f.blobs, d, size) })
 			p.mu.Lock()
 			pr.r, pr.err = r, err
 			close(pr.ready)

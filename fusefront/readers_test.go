@@ -49,7 +49,7 @@ func TestReaderPool(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			pr, err := p.acquire(ctx, f, d(1))
+			pr, err := p.acquire(ctx, f, d(1), 0)
 			if err != nil {
 				t.Error(err)
 				return
@@ -63,7 +63,7 @@ func TestReaderPool(t *testing.T) {
 	}
 	// Idle readers beyond the bound are closed, oldest first.
 	for i := byte(2); i <= 4; i++ {
-		pr, err := p.acquire(ctx, f, d(i))
+		pr, err := p.acquire(ctx, f, d(i), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,23 +72,23 @@ func TestReaderPool(t *testing.T) {
 	if o, c := blobs.opens.Load(), blobs.closes.Load(); o != 4 || c != 2 {
 		t.Fatalf("after 4 blobs with 2 idle kept: %d opens, %d closes", o, c)
 	}
-	if pr, _ := p.acquire(ctx, f, d(4)); pr == nil || blobs.opens.Load() != 4 {
+	if pr, _ := p.acquire(ctx, f, d(4), 0); pr == nil || blobs.opens.Load() != 4 {
 		t.Fatal("the most recent blob was not kept open")
 	} else {
 		p.release(pr)
 	}
-	if pr, _ := p.acquire(ctx, f, d(1)); pr == nil || blobs.opens.Load() != 5 {
+	if pr, _ := p.acquire(ctx, f, d(1), 0); pr == nil || blobs.opens.Load() != 5 {
 		t.Fatal("the oldest blob was kept open")
 	} else {
 		p.release(pr)
 	}
 	// A failed open is reported, and retried by the next acquire.
 	blobs.fail.Store(d(9), true)
-	if _, err := p.acquire(ctx, f, d(9)); !errors.Is(err, castore.ErrNotFound) {
+	if _, err := p.acquire(ctx, f, d(9), 0); !errors.Is(err, castore.ErrNotFound) {
 		t.Fatalf("open of a missing blob: %v", err)
 	}
 	blobs.fail.Delete(d(9))
-	pr, err := p.acquire(ctx, f, d(9))
+	pr, err := p.acquire(ctx, f, d(9), 0)
 	if err != nil {
 		t.Fatalf("retry after a failed open: %v", err)
 	}
@@ -98,12 +98,12 @@ func TestReaderPool(t *testing.T) {
 	blobs.gate = make(chan struct{})
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := p.acquire(cctx, f, d(7)); err != errInterrupted {
+	if _, err := p.acquire(cctx, f, d(7), 0); err != errInterrupted {
 		t.Fatalf("interrupted acquire: %v", err)
 	}
 	close(blobs.gate)
 	before := blobs.opens.Load()
-	pr, err = p.acquire(ctx, f, d(7))
+	pr, err = p.acquire(ctx, f, d(7), 0)
 	if err != nil || blobs.opens.Load() != before+1 {
 		t.Fatalf("acquire after an interrupted one: %v, %d opens (before %d)", err, blobs.opens.Load(), before)
 	}

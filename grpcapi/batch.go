@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -313,4 +314,31 @@ func (c *BlobClient) ReadBlobs(ctx context.Context, blobs []castore.ChunkMeta, f
 		}
 	}
 	return nil
+}
+
+// sizedOpenMax is the largest blob OpenSized reads whole in one call.
+const sizedOpenMax = 1 << 20
+
+var _ castore.SizedOpener = (*BlobClient)(nil)
+
+// OpenSized reads a blob of at most 1 MiB whole with one call
+// (ReadBlobs: one batch, or one Read for a blob of several chunks),
+// checking its size; a larger one opens as Open does, its size checked.
+func (c *BlobClient) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
+	if size > sizedOpenMax || d == castore.EmptyDigest {
+		r, err := c.Open(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return castore.CheckedSize(r, d, size)
+	}
+	var data []byte
+	err := c.ReadBlobs(ctx, []castore.ChunkMeta{{Digest: d, Size: size}}, func(_ castore.ChunkMeta, b []byte) error {
+		data = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nopCloser{bytes.NewReader(data)}, nil
 }

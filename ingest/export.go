@@ -169,7 +169,7 @@ func writeBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n ca
 // copyBlob writes the blob of file node n to w, checking its size, and
 // counts it into prog (if set).
 func copyBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n castore.Node, prog *Progress) error {
-	r, err := blobs.Open(ctx, n.Digest)
+	r, err := castore.OpenSized(ctx, blobs, n.Digest, n.Size)
 	if err != nil {
 		return err
 	}

@@ -161,3 +161,7 @@ func (f indexingFar) ReadCompressedChunks(ctx context.Context, ds []castore.Dige
 func (f indexingFar) ReadBlobs(ctx context.Context, blobs []castore.ChunkMeta, fn func(castore.ChunkMeta, []byte) error) error {
 	return castore.ReadBlobs(ctx, f.BlobService, blobs, fn)
 }
+
+func (f indexingFar) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
+	return castore.OpenSized(ctx, f.BlobService, d, size)
+}
