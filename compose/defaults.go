@@ -14,6 +14,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/internal/redact"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -217,7 +218,7 @@ func openObjectStore(ctx context.Context, c *Composition, rawURL string, maxByte
 		f, ok := s.(*objectstore.File)
 		if !ok {
 			s.Close()
-			return nil, fmt.Errorf("max_bytes bounds a file:// store (a cache on local disk), not %s", RedactURL(rawURL))
+			return nil, fmt.Errorf("max_bytes bounds a file:// store (a cache on local disk), not %s", redact.URL(rawURL, redact.NotSecret))
 		}
 		if s, err = objectstore.NewLRU(f, maxBytes, slog.Default()); err != nil {
 			f.Close()

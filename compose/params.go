@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/castore-go/castore/internal/redact"
 )
 
 // Parameters of castore's own service types, as written in a config file.
@@ -136,10 +138,10 @@ func positiveBytes(key, v string) (int64, error) {
 func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", nil, fmt.Errorf("service address %q: %w", RedactURL(raw), errors.Unwrap(err))
+		return "", nil, fmt.Errorf("service address %q: %w", redact.URL(raw, redact.NotSecret), errors.Unwrap(err))
 	}
 	bad := func(format string, args ...any) (string, any, error) {
-		return "", nil, fmt.Errorf("service address %q: %s", RedactURL(raw), fmt.Sprintf(format, args...))
+		return "", nil, fmt.Errorf("service address %q: %s", redact.URL(raw, redact.NotSecret), fmt.Sprintf(format, args...))
 	}
 	switch {
 	case u.Scheme == "memory":
@@ -251,28 +253,4 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 		return bad("no scheme: want e.g. grpc+http://host:port, objectstore+file:///abs/path, bolt:///abs/path.db or memory://")
 	}
 	return bad("unknown scheme %q", u.Scheme)
-}
-
-// RedactURL hides userinfo and any query value that looks secret, for
-// addresses that go into logs and errors.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.LastIndex(raw, "@"); i >= 0 {
-			return "<redacted>" + raw[i:]
-		}
-		return raw
-	}
-	if u.User != nil {
-		u.User = url.User("<redacted>")
-	}
-	q := u.Query()
-	for k := range q {
-		lk := strings.ToLower(k)
-		if strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "password") || strings.Contains(lk, "key") && lk != "key" {
-			q.Set(k, "<redacted>")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }

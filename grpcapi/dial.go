@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/castore-go/castore/internal/redact"
 )
 
 // MaxMessageSize bounds any single message a client or server accepts.
@@ -61,11 +64,11 @@ const (
 // errors.
 func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if !strings.Contains(addr, "://") {
-		return nil, fmt.Errorf("grpc address %q: unknown scheme: write grpc+http://host:port, grpc+https://host:port or grpc+unix:///path.sock", redact(addr))
+		return nil, fmt.Errorf("grpc address %q: unknown scheme: write grpc+http://host:port, grpc+https://host:port or grpc+unix:///path.sock", redacted(addr))
 	}
 	u, err := url.Parse(addr)
 	if err != nil {
-		return nil, fmt.Errorf("grpc address %q: %w", redact(addr), errors.Unwrap(err))
+		return nil, fmt.Errorf("grpc address %q: %w", redacted(addr), errors.Unwrap(err))
 	}
 	q := u.Query()
 	waitConnect := false
@@ -74,13 +77,13 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 	case "1", "true":
 		waitConnect = true
 	default:
-		return nil, fmt.Errorf("grpc address %q: wait-connect must be 0 or 1, got %q", redact(addr), v)
+		return nil, fmt.Errorf("grpc address %q: wait-connect must be 0 or 1, got %q", redacted(addr), v)
 	}
 	q.Del("wait-connect")
 
 	token, err := readToken(q.Get("token-file"))
 	if err != nil {
-		return nil, fmt.Errorf("grpc address %q: %w", redact(addr), err)
+		return nil, fmt.Errorf("grpc address %q: %w", redacted(addr), err)
 	}
 	q.Del("token-file")
 
@@ -90,40 +93,40 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 	switch u.Scheme {
 	case "grpc+unix":
 		if u.Host != "" {
-			return nil, fmt.Errorf("grpc address %q: a unix socket address has no host: write grpc+unix:///abs/path.sock", redact(addr))
+			return nil, fmt.Errorf("grpc address %q: a unix socket address has no host: write grpc+unix:///abs/path.sock", redacted(addr))
 		}
 		if u.Path == "" {
-			return nil, fmt.Errorf("grpc address %q: the socket path is missing", redact(addr))
+			return nil, fmt.Errorf("grpc address %q: the socket path is missing", redacted(addr))
 		}
 		target = "unix://" + u.Path
 	case "grpc+http", "grpc+https":
 		if u.Host == "" {
-			return nil, fmt.Errorf("grpc address %q: host:port is missing", redact(addr))
+			return nil, fmt.Errorf("grpc address %q: host:port is missing", redacted(addr))
 		}
 		if u.Path != "" && u.Path != "/" {
-			return nil, fmt.Errorf("grpc address %q: a path (%q) is not allowed on an http(s) address", redact(addr), u.Path)
+			return nil, fmt.Errorf("grpc address %q: a path (%q) is not allowed on an http(s) address", redacted(addr), u.Path)
 		}
 		if u.Port() == "" {
-			return nil, fmt.Errorf("grpc address %q: the port is missing", redact(addr))
+			return nil, fmt.Errorf("grpc address %q: the port is missing", redacted(addr))
 		}
 		target = "dns:///" + u.Host
 		if u.Scheme == "grpc+https" {
 			cfg, err := clientTLS(q)
 			if err != nil {
-				return nil, fmt.Errorf("grpc address %q: %w", redact(addr), err)
+				return nil, fmt.Errorf("grpc address %q: %w", redacted(addr), err)
 			}
 			creds = credentials.NewTLS(cfg)
 		}
 	default:
-		return nil, fmt.Errorf("grpc address %q: unknown scheme %q (want grpc+unix, grpc+http or grpc+https)", redact(addr), u.Scheme)
+		return nil, fmt.Errorf("grpc address %q: unknown scheme %q (want grpc+unix, grpc+http or grpc+https)", redacted(addr), u.Scheme)
 	}
 	for k := range q {
-		return nil, fmt.Errorf("grpc address %q: unknown option %q", redact(addr), k)
+		return nil, fmt.Errorf("grpc address %q: unknown option %q", redacted(addr), k)
 	}
 
 	if token != "" {
 		if u.Scheme != "grpc+https" && !local {
-			return nil, fmt.Errorf("grpc address %q: refusing to send a token over plain http to a remote host: use grpc+https", redact(addr))
+			return nil, fmt.Errorf("grpc address %q: refusing to send a token over plain http to a remote host: use grpc+https", redacted(addr))
 		}
 		opts = append(opts, WithToken(token, u.Scheme != "grpc+https"))
 	}
@@ -143,14 +146,14 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 	}, opts...)
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("grpc address %q: %w", redact(addr), err)
+		return nil, fmt.Errorf("grpc address %q: %w", redacted(addr), err)
 	}
 	if waitConnect {
 		conn.Connect()
 		for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
 			if !conn.WaitForStateChange(ctx, s) {
 				conn.Close()
-				return nil, fmt.Errorf("connect to %s: %w (last state %s)", redact(addr), ctx.Err(), s)
+				return nil, fmt.Errorf("connect to %s: %w (last state %s)", redacted(addr), ctx.Err(), s)
 			}
 		}
 	}
@@ -189,17 +192,12 @@ func clientTLS(q url.Values) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// redact drops userinfo from an address before it goes into an error.
-func redact(addr string) string {
-	u, err := url.Parse(addr)
-	if err != nil || u.User == nil {
-		if i := strings.Index(addr, "@"); i >= 0 {
-			return "<redacted>" + addr[i:]
-		}
-		return addr
-	}
-	u.User = url.User("<redacted>")
-	return u.String()
+// redacted is what an error may show of an address: no user info, and the
+// values of Dial's own options only (file names and a flag).
+func redacted(addr string) string {
+	return redact.URL(addr, func(param string) bool {
+		return slices.Contains([]string{"ca", "cert", "key", "token-file", "wait-connect"}, param)
+	})
 }
 
 // readToken reads a bearer token from file, or from CASTORE_TOKEN.

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/castore-go/castore/internal/redact"
 )
 
 // Location is a parsed store URL. ParseURL checks everything that can be
@@ -64,11 +66,11 @@ func ParseURL(rawURL string) (Location, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Error repeats the whole URL, credentials and all.
-		return Location{}, fmt.Errorf("objectstore URL %s: not a valid URL", redact(rawURL))
+		return Location{}, fmt.Errorf("objectstore URL %q: not a valid URL", redact.URL(rawURL, nil))
 	}
-	where := redact(rawURL)
+	where := redact.URL(rawURL, nil)
 	fail := func(format string, args ...any) (Location, error) {
-		return Location{}, fmt.Errorf("objectstore URL %s: %s", where, fmt.Sprintf(format, args...))
+		return Location{}, fmt.Errorf("objectstore URL %q: %s", where, fmt.Sprintf(format, args...))
 	}
 	if u.User != nil {
 		return fail("credentials in the URL are not supported; use the environment or the SDK's configuration")
@@ -239,33 +241,6 @@ func cleanPath(p string) string {
 	}
 	return "/" + strings.Join(parts, "/")
 }
-
-// redact returns what an error may show of a store URL: the scheme, host
-// and path, without user info, query or fragment, and truncated.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		scheme, _, ok := strings.Cut(rawURL, ":")
-		if !ok || !schemeRE.MatchString(scheme) {
-			return "(unparsable)"
-		}
-		return scheme + ":(unparsable)"
-	}
-	s := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-	if u.Opaque != "" {
-		s = u.Scheme + ":..."
-	}
-	if u.RawQuery != "" {
-		s += "?..."
-	}
-	const max = 200
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return strconv.Quote(s)
-}
-
-var schemeRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]{0,30}$`)
 
 // errNoRegion is returned for an s3 URL when neither the URL nor the SDK's
 // configuration names a region.

@@ -253,4 +253,4 @@ file URL has a host; write file:///absolute/path file URL needs an absolute path
 sync must be group, each or none no bucket: write bucket/prefix bucket name contains ':' is not a valid bucket name
 region is not a region name (lowercase letters, digits and '-') endpoint must be an http:// or https:// URL with a host and nothing after the path
 force_path_style must be true or false no scheme: use s3://, gs://, file:/// or memory:// unknown scheme : use s3, gs, file or memory
-unknown parameter given more than once invalid key: prefix has an empty path component has a "." or ".." path component contains a control character not valid UTF-8 longer than 1024 bytes`
+unknown parameter given more than once <redacted> invalid key: prefix has an empty path component has a "." or ".." path component contains a control character not valid UTF-8 longer than 1024 bytes`

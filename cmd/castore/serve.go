@@ -22,6 +22,7 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/compose"
 	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/internal/redact"
 )
 
 // storeFlags are the flags every command that opens stores has.
@@ -226,7 +227,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if opts.ConfigFile != "" {
 		log.Info("services", "config", opts.ConfigFile)
 	} else {
-		log.Info("services", "blobs", compose.RedactURL(opts.BlobServiceAddr), "directories", compose.RedactURL(opts.DirectoryServiceAddr))
+		log.Info("services", "blobs", redact.URL(opts.BlobServiceAddr, redact.NotSecret), "directories", redact.URL(opts.DirectoryServiceAddr, redact.NotSecret))
 	}
 	log.Info("access", "tls", *f.tlsCert != "", "mutual_tls", *f.tlsClientCA != "", "tokens", *f.authTokens != "", "read_only", *f.readOnly)
 
