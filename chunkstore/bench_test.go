@@ -27,7 +27,7 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/internal/testenv"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 )
 
 // The benchmark of issue 4. Run it (once; it takes about a minute) with
@@ -325,7 +325,7 @@ func benchChild(specJSON string) error {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
-	fstore, err := objectstore.NewFile(spec.Store, nil)
+	fstore, err := filestore.New(spec.Store, nil)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // counting counts the requests made of a Store.
@@ -69,7 +70,7 @@ func keys(t *testing.T, s objectstore.Store, prefix string) map[string]int64 {
 // to bytes whose BLAKE3 is their key, and the index decodes as a
 // StatBlobResponse listing them.
 func TestLayout(t *testing.T) {
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	c := chunked(t, mem)
 	big := blobtest.Data(3<<20, 1)
 	small := []byte("Hello World!")
@@ -127,7 +128,7 @@ func TestLayout(t *testing.T) {
 // A bucket written by hand in tvix's layout reads back: an index listing
 // chunks compressed by another zstd encoder, and a single-chunk blob.
 func TestReadsHandMadeBucket(t *testing.T) {
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
 	parts := [][]byte{blobtest.Data(100000, 1), blobtest.Data(5, 2), blobtest.Data(300000, 3)}
 	var metas []castore.ChunkMeta
@@ -165,7 +166,7 @@ func TestReadsHandMadeBucket(t *testing.T) {
 // Writing the same 64 MiB twice stores nothing new; one byte inserted in
 // the middle stores at most 3 new chunks.
 func TestDedup(t *testing.T) {
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	c := chunked(t, mem)
 	data := blobtest.Data(64<<20, 64)
 	blobtest.Put(t, c, data)
@@ -186,7 +187,7 @@ func TestDedup(t *testing.T) {
 // Request economy: put-if-absent without HEADs; rewriting known data costs
 // no request per chunk; Has of a stored blob costs one request.
 func TestRequestCounts(t *testing.T) {
-	cnt := &counting{Store: objectstore.NewMemory()}
+	cnt := &counting{Store: memstore.New()}
 	c := chunked(t, cnt)
 	data := blobtest.Data(8<<20, 8)
 	d := blobtest.Put(t, c, data)
@@ -235,32 +236,32 @@ func TestFaults(t *testing.T) {
 	data := blobtest.Data(2<<20, 2)
 	for _, tc := range []struct {
 		name   string
-		damage func(t *testing.T, mem *objectstore.Memory, key string)
+		damage func(t *testing.T, mem *memstore.Store, key string)
 		want   string
 	}{
-		{"corrupted", func(t *testing.T, mem *objectstore.Memory, key string) {
+		{"corrupted", func(t *testing.T, mem *memstore.Store, key string) {
 			r, _ := mem.Get(t.Context(), key)
 			b, _ := io.ReadAll(r)
 			b[len(b)/2] ^= 1
 			mem.Put(t.Context(), key, bytes.NewReader(b))
 		}, "corrupt"},
-		{"missing", func(t *testing.T, mem *objectstore.Memory, key string) { mem.Delete(t.Context(), key) }, "missing"},
-		{"truncated", func(t *testing.T, mem *objectstore.Memory, key string) {
+		{"missing", func(t *testing.T, mem *memstore.Store, key string) { mem.Delete(t.Context(), key) }, "missing"},
+		{"truncated", func(t *testing.T, mem *memstore.Store, key string) {
 			r, _ := mem.Get(t.Context(), key)
 			b, _ := io.ReadAll(r)
 			mem.Put(t.Context(), key, bytes.NewReader(b[:len(b)-10]))
 		}, "decompress"},
-		{"foreign", func(t *testing.T, mem *objectstore.Memory, key string) {
+		{"foreign", func(t *testing.T, mem *memstore.Store, key string) {
 			enc, _ := zstd.NewWriter(nil)
 			mem.Put(t.Context(), key, bytes.NewReader(enc.EncodeAll(blobtest.Data(200000, 9), nil)))
 		}, "corrupt"},
-		{"bomb", func(t *testing.T, mem *objectstore.Memory, key string) {
+		{"bomb", func(t *testing.T, mem *memstore.Store, key string) {
 			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(1<<20))
 			mem.Put(t.Context(), key, bytes.NewReader(enc.EncodeAll(make([]byte, 256<<20), nil)))
 		}, "corrupt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := objectstore.NewMemory()
+			mem := memstore.New()
 			c := chunked(t, mem)
 			d := blobtest.Put(t, c, data)
 			chunks, _ := c.Chunks(t.Context(), d)
@@ -298,7 +299,7 @@ func TestChunkDecompressionBomb(t *testing.T) {
 		enc.Write(zeros)
 	}
 	enc.Close()
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	c := chunked(t, mem)
 	data := blobtest.Data(2<<20, 21)
 	blob := blobtest.Put(t, c, data)
@@ -343,7 +344,7 @@ func TestSmallBlobThreshold(t *testing.T) {
 		data := blobtest.Data(n, uint64(n))
 		var first map[string]int64
 		for _, piece := range []int{n, 1000, minChunk} {
-			mem := objectstore.NewMemory()
+			mem := memstore.New()
 			c := chunked(t, mem)
 			w := c.Create(t.Context())
 			for rest := data; len(rest) > 0; {
@@ -376,7 +377,7 @@ func TestSmallBlobThreshold(t *testing.T) {
 		}
 	}
 
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	c := chunked(t, mem)
 	ctx, cancel := context.WithCancel(t.Context())
 	w := c.Create(ctx)
@@ -398,7 +399,7 @@ func TestSmallBlobThreshold(t *testing.T) {
 // input). Run with -race, this is also the check that the table is
 // never written while read.
 func TestInterleavedWriters(t *testing.T) {
-	c := chunked(t, objectstore.NewMemory())
+	c := chunked(t, memstore.New())
 	a, b := blobtest.Data(3<<20, 31), blobtest.Data(3<<20, 32)
 	done := make(chan error, 1)
 	go func() {

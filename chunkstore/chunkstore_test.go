@@ -8,6 +8,9 @@ import (
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/memstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 )
 
 func TestMemory(t *testing.T) {
@@ -24,12 +27,12 @@ func chunked(t *testing.T, s objectstore.Store) *chunkstore.Chunked {
 }
 
 func TestChunkedOnMemory(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) castore.BlobService { return chunked(t, objectstore.NewMemory()) })
+	blobtest.Run(t, func(t *testing.T) castore.BlobService { return chunked(t, memstore.New()) })
 }
 
 func TestChunkedOnFile(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) castore.BlobService {
-		f, err := objectstore.NewFile(t.TempDir(), nil)
+		f, err := filestore.New(t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +44,7 @@ func TestChunkedOnMinIO(t *testing.T) {
 	m := testenv.MinIO(t)
 	m.SetEnv(t)
 	blobtest.Run(t, func(t *testing.T) castore.BlobService {
-		s, err := objectstore.Open(t.Context(), m.URL(testenv.RandomName("blobs")))
+		s, err := s3store.Open(t.Context(), m.URL(testenv.RandomName("blobs")))
 		if err != nil {
 			t.Fatal(err)
 		}

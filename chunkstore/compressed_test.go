@@ -12,13 +12,14 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // ReadCompressedChunk hands over a chunk's stored object byte for byte,
 // which DecodeChunk turns back into the chunk; a blob of several chunks
 // and an unknown digest are not found.
 func TestReadCompressedChunk(t *testing.T) {
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	c := chunked(t, mem)
 	data := blobtest.Data(2<<20, 7)
 	blob := blobtest.Put(t, c, data)
@@ -103,7 +104,7 @@ func recompress(t *testing.T, s objectstore.Store, chunks []castore.Digest) {
 // chunk is an error (it is not found compressed: Open reads it, and fails)
 // and stays out of near.
 func TestNearFarFillsCompressed(t *testing.T) {
-	nearMem, farMem := objectstore.NewMemory(), objectstore.NewMemory()
+	nearMem, farMem := memstore.New(), memstore.New()
 	near, far := chunked(t, nearMem), chunked(t, farMem)
 	nf, err := chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{})
 	if err != nil {

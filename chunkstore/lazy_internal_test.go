@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // capturing keeps the readers given to PutIfAbsent.
@@ -28,7 +29,7 @@ func (c *capturing) PutIfAbsent(ctx context.Context, key string, r io.Reader) (b
 // does not know it (a fresh process importing the same tree), and a chunk
 // that is stored is stored compressed, readable by another store.
 func TestChunkCompressedOnlyWhenStored(t *testing.T) {
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	data := bytes.Repeat([]byte("castore "), 100_000) // 800 kB: several chunks
 	put := func() *capturing {
 		s := &capturing{Store: mem}

@@ -6,7 +6,7 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // A bounded memory store with room for everything is a BlobService like
@@ -57,7 +57,7 @@ func TestMemoryCacheBound(t *testing.T) {
 // however little near holds: what near dropped comes from far again.
 func TestNearFarMemoryCacheNear(t *testing.T) {
 	near := chunkstore.NewMemoryCache(256 << 10)
-	far := chunked(t, objectstore.NewMemory())
+	far := chunked(t, memstore.New())
 	nf, err := chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{})
 	if err != nil {
 		t.Fatal(err)

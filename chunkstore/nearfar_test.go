@@ -16,6 +16,8 @@ import (
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 )
 
 func nearFar(t *testing.T, near, far castore.BlobService, w chunkstore.WriteTo) *chunkstore.NearFar {
@@ -32,7 +34,7 @@ func TestNearFarMemoryNearMinIOFar(t *testing.T) {
 	for _, w := range []chunkstore.WriteTo{chunkstore.WriteBoth, chunkstore.WriteFar} {
 		t.Run(string(w), func(t *testing.T) {
 			blobtest.Run(t, func(t *testing.T) castore.BlobService {
-				s, err := objectstore.Open(t.Context(), m.URL(testenv.RandomName("blobs")))
+				s, err := s3store.Open(t.Context(), m.URL(testenv.RandomName("blobs")))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -46,7 +48,7 @@ func TestNearFarMemoryNearMinIOFar(t *testing.T) {
 // read-through.
 func TestNearFarChunkedReadThrough(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) castore.BlobService {
-		return nearFar(t, chunked(t, objectstore.NewMemory()), chunked(t, objectstore.NewMemory()), chunkstore.WriteFar)
+		return nearFar(t, chunked(t, memstore.New()), chunked(t, memstore.New()), chunkstore.WriteFar)
 	})
 }
 
@@ -65,8 +67,8 @@ func TestParseWriteTo(t *testing.T) {
 // second read of the same blob makes no request of far; and far is asked
 // only for the chunks near lacks.
 func TestNearFarReadThrough(t *testing.T) {
-	farStore := &counting{Store: objectstore.NewMemory()}
-	nearStore := objectstore.NewMemory()
+	farStore := &counting{Store: memstore.New()}
+	nearStore := memstore.New()
 	far := chunked(t, farStore)
 	data := blobtest.Data(4<<20, 11)
 	d := blobtest.Put(t, far, data)
@@ -104,12 +106,12 @@ func TestNearFarReadThrough(t *testing.T) {
 
 // Many readers of the same missing blob fetch each chunk from far once.
 func TestNearFarConcurrentReadersFetchOnce(t *testing.T) {
-	farStore := &counting{Store: objectstore.NewMemory()}
+	farStore := &counting{Store: memstore.New()}
 	far := chunked(t, farStore)
 	data := blobtest.Data(3<<20, 12)
 	d := blobtest.Put(t, far, data)
 	chunks, _ := far.Chunks(t.Context(), d)
-	nf := nearFar(t, chunked(t, objectstore.NewMemory()), chunked(t, farStore), chunkstore.WriteBoth)
+	nf := nearFar(t, chunked(t, memstore.New()), chunked(t, farStore), chunkstore.WriteBoth)
 	farStore.reset()
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -150,11 +152,11 @@ func (f *failAfter) Get(ctx context.Context, key string) (io.ReadCloser, error) 
 // Far failing during a read is an error (never wrong or short bytes), and
 // near holds only verified chunks, and no index, afterwards.
 func TestNearFarFarFails(t *testing.T) {
-	farMem := objectstore.NewMemory()
+	farMem := memstore.New()
 	data := blobtest.Data(4<<20, 13)
 	d := blobtest.Put(t, chunked(t, farMem), data)
 	chunks, _ := chunked(t, farMem).Chunks(t.Context(), d)
-	nearStore := objectstore.NewMemory()
+	nearStore := memstore.New()
 	far := &failAfter{Store: farMem, n: 3} // the index and two chunks
 	nf, err := chunkstore.NewNearFar(chunked(t, nearStore), chunked(t, far), chunkstore.NearFarOptions{ReadAhead: 1})
 	if err != nil {
@@ -243,11 +245,11 @@ func (g *gated) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 // A reader that gives up does not fail another reader sharing its fetch
 // from far.
 func TestNearFarSharedFetchOutlivesItsStarter(t *testing.T) {
-	farMem := objectstore.NewMemory()
+	farMem := memstore.New()
 	data := blobtest.Data(1<<20, 15)
 	d := blobtest.Put(t, chunked(t, farMem), data)
 	far := &gated{Store: farMem, gate: make(chan struct{})}
-	nf := nearFar(t, chunked(t, objectstore.NewMemory()), chunked(t, far), chunkstore.WriteBoth)
+	nf := nearFar(t, chunked(t, memstore.New()), chunked(t, far), chunkstore.WriteBoth)
 
 	ctxA, cancelA := context.WithCancel(context.Background())
 	ra, err := nf.Open(ctxA, d)

@@ -13,7 +13,7 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // batchingFar is a far store that reads chunks in batches (as a gRPC
@@ -83,8 +83,8 @@ func putSmall(t *testing.T, s castore.BlobService, n int) ([]castore.ChunkMeta, 
 // reader still reads the right bytes from far.
 func TestNearFarPrefetch(t *testing.T) {
 	ctx := t.Context()
-	far := &batchingFar{Chunked: chunked(t, objectstore.NewMemory())}
-	near := chunked(t, objectstore.NewMemory())
+	far := &batchingFar{Chunked: chunked(t, memstore.New())}
+	near := chunked(t, memstore.New())
 	nf := nearFar(t, near, far, chunkstore.WriteFar)
 	metas, data := putSmall(t, far, 300)
 	big := blobtest.Data(3<<20, 2)
@@ -144,7 +144,7 @@ func TestNearFarPrefetch(t *testing.T) {
 		t.Fatalf("a prefetch of what near has made %d batch calls", b)
 	}
 
-	plain := nearFar(t, chunked(t, objectstore.NewMemory()), chunked(t, objectstore.NewMemory()), chunkstore.WriteFar)
+	plain := nearFar(t, chunked(t, memstore.New()), chunked(t, memstore.New()), chunkstore.WriteFar)
 	if err := plain.Prefetch(ctx, metas); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("prefetch from a far that cannot batch: %v", err)
 	}
@@ -153,8 +153,8 @@ func TestNearFarPrefetch(t *testing.T) {
 // A read of a blob whose prefetch batch is on the way waits for the batch
 // and asks far nothing itself.
 func TestNearFarReadWaitsForPrefetch(t *testing.T) {
-	far := &batchingFar{Chunked: chunked(t, objectstore.NewMemory()), entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	nf := nearFar(t, chunked(t, objectstore.NewMemory()), far, chunkstore.WriteFar)
+	far := &batchingFar{Chunked: chunked(t, memstore.New()), entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	nf := nearFar(t, chunked(t, memstore.New()), far, chunkstore.WriteFar)
 	metas, data := putSmall(t, far, 3)
 	done := make(chan error, 1)
 	go func() { done <- nf.Prefetch(context.Background(), metas) }()
@@ -181,10 +181,10 @@ func TestNearFarReadWaitsForPrefetch(t *testing.T) {
 // A prefetch batch waits while a demand read of a split blob is fetching
 // its chunks from far.
 func TestNearFarPrefetchYieldsToDemand(t *testing.T) {
-	store := chunked(t, objectstore.NewMemory())
+	store := chunked(t, memstore.New())
 	gate := make(chan struct{})
 	far := &slowChunks{batchingFar: &batchingFar{Chunked: store}, gate: gate, entered: make(chan struct{}, 1)}
-	nf := nearFar(t, chunked(t, objectstore.NewMemory()), far, chunkstore.WriteFar)
+	nf := nearFar(t, chunked(t, memstore.New()), far, chunkstore.WriteFar)
 	metas, _ := putSmall(t, store, 3)
 	big := blobtest.Data(3<<20, 5)
 	bigD := blobtest.Put(t, store, big)
@@ -232,8 +232,8 @@ func (s *slowChunks) ReadCompressedChunk(ctx context.Context, d castore.Digest) 
 // is a corrupt-blob error.
 func TestNearFarOpenSized(t *testing.T) {
 	ctx := t.Context()
-	far := &batchingFar{Chunked: chunked(t, objectstore.NewMemory())}
-	nf := nearFar(t, chunked(t, objectstore.NewMemory()), far, chunkstore.WriteFar)
+	far := &batchingFar{Chunked: chunked(t, memstore.New())}
+	nf := nearFar(t, chunked(t, memstore.New()), far, chunkstore.WriteFar)
 	metas, data := putSmall(t, far, 2)
 	r, err := castore.OpenSized(ctx, nf, metas[0].Digest, metas[0].Size)
 	if err != nil {

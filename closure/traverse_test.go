@@ -11,13 +11,13 @@ import (
 	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // Descend and Walk work on a store that addresses only roots.
 func TestDescendAndWalkOnBundles(t *testing.T) {
 	leaf, mid, root := dirtest.SmallClosure(t)
-	b, err := dirstore.NewBundles(objectstore.NewMemory(), 0)
+	b, err := dirstore.NewBundles(memstore.New(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestReadChecksComplete(t *testing.T) {
 // subdirectory by Get, and one that addresses all for no closure.
 func TestDescendFollowsAddressing(t *testing.T) {
 	leaf, mid, root := dirtest.SmallClosure(t)
-	b, err := dirstore.NewBundles(objectstore.NewMemory(), 0)
+	b, err := dirstore.NewBundles(memstore.New(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

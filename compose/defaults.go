@@ -16,11 +16,16 @@ import (
 	"github.com/castore-go/castore/grpcapi"
 	"github.com/castore-go/castore/internal/redact"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/gcsstore"
+	"github.com/castore-go/castore/objectstore/memstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 )
 
 // DefaultRegistry returns a registry of castore's own service types.
 func DefaultRegistry() *Registry {
 	r := NewRegistry()
+	stores := objectstore.NewRegistry(s3store.Backend(), gcsstore.Backend(), filestore.Backend(), memstore.Backend())
 	RegisterBlobService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryBlobParams) (castore.BlobService, error) {
 		if err := checkMaxBytes(p.MaxBytes); err != nil {
 			return nil, err
@@ -34,7 +39,7 @@ func DefaultRegistry() *Registry {
 		return dirstore.NewMemory(), nil
 	})
 	RegisterBlobService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreBlobParams) (castore.BlobService, error) {
-		s, err := openObjectStore(ctx, c, p.URL, p.MaxBytes)
+		s, err := openObjectStore(ctx, c, stores, p.URL, p.MaxBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +63,7 @@ func DefaultRegistry() *Registry {
 		return dirstore.OpenEmbedded(p.Path)
 	})
 	RegisterDirectoryService(r, "objectstore", func(ctx context.Context, c *Composition, p *ObjectStoreDirectoryParams) (castore.DirectoryService, error) {
-		s, err := openObjectStore(ctx, c, p.URL, 0)
+		s, err := openObjectStore(ctx, c, stores, p.URL, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -193,8 +198,6 @@ type closingDirs struct {
 
 func (c *closingDirs) Close() error { return c.conn.Close() }
 
-// openObjectStore opens an object store URL, each call bounded by the
-// composition's backend timeout and instrumented with a span and metrics.
 // checkMaxBytes refuses a negative max_bytes parameter.
 func checkMaxBytes(n int64) error {
 	if n < 0 {
@@ -203,24 +206,27 @@ func checkMaxBytes(n int64) error {
 	return nil
 }
 
-func openObjectStore(ctx context.Context, c *Composition, rawURL string, maxBytes int64) (objectstore.Store, error) {
+// openObjectStore opens an object store URL with the backends of stores,
+// each call bounded by the composition's backend timeout and instrumented
+// with a span and metrics. A file:// store with maxBytes > 0 is an LRU.
+func openObjectStore(ctx context.Context, c *Composition, stores *objectstore.Registry, rawURL string, maxBytes int64) (objectstore.Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("url is required")
 	}
 	if err := checkMaxBytes(maxBytes); err != nil {
 		return nil, err
 	}
-	s, err := objectstore.Open(ctx, rawURL)
+	s, err := stores.Open(ctx, rawURL)
 	if err != nil {
 		return nil, err
 	}
 	if maxBytes > 0 {
-		f, ok := s.(*objectstore.File)
+		f, ok := s.(*filestore.Store)
 		if !ok {
 			s.Close()
 			return nil, fmt.Errorf("max_bytes bounds a file:// store (a cache on local disk), not %s", redact.URL(rawURL, redact.NotSecret))
 		}
-		if s, err = objectstore.NewLRU(f, maxBytes, slog.Default()); err != nil {
+		if s, err = filestore.NewLRU(f, maxBytes, slog.Default()); err != nil {
 			f.Close()
 			return nil, err
 		}

@@ -34,7 +34,7 @@ type ObjectStoreBlobParams struct {
 	// 256 KiB).
 	AvgChunkSize int `yaml:"avg_chunk_size"`
 	// MaxBytes, for a file:// store only, keeps it within that many bytes,
-	// evicting the least recently read objects (objectstore.LRU): a near
+	// evicting the least recently read objects (filestore.LRU): a near
 	// cache, never a store of record. 0 keeps everything.
 	MaxBytes int64 `yaml:"max_bytes"`
 }

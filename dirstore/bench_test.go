@@ -11,7 +11,7 @@ import (
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/internal/testenv"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 )
 
 // The benchmark of issue 5. Run it with
@@ -137,7 +137,7 @@ func benchServices() []benchService {
 			return e
 		}},
 		{"bundles-file", func(b *testing.B) castore.DirectoryService {
-			f, err := objectstore.NewFile(b.TempDir(), nil)
+			f, err := filestore.New(b.TempDir(), nil)
 			if err != nil {
 				b.Fatal(err)
 			}

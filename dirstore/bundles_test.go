@@ -12,7 +12,7 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 func zstdOf(b []byte) []byte {
@@ -46,7 +46,7 @@ func TestHostileBundles(t *testing.T) {
 		{"empty", zstdOf(nil), "reading its length", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := objectstore.NewMemory()
+			mem := memstore.New()
 			mem.Put(t.Context(), dirstore.BundleKey(root.Digest()), bytes.NewReader(tc.object))
 			b := bundles(t, mem)
 			n := 0
@@ -125,7 +125,7 @@ func TestBundleDecompressionBomb(t *testing.T) {
 			if err := enc.Close(); err != nil {
 				t.Fatal(err)
 			}
-			mem := objectstore.NewMemory()
+			mem := memstore.New()
 			mem.Put(t.Context(), dirstore.BundleKey(root.Digest()), bytes.NewReader(obj.Bytes()))
 			b := bundles(t, mem)
 			var before, after runtime.MemStats

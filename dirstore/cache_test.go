@@ -10,7 +10,8 @@ import (
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 func embedded(t *testing.T) *dirstore.Embedded {
@@ -26,7 +27,7 @@ func embedded(t *testing.T) *dirstore.Embedded {
 // closure, although far addresses only roots.
 func TestCacheEmbeddedNearBundlesFar(t *testing.T) {
 	dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
-		f, err := objectstore.NewFile(t.TempDir(), nil)
+		f, err := filestore.New(t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +39,7 @@ func TestCacheEmbeddedNearBundlesFar(t *testing.T) {
 // near, subdirectories included.
 func TestCacheFillsNear(t *testing.T) {
 	leaf, mid, root := dirtest.SmallClosure(t)
-	far := &dirtest.Counting{DirectoryService: bundles(t, objectstore.NewMemory())}
+	far := &dirtest.Counting{DirectoryService: bundles(t, memstore.New())}
 	dirtest.MustPut(t, far, leaf, mid, root)
 	near := dirstore.NewMemory()
 	c := dirstore.NewCache(near, far)

@@ -9,6 +9,9 @@ import (
 	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/memstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 )
 
 func TestMemory(t *testing.T) {
@@ -36,12 +39,12 @@ func bundles(t *testing.T, s objectstore.Store) *dirstore.Bundles {
 }
 
 func TestBundlesOnMemory(t *testing.T) {
-	dirtest.Run(t, func(t *testing.T) castore.DirectoryService { return bundles(t, objectstore.NewMemory()) }, dirtest.Options{RootsOnly: true})
+	dirtest.Run(t, func(t *testing.T) castore.DirectoryService { return bundles(t, memstore.New()) }, dirtest.Options{RootsOnly: true})
 }
 
 func TestBundlesOnFile(t *testing.T) {
 	dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
-		f, err := objectstore.NewFile(t.TempDir(), nil)
+		f, err := filestore.New(t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +56,7 @@ func TestBundlesOnMinIO(t *testing.T) {
 	m := testenv.MinIO(t)
 	m.SetEnv(t)
 	dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
-		s, err := objectstore.Open(t.Context(), m.URL(testenv.RandomName("dirs")))
+		s, err := s3store.Open(t.Context(), m.URL(testenv.RandomName("dirs")))
 		if err != nil {
 			t.Fatal(err)
 		}

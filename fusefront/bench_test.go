@@ -15,7 +15,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/fusefront"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 )
 
 // randReader yields pseudo-random bytes (which do not compress: zstd keeps
@@ -48,7 +48,7 @@ func copyOut(r io.Reader, buf []byte) (int64, error) {
 func BenchmarkSequentialRead(b *testing.B) {
 	requireFUSE(b)
 	const size = 1 << 30
-	files, err := objectstore.NewFile(b.TempDir(), &objectstore.FileOptions{Sync: objectstore.SyncNone})
+	files, err := filestore.New(b.TempDir(), &filestore.Options{Sync: filestore.SyncNone})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/fusefront"
 	"github.com/castore-go/castore/internal/testenv"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // The names and fixtures of tvix's fs/fuse/tests.rs.
@@ -78,7 +78,7 @@ var backends = []struct {
 }{
 	{"memory", func(t testing.TB) stores { return stores{chunkstore.NewMemory(), dirstore.NewMemory()} }},
 	{"chunked", func(t testing.TB) stores {
-		c, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
+		c, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -710,7 +710,7 @@ func TestMissingBlob(t *testing.T) {
 // not opens, reads EIO where the chunk is needed, and the rest reads.
 func TestMissingChunk(t *testing.T) {
 	requireFUSE(t)
-	objs := objectstore.NewMemory()
+	objs := memstore.New()
 	c, err := chunkstore.NewChunked(objs, chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
 	if err != nil {
 		t.Fatal(err)

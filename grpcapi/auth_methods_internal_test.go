@@ -8,7 +8,7 @@ import (
 
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // Every method Register serves that stores data (its name starts with
@@ -16,7 +16,7 @@ import (
 // a new service's writes cannot slip past the token check.
 func TestWriteMethodsListed(t *testing.T) {
 	s := grpc.NewServer()
-	blobs, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{})
+	blobs, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/grpcapi"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 const batchMethod = "/castore.v1.ChunkService/ReadCompressedBatch"
@@ -78,7 +78,7 @@ func readBatch(t *testing.T, cc pb.ChunkServiceClient, ds [][]byte) ([]castore.D
 // an empty batch is an empty stream; a store that keeps no compressed
 // chunks has no ChunkService at all.
 func TestChunkServiceBatchWire(t *testing.T) {
-	big, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 20})
+	big, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

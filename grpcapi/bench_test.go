@@ -22,6 +22,7 @@ import (
 	"github.com/castore-go/castore/grpcapi"
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 )
 
 // realDataSize is the size of the blob BenchmarkE2EBlob moves.
@@ -134,7 +135,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 func embeddedBlobs(b testing.TB) (*chunkstore.Chunked, string) {
 	b.Helper()
 	dir := b.TempDir()
-	s, err := objectstore.Open(context.Background(), "file://"+dir)
+	s, err := filestore.New(dir, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

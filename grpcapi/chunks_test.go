@@ -21,7 +21,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/grpcapi"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // castore.v1.ChunkService on the wire: a chunk comes as its stored zstd
@@ -43,7 +43,7 @@ func TestChunkServiceWire(t *testing.T) {
 	}
 
 	// An incompressible chunk of 3 MiB: more than one message.
-	big, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 20})
+	big, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestBlobClientReadsCompressed(t *testing.T) {
 }
 
 func chunked(t *testing.T) *chunkstore.Chunked {
-	c, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{})
+	c, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

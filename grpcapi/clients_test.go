@@ -20,14 +20,14 @@ import (
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 )
 
 // embeddedDefault is the backend `castore serve` uses with no flags:
 // chunked blobs in a local directory and the embedded directory store.
 func embeddedDefault(t *testing.T) (castore.BlobService, castore.DirectoryService) {
 	dir := t.TempDir()
-	f, err := objectstore.NewFile(filepath.Join(dir, "blobs"), nil)
+	f, err := filestore.New(filepath.Join(dir, "blobs"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

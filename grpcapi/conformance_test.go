@@ -10,7 +10,7 @@ import (
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/grpcapi"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // clientOf serves dirs (and blobs) on a fresh listener and returns clients.
@@ -56,7 +56,7 @@ func TestDirectoryConformance(t *testing.T) {
 		// finds only roots.
 		t.Run(network+"/bundles", func(t *testing.T) {
 			dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
-				b, err := dirstore.NewBundles(objectstore.NewMemory(), 0)
+				b, err := dirstore.NewBundles(memstore.New(), 0)
 				if err != nil {
 					t.Fatal(err)
 				}

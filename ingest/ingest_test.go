@@ -20,7 +20,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/ingest"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // stores returns fresh memory services; dirs counts closures that were
@@ -313,7 +313,7 @@ func TestRoundTripGOROOT(t *testing.T) {
 
 	// Copied into empty stores (chunked blobs this time), it exports
 	// identical again; a second copy sends nothing.
-	toBlobs, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{})
+	toBlobs, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{})
 	must(t, err)
 	toDirs := dirstore.NewMemory()
 	var st ingest.CopyStats

@@ -1,11 +1,12 @@
 package objectstore_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/castore-go/castore/internal/testenv"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/memstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
 
@@ -19,28 +20,14 @@ const (
 	benchInflight = 16
 )
 
-// BenchmarkFilePutIfAbsent writes 2,000 new chunk-sized (64 KiB) objects
-// with PutIfAbsent, 32 at a time, as an import does:
-//
-//	go test -run '^$' -bench FilePutIfAbsent -benchtime 3x ./objectstore/
-func BenchmarkFilePutIfAbsent(b *testing.B) {
-	s, err := objectstore.NewFile(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	storetest.BenchPutIfAbsent(b, s, 2000, 64<<10, 32)
-}
-
-// BenchmarkPutGet/file is the file store with its default group commit.
-// BenchmarkFileSync compares its sync modes, reporting syncfs calls per
-// put for group commit.
+// BenchmarkPutGet/file is the file store with its default group commit;
+// filestore's BenchmarkFileSync compares its sync modes.
 func BenchmarkPutGet(b *testing.B) {
 	b.Run("memory", func(b *testing.B) {
-		storetest.BenchPutGet(b, objectstore.NewMemory(), benchObjects, benchSize, benchInflight)
+		storetest.BenchPutGet(b, memstore.New(), benchObjects, benchSize, benchInflight)
 	})
 	b.Run("file", func(b *testing.B) {
-		s, err := objectstore.NewFile(b.TempDir(), nil)
+		s, err := filestore.New(b.TempDir(), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -50,36 +37,11 @@ func BenchmarkPutGet(b *testing.B) {
 	b.Run("minio", func(b *testing.B) {
 		m := testenv.MinIO(b)
 		m.SetEnv(b)
-		s := openMinIO(b, m, "bench")
+		s, err := s3store.Open(b.Context(), m.URL("bench"))
+		if err != nil {
+			b.Fatal(err)
+		}
 		defer s.Close()
 		storetest.BenchPutGet(b, s, benchObjects, benchSize, benchInflight)
 	})
-}
-
-func BenchmarkFileSync(b *testing.B) {
-	for _, mode := range []struct {
-		name string
-		sync objectstore.FileSync
-	}{
-		{"group", objectstore.SyncGroup},
-		{"each", objectstore.SyncEach},
-		{"none", objectstore.SyncNone},
-	} {
-		for _, size := range []int{4 << 10, benchSize} {
-			for _, inflight := range []int{1, benchInflight} {
-				name := fmt.Sprintf("%s/size=%dKiB/inflight=%d", mode.name, size>>10, inflight)
-				b.Run(name, func(b *testing.B) {
-					s, err := objectstore.NewFile(b.TempDir(), &objectstore.FileOptions{Sync: mode.sync})
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer s.Close()
-					storetest.BenchPutGet(b, s, benchObjects, size, inflight)
-					if mode.sync == objectstore.SyncGroup {
-						b.ReportMetric(float64(objectstore.SyncRounds(s))/float64(b.N*benchObjects), "syncs/put")
-					}
-				})
-			}
-		}
-	}
 }

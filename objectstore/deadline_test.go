@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
 
 func TestDeadlineConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
-		return objectstore.WithDeadline(objectstore.NewMemory(), time.Minute)
+		return objectstore.WithDeadline(memstore.New(), time.Minute)
 	})
 }
 
@@ -66,7 +67,7 @@ func (slowBody) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 // Every call on a backend that does not answer fails, naming the timeout,
 // instead of hanging.
 func TestDeadlineBoundsEveryCall(t *testing.T) {
-	s := objectstore.WithDeadline(hanging{objectstore.NewMemory()}, 50*time.Millisecond)
+	s := objectstore.WithDeadline(hanging{memstore.New()}, 50*time.Millisecond)
 	ctx := context.Background()
 	check := func(op string, err error) {
 		t.Helper()
@@ -85,7 +86,7 @@ func TestDeadlineBoundsEveryCall(t *testing.T) {
 	for _, err := range s.List(ctx, "") {
 		check("List", err)
 	}
-	r, err := objectstore.WithDeadline(slowBody{objectstore.NewMemory()}, 50*time.Millisecond).Get(ctx, "k")
+	r, err := objectstore.WithDeadline(slowBody{memstore.New()}, 50*time.Millisecond).Get(ctx, "k")
 	if err != nil {
 		t.Fatal(err)
 	}

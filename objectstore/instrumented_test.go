@@ -11,13 +11,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
 
 // The decorator is held to the same contract as the backends.
 func TestInstrumentedConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
-		return objectstore.Instrument(objectstore.NewMemory(), "memory")
+		return objectstore.Instrument(memstore.New(), "memory")
 	})
 }
 
@@ -28,7 +29,7 @@ func TestInstrumentedMetrics(t *testing.T) {
 	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
 	t.Cleanup(func() { otel.SetMeterProvider(prev) })
 
-	s := objectstore.Instrument(objectstore.NewMemory(), "memory")
+	s := objectstore.Instrument(memstore.New(), "memory")
 	ctx := context.Background()
 	if err := s.Put(ctx, "a", bytes.NewReader(make([]byte, 1000))); err != nil {
 		t.Fatal(err)

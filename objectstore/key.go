@@ -2,7 +2,6 @@ package objectstore
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -13,12 +12,13 @@ import (
 // MaxKeyLen is the longest key in bytes, the limit of S3 and GCS.
 const MaxKeyLen = 1024
 
-// invalidKeyError says why a key or prefix was refused. It matches
-// castore.ErrInvalid under errors.Is.
-type invalidKeyError string
+// InvalidKeyError says why a key or prefix was refused. It matches
+// castore.ErrInvalid under errors.Is. A backend with a rule of its own (the
+// file store's temporary names) refuses keys with it too.
+type InvalidKeyError string
 
-func (e invalidKeyError) Error() string        { return "invalid key: " + string(e) }
-func (e invalidKeyError) Is(target error) bool { return target == castore.ErrInvalid }
+func (e InvalidKeyError) Error() string        { return "invalid key: " + string(e) }
+func (e InvalidKeyError) Is(target error) bool { return target == castore.ErrInvalid }
 
 // CheckKey reports whether every backend can store key: 1..MaxKeyLen bytes
 // of valid UTF-8 without control characters, '/'-separated components that
@@ -27,10 +27,10 @@ func (e invalidKeyError) Is(target error) bool { return target == castore.ErrInv
 // matches castore.ErrInvalid.
 func CheckKey(key string) error {
 	if key == "" {
-		return invalidKeyError("empty")
+		return InvalidKeyError("empty")
 	}
 	if len(key) > MaxKeyLen {
-		return invalidKeyError("longer than 1024 bytes")
+		return InvalidKeyError("longer than 1024 bytes")
 	}
 	if err := checkChars(key); err != nil {
 		return err
@@ -43,12 +43,12 @@ func CheckKey(key string) error {
 	return nil
 }
 
-// checkPrefix accepts a List prefix: anything a valid key can start with.
+// CheckPrefix accepts a List prefix: anything a valid key can start with.
 // Every component followed by '/' must be a valid component; the last,
 // partial one is only a filter and may be empty.
-func checkPrefix(prefix string) error {
+func CheckPrefix(prefix string) error {
 	if len(prefix) > MaxKeyLen {
-		return invalidKeyError("prefix longer than 1024 bytes")
+		return InvalidKeyError("prefix longer than 1024 bytes")
 	}
 	if err := checkChars(prefix); err != nil {
 		return err
@@ -65,11 +65,11 @@ func checkPrefix(prefix string) error {
 
 func checkChars(s string) error {
 	if !utf8.ValidString(s) {
-		return invalidKeyError("not valid UTF-8")
+		return InvalidKeyError("not valid UTF-8")
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
-			return invalidKeyError("contains a control character")
+			return InvalidKeyError("contains a control character")
 		}
 	}
 	return nil
@@ -78,15 +78,21 @@ func checkChars(s string) error {
 func checkComponent(c string) error {
 	switch c {
 	case "":
-		return invalidKeyError("has an empty path component")
+		return InvalidKeyError("has an empty path component")
 	case ".", "..":
-		return invalidKeyError(`has a "." or ".." path component`)
+		return InvalidKeyError(`has a "." or ".." path component`)
 	}
 	return nil
 }
 
-// ctxReader fails once ctx is done, so a put that is still reading stops
-// soon after its context is cancelled, whatever the underlying reader does.
+// ContextReader returns a reader that fails once ctx is done, so a put
+// that is still reading stops soon after its context is cancelled,
+// whatever r does. It hides r's other methods (Len, Seek): a backend that
+// uses them passes r on as is.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader {
+	return ctxReader{ctx, r}
+}
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -97,16 +103,4 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// check is the common preamble of every keyed call: a valid key and a live
-// context.
-func check(ctx context.Context, op, key string) error {
-	if err := CheckKey(key); err != nil {
-		return fmt.Errorf("%s %q: %w", op, key, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s %q: %w", op, key, err)
-	}
-	return nil
 }

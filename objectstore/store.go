@@ -1,15 +1,8 @@
-// Package objectstore is the one place castore talks to S3, GCS or the local
-// disk. Everything above it (chunks, blob indexes, directory bundles) sees
-// only the small Store interface.
-//
-// Backends, one file each: S3 (s3.go), GCS (gcs.go), File (file.go) and
-// Memory (memory.go); Open (open.go) builds one from a URL. Every backend
-// refuses the same keys (CheckKey) and passes the conformance suite in
-// objectstore/storetest, S3 against MinIO and GCS against fake-gcs-server.
 package objectstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -21,6 +14,15 @@ import (
 // castore.ErrNotFound, so errors.Is works with either.
 var ErrNotFound = castore.ErrNotFound
 
+// ErrClosed is returned (wrapped) by the calls on a closed store.
+var ErrClosed = errors.New("store is closed")
+
+// NotFound is the error of op on a missing key: it wraps ErrNotFound and
+// names the key.
+func NotFound(op, key string) error {
+	return fmt.Errorf("%s %q: %w", op, key, ErrNotFound)
+}
+
 // ObjectInfo describes one stored object.
 type ObjectInfo struct {
 	Key  string
@@ -30,13 +32,18 @@ type ObjectInfo struct {
 // Store is a flat key/value object store under a base prefix.
 //
 // Keys are relative to the store's base, '/'-separated, without a leading
-// slash. Every method must:
+// slash (see CheckKey). Every method must:
 //   - return an error wrapping ErrNotFound for a missing key (Get, Head,
 //     Delete);
 //   - make a Put all-or-nothing: a reader that fails midway or a cancelled
 //     context leaves no object (and any older object under the key intact);
 //   - keep an acknowledged Put durable;
 //   - never put credentials into an error.
+//
+// A backend implements Store as the driver of a Portable, which refuses
+// invalid keys and prefixes and done contexts before the backend's method
+// is called; so a backend checks neither (it still stops when a context
+// ends midway).
 type Store interface {
 	// Get opens the object for reading. Reading it may still fail later
 	// (a broken connection): such errors are never io.EOF.
@@ -57,9 +64,4 @@ type Store interface {
 	List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error]
 	// Close releases the store's resources.
 	Close() error
-}
-
-// notFound wraps ErrNotFound with the key.
-func notFound(op, key string) error {
-	return fmt.Errorf("%s %q: %w", op, key, ErrNotFound)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 )
 
 // mountCache is the local near cache of a mount, in one directory:
@@ -27,7 +28,7 @@ import (
 // of that bound (at least 16 MiB), and the next mount then starts them
 // afresh.
 type mountCache struct {
-	lru   *objectstore.LRU
+	lru   *filestore.LRU
 	near  *chunkstore.Chunked
 	db    *dirstore.Embedded
 	blobs castore.BlobService
@@ -44,11 +45,11 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 	}
 	// A cache needs no fsync: a chunk torn by a crash fails its digest
 	// check and is read from far again.
-	files, err := objectstore.NewFile(filepath.Join(abs, "blobs"), &objectstore.FileOptions{Sync: objectstore.SyncNone})
+	files, err := filestore.New(filepath.Join(abs, "blobs"), &filestore.Options{Sync: filestore.SyncNone})
 	if err != nil {
 		return nil, fmt.Errorf("cache dir: %w", err)
 	}
-	lru, err := objectstore.NewLRU(files, max, log)
+	lru, err := filestore.NewLRU(files, max, log)
 	if err != nil {
 		files.Close()
 		return nil, err

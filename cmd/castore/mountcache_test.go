@@ -26,7 +26,7 @@ import (
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/dirstore/dirtest"
 	"github.com/castore-go/castore/grpcapi"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // cacheFiles lists the blob files of a cache with their sizes.
@@ -45,7 +45,7 @@ func cacheFiles(t *testing.T, c *mountCache) map[string]int64 {
 
 func TestMountCacheEviction(t *testing.T) {
 	ctx := context.Background()
-	far, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
+	far, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestMountCacheEviction(t *testing.T) {
 // of the bound written sweeps.
 func TestMountCacheStaysBoundedBetweenSweeps(t *testing.T) {
 	ctx := context.Background()
-	far, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
+	far, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestMountCacheStaysBoundedBetweenSweeps(t *testing.T) {
 // a cache compressing on its own could not match them by chance.
 func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 	ctx := t.Context()
-	mem := objectstore.NewMemory()
+	mem := memstore.New()
 	remote, err := chunkstore.NewChunked(mem, chunkstore.ChunkedOptions{AvgChunkSize: 16 << 10})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/grpcapi"
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // `castore serve` in front of another castore server passes chunks on as
@@ -21,7 +21,7 @@ import (
 // makes the far server serve every chunk through castore.v1.ChunkService
 // and none through BlobService.Read.
 func TestServeProxyPassesChunksCompressed(t *testing.T) {
-	far, err := chunkstore.NewChunked(objectstore.NewMemory(), chunkstore.ChunkedOptions{AvgChunkSize: 16 << 10})
+	far, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

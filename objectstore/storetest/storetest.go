@@ -611,6 +611,25 @@ func readAll(t *testing.T, s objectstore.Store, key string) []byte {
 	return data
 }
 
+// CheckObject fails t unless the object under key holds exactly want.
+func CheckObject(t testing.TB, s objectstore.Store, key string, want []byte) {
+	t.Helper()
+	rc, err := s.Get(t.Context(), key)
+	if err != nil {
+		t.Errorf("Get(%q): %v", key, err)
+		return
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Errorf("reading %q: %v", key, err)
+		return
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%q is torn: %d bytes, want %d", key, len(got), len(want))
+	}
+}
+
 func checkBytes(t *testing.T, s objectstore.Store, key string, want []byte) {
 	t.Helper()
 	if got := readAll(t, s, key); !bytes.Equal(got, want) {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package objectstore
+package filestore
 
 import (
 	"io/fs"

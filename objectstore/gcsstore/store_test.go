@@ -1,4 +1,4 @@
-package objectstore_test
+package gcsstore_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/gcsstore"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
 
@@ -19,7 +20,7 @@ func TestGCS(t *testing.T) {
 	n := 0
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
 		n++
-		s, err := objectstore.Open(t.Context(), g.URL(fmt.Sprintf("conformance/%d", n)))
+		s, err := gcsstore.Open(t.Context(), g.URL(fmt.Sprintf("conformance/%d", n)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +31,7 @@ func TestGCS(t *testing.T) {
 func TestGCSMissingBucket(t *testing.T) {
 	g := testenv.FakeGCS(t, testenv.GCSMemory)
 	g.SetEnv(t)
-	s, err := objectstore.Open(t.Context(), "gs://no-such-bucket-here/p")
+	s, err := gcsstore.Open(t.Context(), "gs://no-such-bucket-here/p")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package objectstore_test
+package s3store_test
 
 import (
 	"io"
@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 )
 
 // TestS3ConditionalConflict: a 409 ConditionalRequestConflict (another
@@ -47,7 +47,7 @@ func TestS3ConditionalConflict(t *testing.T) {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider("k", "s", ""),
 	})
-	s, err := objectstore.NewS3(client, "bucket", "p")
+	s, err := s3store.New(client, "bucket", "p")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package objectstore_test
+package s3store_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
 
@@ -24,7 +25,7 @@ import (
 // credentials in the environment as a deployment would have them.
 func openMinIO(t testing.TB, m *testenv.MinIOServer, prefix string) objectstore.Store {
 	t.Helper()
-	s, err := objectstore.Open(t.Context(), m.URL(prefix))
+	s, err := s3store.Open(t.Context(), m.URL(prefix))
 	if err != nil {
 		t.Fatalf("Open(%s): %v", m.URL(prefix), err)
 	}
@@ -74,7 +75,7 @@ func TestS3MissingBucket(t *testing.T) {
 	m := testenv.MinIO(t)
 	m.SetEnv(t)
 	u := strings.Replace(m.URL("p"), m.Bucket, "no-such-bucket-here", 1)
-	s, err := objectstore.Open(t.Context(), u)
+	s, err := s3store.Open(t.Context(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestS3Fault(t *testing.T) {
 	if err := s.Put(ctx, "after/restart", strings.NewReader("works")); err != nil {
 		t.Fatalf("Put after restart: %v", err)
 	}
-	checkObject(t, s, "after/restart", []byte("works"))
+	storetest.CheckObject(t, s, "after/restart", []byte("works"))
 	n := 0
 	for info, err := range s.List(ctx, "") {
 		if err != nil {
@@ -198,7 +199,7 @@ func TestS3Fault(t *testing.T) {
 			t.Errorf("a put made while MinIO was down left %q", info.Key)
 			continue
 		}
-		checkObject(t, s, info.Key, content(info.Key))
+		storetest.CheckObject(t, s, info.Key, content(info.Key))
 		n++
 	}
 	t.Logf("%d objects after the restart, all whole", n)
@@ -209,22 +210,4 @@ func TestS3Fault(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d multipart uploads were cut off by the kill", len(out.Uploads))
-}
-
-func checkObject(t *testing.T, s objectstore.Store, key string, want []byte) {
-	t.Helper()
-	rc, err := s.Get(t.Context(), key)
-	if err != nil {
-		t.Errorf("Get(%q): %v", key, err)
-		return
-	}
-	defer rc.Close()
-	got, err := io.ReadAll(rc)
-	if err != nil {
-		t.Errorf("reading %q: %v", key, err)
-		return
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%q is torn: %d bytes, want %d", key, len(got), len(want))
-	}
 }

@@ -8,30 +8,37 @@ import (
 	"testing"
 
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/gcsstore"
+	"github.com/castore-go/castore/objectstore/memstore"
+	"github.com/castore-go/castore/objectstore/s3store"
 )
+
+// stores is every backend, as compose registers them.
+var stores = objectstore.NewRegistry(s3store.Backend(), gcsstore.Backend(), filestore.Backend(), memstore.Backend())
 
 func TestParseURL(t *testing.T) {
 	for _, tc := range []struct {
 		url  string
 		want objectstore.Location
 	}{
-		{"memory://", objectstore.Location{Scheme: "memory"}},
-		{"memory:", objectstore.Location{Scheme: "memory"}},
-		{"memory:///", objectstore.Location{Scheme: "memory"}},
-		{"file:///var/lib/castore", objectstore.Location{Scheme: "file", Path: "/var/lib/castore"}},
-		{"file://localhost/var/lib/castore/", objectstore.Location{Scheme: "file", Path: "/var/lib/castore"}},
-		{"file:///var/./lib/../lib//castore", objectstore.Location{Scheme: "file", Path: "/var/lib/castore"}},
-		{"file:///with%20space?sync=none", objectstore.Location{Scheme: "file", Path: "/with space", Sync: objectstore.SyncNone}},
-		{"file:///x?sync=each", objectstore.Location{Scheme: "file", Path: "/x", Sync: objectstore.SyncEach}},
-		{"s3://bucket", objectstore.Location{Scheme: "s3", Bucket: "bucket"}},
-		{"s3://my.bucket-1/", objectstore.Location{Scheme: "s3", Bucket: "my.bucket-1"}},
+		{"memory://", memstore.Location{}},
+		{"memory:", memstore.Location{}},
+		{"memory:///", memstore.Location{}},
+		{"file:///var/lib/castore", filestore.Location{Path: "/var/lib/castore"}},
+		{"file://localhost/var/lib/castore/", filestore.Location{Path: "/var/lib/castore"}},
+		{"file:///var/./lib/../lib//castore", filestore.Location{Path: "/var/lib/castore"}},
+		{"file:///with%20space?sync=none", filestore.Location{Path: "/with space", Sync: filestore.SyncNone}},
+		{"file:///x?sync=each", filestore.Location{Path: "/x", Sync: filestore.SyncEach}},
+		{"s3://bucket", s3store.Location{Bucket: "bucket"}},
+		{"s3://my.bucket-1/", s3store.Location{Bucket: "my.bucket-1"}},
 		{"s3://bucket/castore/prod/?region=eu-west-1&endpoint=http://127.0.0.1:9000&force_path_style=true",
-			objectstore.Location{Scheme: "s3", Bucket: "bucket", Prefix: "castore/prod", Region: "eu-west-1", Endpoint: "http://127.0.0.1:9000", ForcePathStyle: true}},
-		{"s3://bucket/p?force_path_style=false", objectstore.Location{Scheme: "s3", Bucket: "bucket", Prefix: "p"}},
-		{"gs://bucket_with_underscore/a/b", objectstore.Location{Scheme: "gs", Bucket: "bucket_with_underscore", Prefix: "a/b"}},
-		{"gs://bucket/a%2Fb", objectstore.Location{Scheme: "gs", Bucket: "bucket", Prefix: "a/b"}},
+			s3store.Location{Bucket: "bucket", Prefix: "castore/prod", Region: "eu-west-1", Endpoint: "http://127.0.0.1:9000", ForcePathStyle: true}},
+		{"s3://bucket/p?force_path_style=false", s3store.Location{Bucket: "bucket", Prefix: "p"}},
+		{"gs://bucket_with_underscore/a/b", gcsstore.Location{Bucket: "bucket_with_underscore", Prefix: "a/b"}},
+		{"gs://bucket/a%2Fb", gcsstore.Location{Bucket: "bucket", Prefix: "a/b"}},
 	} {
-		got, err := objectstore.ParseURL(tc.url)
+		got, err := stores.ParseURL(tc.url)
 		if err != nil {
 			t.Errorf("ParseURL(%q): %v", tc.url, err)
 			continue
@@ -39,7 +46,7 @@ func TestParseURL(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("ParseURL(%q) = %+v, want %+v", tc.url, got, tc.want)
 		}
-		again, err := objectstore.ParseURL(got.String())
+		again, err := stores.ParseURL(got.String())
 		if err != nil || again != got {
 			t.Errorf("ParseURL(%q.String() = %q) = %+v, %v; want %+v", tc.url, got.String(), again, err, got)
 		}
@@ -99,7 +106,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"memory://?x=1", `unknown parameter "x"`, nil},
 		{"objectstore+s3://bucket/p", `unknown scheme "objectstore+s3"`, nil},
 	} {
-		_, err := objectstore.ParseURL(tc.url)
+		_, err := stores.ParseURL(tc.url)
 		if err == nil {
 			t.Errorf("ParseURL(%q) succeeded, want an error containing %q", tc.url, tc.want)
 			continue
@@ -112,7 +119,7 @@ func TestParseURLErrors(t *testing.T) {
 				t.Errorf("ParseURL(%q) = %q, which repeats %q", tc.url, err, s)
 			}
 		}
-		if _, openErr := objectstore.Open(t.Context(), tc.url); openErr == nil || openErr.Error() != err.Error() {
+		if _, openErr := stores.Open(t.Context(), tc.url); openErr == nil || openErr.Error() != err.Error() {
 			t.Errorf("Open(%q) = %v, want the ParseURL error", tc.url, openErr)
 		}
 	}
@@ -120,21 +127,21 @@ func TestParseURLErrors(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	ctx := t.Context()
-	s, err := objectstore.Open(ctx, "memory://")
+	s, err := stores.Open(ctx, "memory://")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.(*objectstore.Memory); !ok {
+	if _, ok := s.(*memstore.Store); !ok {
 		t.Errorf("Open(memory://) = %T", s)
 	}
 	s.Close()
 
 	dir := filepath.Join(t.TempDir(), "new", "store")
-	s, err = objectstore.Open(ctx, (&url.URL{Scheme: "file", Path: dir}).String())
+	s, err = stores.Open(ctx, (&url.URL{Scheme: "file", Path: dir}).String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, ok := s.(*objectstore.File); !ok || f.Root() != dir {
+	if f, ok := s.(*filestore.Store); !ok || f.Root() != dir {
 		t.Errorf("Open(file://%s) = %T %v", dir, s, s)
 	}
 	if err := s.Put(ctx, "k", strings.NewReader("v")); err != nil {
@@ -149,11 +156,11 @@ func TestOpen(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_PROFILE", "")
-	if _, err := objectstore.Open(ctx, "s3://bucket/p"); err == nil || !strings.Contains(err.Error(), "no region") {
+	if _, err := stores.Open(ctx, "s3://bucket/p"); err == nil || !strings.Contains(err.Error(), "no region") {
 		t.Errorf("Open(s3 without a region) = %v, want a 'no region' error", err)
 	}
 	for _, u := range []string{"s3://bucket/p?region=eu-west-1", "s3://bucket/p?endpoint=http://127.0.0.1:1"} {
-		s, err := objectstore.Open(ctx, u)
+		s, err := stores.Open(ctx, u)
 		if err != nil {
 			t.Errorf("Open(%s): %v", u, err)
 			continue
@@ -175,30 +182,35 @@ func FuzzParseURL(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		loc, err := objectstore.ParseURL(raw)
+		loc, err := stores.ParseURL(raw)
 		if err != nil {
 			checkNoSecrets(t, raw, err)
 			return
 		}
-		switch loc.Scheme {
-		case "memory":
-		case "file":
+		checkBucket := func(bucket, prefix string) {
+			if bucket == "" {
+				t.Fatalf("ParseURL(%q) has no bucket", raw)
+			}
+			if prefix != "" {
+				if err := objectstore.CheckKey(prefix); err != nil {
+					t.Fatalf("ParseURL(%q).Prefix = %q: %v", raw, prefix, err)
+				}
+			}
+		}
+		switch loc := loc.(type) {
+		case memstore.Location:
+		case filestore.Location:
 			if !filepath.IsAbs(loc.Path) || filepath.Clean(loc.Path) != loc.Path {
 				t.Fatalf("ParseURL(%q).Path = %q, not absolute and clean", raw, loc.Path)
 			}
-		case "s3", "gs":
-			if loc.Bucket == "" {
-				t.Fatalf("ParseURL(%q) has no bucket", raw)
-			}
-			if loc.Prefix != "" {
-				if err := objectstore.CheckKey(loc.Prefix); err != nil {
-					t.Fatalf("ParseURL(%q).Prefix = %q: %v", raw, loc.Prefix, err)
-				}
-			}
+		case s3store.Location:
+			checkBucket(loc.Bucket, loc.Prefix)
+		case gcsstore.Location:
+			checkBucket(loc.Bucket, loc.Prefix)
 		default:
-			t.Fatalf("ParseURL(%q).Scheme = %q", raw, loc.Scheme)
+			t.Fatalf("ParseURL(%q) = %T", raw, loc)
 		}
-		again, err := objectstore.ParseURL(loc.String())
+		again, err := stores.ParseURL(loc.String())
 		if err != nil || again != loc {
 			t.Fatalf("ParseURL(%q) = %+v, whose String %q parses to %+v, %v", raw, loc, loc.String(), again, err)
 		}
@@ -254,3 +266,24 @@ sync must be group, each or none no bucket: write bucket/prefix bucket name cont
 region is not a region name (lowercase letters, digits and '-') endpoint must be an http:// or https:// URL with a host and nothing after the path
 force_path_style must be true or false no scheme: use s3://, gs://, file:/// or memory:// unknown scheme : use s3, gs, file or memory
 unknown parameter given more than once <redacted> invalid key: prefix has an empty path component has a "." or ".." path component contains a control character not valid UTF-8 longer than 1024 bytes`
+
+// A registry opens only the schemes it was given, and says which those
+// are; a scheme given twice is a programming error.
+func TestRegistry(t *testing.T) {
+	r := objectstore.NewRegistry(filestore.Backend(), memstore.Backend())
+	if _, err := r.ParseURL("s3://bucket/p"); err == nil || !strings.Contains(err.Error(), `unknown scheme "s3": use file or memory`) {
+		t.Errorf("ParseURL(s3) on a file and memory registry = %v", err)
+	}
+	if _, err := r.ParseURL("bucket/p"); err == nil || !strings.Contains(err.Error(), "no scheme: use file:/// or memory://") {
+		t.Errorf("ParseURL without a scheme = %v", err)
+	}
+	if _, err := s3store.ParseURL("gs://bucket/p"); err == nil || !strings.Contains(err.Error(), `unknown scheme "gs": use s3`) {
+		t.Errorf("s3store.ParseURL(gs) = %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a scheme registered twice did not panic")
+		}
+	}()
+	objectstore.NewRegistry(memstore.Backend(), memstore.Backend())
+}

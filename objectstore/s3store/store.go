@@ -1,4 +1,4 @@
-package objectstore
+package s3store
 
 //lint:file-ignore SA1019 feature/s3/manager is deprecated in favour of feature/s3/transfermanager, a new module not in go.mod yet; manager still works and its abort-on-failure is what Put relies on. Migrate in one change with its tests.
 
@@ -13,14 +13,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/internal/bucket"
 )
 
-// S3 is a Store in an S3 bucket (or any S3-compatible service) under a
-// key prefix.
+// Store is an objectstore.Store in an S3 bucket (or any S3-compatible
+// service) under a key prefix.
 //
 // Puts go through the SDK's upload manager: a body of known size up to one
 // part (5 MiB) is a single PutObject, anything larger or of unknown size is
@@ -28,88 +30,68 @@ import (
 // behind. PutIfAbsent sends If-None-Match: * and treats 412 Precondition
 // Failed as "already there". Retries are the SDK's standard retryer, and
 // every call honours its context's deadline.
-type S3 struct {
+type Store struct {
+	*objectstore.Portable
+}
+
+// driver is the store's side of its Portable.
+type driver struct {
 	client   *s3.Client
 	uploader *manager.Uploader
 	bucket   string
 	base     string // "" or a prefix ending in '/'
 }
 
-var _ Store = (*S3)(nil)
+var _ objectstore.Store = (*driver)(nil)
 
 // abortTimeout bounds the clean-up of a failed multipart upload, which runs
 // even when the put's context is cancelled.
 const abortTimeout = 30 * time.Second
 
-// NewS3 returns a store on bucket under prefix (a key prefix without
+// New returns a store on bucket under prefix (a key prefix without
 // leading or trailing '/', or "") using client.
-func NewS3(client *s3.Client, bucket, prefix string) (*S3, error) {
-	base, err := basePrefix(prefix)
+func New(client *s3.Client, bucketName, prefix string) (*Store, error) {
+	base, err := bucket.Prefix(prefix)
 	if err != nil {
 		return nil, fmt.Errorf("s3 store: %w", err)
 	}
-	if bucket == "" {
+	if bucketName == "" {
 		return nil, errors.New("s3 store: no bucket")
 	}
-	return &S3{
+	return &Store{objectstore.NewPortable(&driver{
 		client:   client,
 		uploader: manager.NewUploader(client),
-		bucket:   bucket,
+		bucket:   bucketName,
 		base:     base,
-	}, nil
-}
-
-// basePrefix checks a store's key prefix and returns it with a trailing
-// '/', or "" for none.
-func basePrefix(prefix string) (string, error) {
-	prefix = strings.TrimSuffix(prefix, "/")
-	if prefix == "" {
-		return "", nil
-	}
-	if err := CheckKey(prefix); err != nil {
-		return "", fmt.Errorf("prefix %q: %w", prefix, err)
-	}
-	return prefix + "/", nil
+	})}, nil
 }
 
 // Get streams the object. Errors while reading name the key.
-func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := check(ctx, "get", key); err != nil {
-		return nil, err
-	}
+func (s *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.base + key)})
 	if err != nil {
 		return nil, s.mapErr("get", key, err)
 	}
-	return &keyReader{op: "get", key: key, rc: out.Body}, nil
+	return bucket.Reader("get", key, out.Body), nil
 }
 
 // Head returns the object's size.
-func (s *S3) Head(ctx context.Context, key string) (ObjectInfo, error) {
-	if err := check(ctx, "head", key); err != nil {
-		return ObjectInfo{}, err
-	}
+func (s *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.base + key)})
 	if err != nil {
-		return ObjectInfo{}, s.mapErr("head", key, err)
+		return objectstore.ObjectInfo{}, s.mapErr("head", key, err)
 	}
-	return ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength)}, nil
+	return objectstore.ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength)}, nil
 }
 
 // Put uploads r, in parts if it is large or of unknown size.
-func (s *S3) Put(ctx context.Context, key string, r io.Reader) error {
-	if err := check(ctx, "put", key); err != nil {
-		return err
-	}
+func (s *driver) Put(ctx context.Context, key string, r io.Reader) error {
 	return s.upload(ctx, "put", key, r, false)
 }
 
 // PutIfAbsent uploads r with If-None-Match: *. The upload is sent even
 // when the object exists; the service refuses it at the end.
-func (s *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
-	if err := check(ctx, "put", key); err != nil {
-		return false, err
-	}
+func (s *driver) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
 	err := s.upload(ctx, "put", key, r, true)
 	switch status := httpStatus(err); {
 	case err == nil:
@@ -128,7 +110,7 @@ func (s *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, er
 	}
 }
 
-func (s *S3) upload(ctx context.Context, op, key string, r io.Reader, ifAbsent bool) error {
+func (s *driver) upload(ctx context.Context, op, key string, r io.Reader, ifAbsent bool) error {
 	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: aws.String(s.base + key), Body: r}
 	// A body the manager can slice (a *bytes.Reader, an *os.File) is sent
 	// as is, seekable so the SDK can retry it; anything else is read into
@@ -137,7 +119,7 @@ func (s *S3) upload(ctx context.Context, op, key string, r io.Reader, ifAbsent b
 		io.ReaderAt
 		io.ReadSeeker
 	}); !ok {
-		in.Body = ctxReader{ctx, r}
+		in.Body = objectstore.ContextReader(ctx, r)
 	}
 	if ifAbsent {
 		in.IfNoneMatch = aws.String("*")
@@ -165,10 +147,10 @@ func (s *S3) upload(ctx context.Context, op, key string, r io.Reader, ifAbsent b
 
 // Delete removes the object. S3 deletes of missing keys succeed, so a HEAD
 // comes first to report ErrNotFound.
-func (s *S3) Delete(ctx context.Context, key string) error {
+func (s *driver) Delete(ctx context.Context, key string) error {
 	if _, err := s.Head(ctx, key); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return notFound("delete", key)
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return objectstore.NotFound("delete", key)
 		}
 		return fmt.Errorf("delete: %w", err)
 	}
@@ -180,12 +162,8 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 }
 
 // List pages through ListObjectsV2 (1,000 keys a page) in key order.
-func (s *S3) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error] {
-	return func(yield func(ObjectInfo, error) bool) {
-		if err := checkPrefix(prefix); err != nil {
-			yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
-			return
-		}
+func (s *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.ObjectInfo, error] {
+	return func(yield func(objectstore.ObjectInfo, error) bool) {
 		pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
 			Bucket: &s.bucket,
 			Prefix: aws.String(s.base + prefix),
@@ -193,15 +171,12 @@ func (s *S3) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, erro
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
 			if err != nil {
-				yield(ObjectInfo{}, s.mapErr("list", prefix, err))
+				yield(objectstore.ObjectInfo{}, s.mapErr("list", prefix, err))
 				return
 			}
 			for _, obj := range page.Contents {
 				key := strings.TrimPrefix(aws.ToString(obj.Key), s.base)
-				if CheckKey(key) != nil {
-					continue // not written through a Store
-				}
-				if !yield(ObjectInfo{Key: key, Size: aws.ToInt64(obj.Size)}, nil) {
+				if !yield(objectstore.ObjectInfo{Key: key, Size: aws.ToInt64(obj.Size)}, nil) {
 					return
 				}
 			}
@@ -210,17 +185,17 @@ func (s *S3) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, erro
 }
 
 // Close does nothing: the client holds no resources that need releasing.
-func (s *S3) Close() error { return nil }
+func (s *driver) Close() error { return nil }
 
 // mapErr wraps err with op and key, as ErrNotFound for a missing key. A
 // missing bucket is not a missing key.
-func (s *S3) mapErr(op, key string, err error) error {
+func (s *driver) mapErr(op, key string, err error) error {
 	var api smithy.APIError
 	if errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket" {
 		return fmt.Errorf("%s %q: bucket %q does not exist: %w", op, key, s.bucket, err)
 	}
 	if httpStatus(err) == http.StatusNotFound {
-		return notFound(op, key)
+		return objectstore.NotFound(op, key)
 	}
 	return fmt.Errorf("%s %q: %w", op, key, err)
 }
@@ -232,48 +207,4 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
-}
-
-// keyReader names the object in read errors other than io.EOF.
-type keyReader struct {
-	op, key string
-	rc      io.ReadCloser
-}
-
-func (r *keyReader) Read(p []byte) (int, error) {
-	n, err := r.rc.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%s %q: %w", r.op, r.key, err)
-	}
-	return n, err
-}
-
-func (r *keyReader) Close() error { return r.rc.Close() }
-
-// openS3 builds an S3 client from the SDK's default configuration and loc.
-func openS3(ctx context.Context, loc Location) (*S3, error) {
-	var opts []func(*config.LoadOptions) error
-	if loc.Region != "" {
-		opts = append(opts, config.WithRegion(loc.Region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("s3 store %q: loading AWS configuration: %w", loc.Bucket, err)
-	}
-	if cfg.Region == "" {
-		if loc.Endpoint == "" {
-			return nil, fmt.Errorf("s3 store %q: %w", loc.Bucket, errNoRegion)
-		}
-		cfg.Region = "us-east-1" // what S3-compatible services expect by default
-	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if loc.Endpoint != "" {
-			o.BaseEndpoint = aws.String(loc.Endpoint)
-		}
-		o.UsePathStyle = loc.ForcePathStyle
-		// Multipart objects carry composite checksums the SDK cannot
-		// check on GET; it would log a warning for every such read.
-		o.DisableLogOutputChecksumValidationSkipped = true
-	})
-	return NewS3(client, loc.Bucket, loc.Prefix)
 }

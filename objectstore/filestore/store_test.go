@@ -1,4 +1,4 @@
-package objectstore_test
+package filestore_test
 
 import (
 	"context"
@@ -13,17 +13,18 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
 
 func TestFile(t *testing.T) {
 	for _, mode := range []struct {
 		name string
-		sync objectstore.FileSync
+		sync filestore.SyncMode
 	}{
-		{"SyncGroup", objectstore.SyncGroup},
-		{"SyncEach", objectstore.SyncEach},
-		{"SyncNone", objectstore.SyncNone},
+		{"SyncGroup", filestore.SyncGroup},
+		{"SyncEach", filestore.SyncEach},
+		{"SyncNone", filestore.SyncNone},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) objectstore.Store {
@@ -33,7 +34,7 @@ func TestFile(t *testing.T) {
 		t.Run(mode.name+"/NamedTemps", func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) objectstore.Store {
 				s := newFile(t, t.TempDir(), mode.sync)
-				objectstore.UseNamedTemps(s)
+				filestore.UseNamedTemps(s)
 				return s
 			})
 		})
@@ -43,16 +44,16 @@ func TestFile(t *testing.T) {
 // On Linux PutIfAbsent writes unnamed files (O_TMPFILE), so the runs of
 // the suite above cover both ways of writing.
 func TestFileUnnamedOnLinux(t *testing.T) {
-	s := newFile(t, t.TempDir(), objectstore.SyncNone)
+	s := newFile(t, t.TempDir(), filestore.SyncNone)
 	defer s.Close()
-	if got := objectstore.Unnamed(s); got != (runtime.GOOS == "linux") {
+	if got := filestore.Unnamed(s); got != (runtime.GOOS == "linux") {
 		t.Fatalf("unnamed files in use: %v on %s", got, runtime.GOOS)
 	}
 }
 
-func newFile(t *testing.T, root string, mode objectstore.FileSync) *objectstore.File {
+func newFile(t *testing.T, root string, mode filestore.SyncMode) *filestore.Store {
 	t.Helper()
-	s, err := objectstore.NewFile(root, &objectstore.FileOptions{Sync: mode})
+	s, err := filestore.New(root, &filestore.Options{Sync: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func newFile(t *testing.T, root string, mode objectstore.FileSync) *objectstore.
 
 func TestFileRelativeRoot(t *testing.T) {
 	for _, root := range []string{"", "rel", "./rel", "../rel"} {
-		if _, err := objectstore.NewFile(root, nil); err == nil || !strings.Contains(err.Error(), "not absolute") {
+		if _, err := filestore.New(root, nil); err == nil || !strings.Contains(err.Error(), "not absolute") {
 			t.Errorf("NewFile(%q) = %v, want a 'not absolute' error", root, err)
 		}
 	}
@@ -73,7 +74,7 @@ func TestFileRelativeRoot(t *testing.T) {
 func TestFileLayout(t *testing.T) {
 	ctx := t.Context()
 	root := t.TempDir()
-	s := newFile(t, root, objectstore.SyncGroup)
+	s := newFile(t, root, filestore.SyncGroup)
 	defer s.Close()
 	if err := s.Put(ctx, "chunks/b3/abcd/abcdef", strings.NewReader("data")); err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func TestFileLayout(t *testing.T) {
 	if _, err := s.PutIfAbsent(ctx, "chunks/new/one", failingReader{}); err == nil {
 		t.Error("PutIfAbsent with a failing reader succeeded")
 	}
-	objectstore.UseNamedTemps(s)
+	filestore.UseNamedTemps(s)
 	if _, err := s.PutIfAbsent(ctx, "chunks/new/two", failingReader{}); err == nil {
 		t.Error("PutIfAbsent with a failing reader succeeded")
 	}
@@ -139,10 +140,10 @@ func TestFileKeyIsDirectory(t *testing.T) {
 
 func testFileKeyIsDirectory(t *testing.T, named bool) {
 	ctx := t.Context()
-	s := newFile(t, t.TempDir(), objectstore.SyncNone)
+	s := newFile(t, t.TempDir(), filestore.SyncNone)
 	defer s.Close()
 	if named {
-		objectstore.UseNamedTemps(s)
+		filestore.UseNamedTemps(s)
 	}
 	if err := s.Put(ctx, "a/b", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func testFileKeyIsDirectory(t *testing.T, named bool) {
 // processes) racing PutIfAbsent on the same keys create each key once.
 func TestFileConcurrentAcrossStores(t *testing.T) {
 	root := t.TempDir()
-	a, b := newFile(t, root, objectstore.SyncGroup), newFile(t, root, objectstore.SyncGroup)
+	a, b := newFile(t, root, filestore.SyncGroup), newFile(t, root, filestore.SyncGroup)
 	defer a.Close()
 	defer b.Close()
 	var mu sync.Mutex
@@ -203,7 +204,7 @@ func TestFileConcurrentAcrossStores(t *testing.T) {
 }
 
 func TestFileClosed(t *testing.T) {
-	s := newFile(t, t.TempDir(), objectstore.SyncGroup)
+	s := newFile(t, t.TempDir(), filestore.SyncGroup)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -216,9 +217,9 @@ func TestFileClosed(t *testing.T) {
 // the store) gets named temporary files instead.
 func TestFileFallsBackFromUnnamed(t *testing.T) {
 	root := t.TempDir()
-	s := newFile(t, root, objectstore.SyncNone)
+	s := newFile(t, root, filestore.SyncNone)
 	defer s.Close()
-	objectstore.RefuseUnnamed(s)
+	filestore.RefuseUnnamed(s)
 	if created, err := s.PutIfAbsent(t.Context(), "chunks/ab/cd", strings.NewReader("x")); err != nil || !created {
 		t.Fatalf("PutIfAbsent = %v, %v", created, err)
 	}

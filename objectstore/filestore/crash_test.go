@@ -1,4 +1,4 @@
-package objectstore_test
+package filestore_test
 
 import (
 	"bufio"
@@ -13,7 +13,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/storetest"
 )
 
 // crashContent is what the crash test stores under key: up to 300 KiB
@@ -63,20 +64,20 @@ func TestFileCrash(t *testing.T) {
 		t.Fatalf("the child acknowledged only %d puts", len(acked))
 	}
 
-	s, err := objectstore.NewFile(dir, nil)
+	s, err := filestore.New(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	for key := range acked {
-		checkObject(t, s, key, crashContent(key))
+		storetest.CheckObject(t, s, key, crashContent(key))
 	}
 	n := 0
 	for info, err := range s.List(t.Context(), "") {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkObject(t, s, info.Key, crashContent(info.Key))
+		storetest.CheckObject(t, s, info.Key, crashContent(info.Key))
 		n++
 	}
 	t.Logf("%d puts acknowledged, %d objects after the kill, all whole", len(acked), n)
@@ -85,7 +86,7 @@ func TestFileCrash(t *testing.T) {
 // crashChild puts until it is killed, printing "ACK <key>" after each
 // acknowledged put. Keys repeat, so puts also replace objects.
 func crashChild(dir string) {
-	s, err := objectstore.NewFile(dir, nil)
+	s, err := filestore.New(dir, nil)
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(1)

@@ -1,4 +1,4 @@
-package objectstore
+package gcsstore
 
 import (
 	"context"
@@ -12,9 +12,13 @@ import (
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
+
+	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/internal/bucket"
 )
 
-// GCS is a Store in a Google Cloud Storage bucket under a key prefix.
+// Store is an objectstore.Store in a Google Cloud Storage bucket under a
+// key prefix.
 //
 // A put streams through a storage.Writer whose context is cancelled if the
 // reader fails or the put's context ends, so the upload is never
@@ -22,14 +26,19 @@ import (
 // precondition; 412 Precondition Failed means "already there". Retries are
 // the client library's, with plain puts marked retryable (they replace the
 // whole object, so a retry cannot tear it).
-type GCS struct {
+type Store struct {
+	*objectstore.Portable
+}
+
+// driver is the store's side of its Portable.
+type driver struct {
 	client     *storage.Client
 	bucket     *storage.BucketHandle
 	name, base string
 	ownsClient bool
 }
 
-var _ Store = (*GCS)(nil)
+var _ objectstore.Store = (*driver)(nil)
 
 // Writer buffer sizes: the client buffers one chunk per writer (to retry
 // it), so small objects get a small buffer.
@@ -38,74 +47,57 @@ const (
 	gcsDefaultChunk = 8 << 20
 )
 
-// NewGCS returns a store on bucket under prefix (a key prefix without
+// New returns a store on bucket under prefix (a key prefix without
 // leading or trailing '/', or "") using client, which the caller closes.
-func NewGCS(client *storage.Client, bucket, prefix string) (*GCS, error) {
-	base, err := basePrefix(prefix)
+func New(client *storage.Client, bucketName, prefix string) (*Store, error) {
+	d, err := newDriver(client, bucketName, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{objectstore.NewPortable(d)}, nil
+}
+
+func newDriver(client *storage.Client, bucketName, prefix string) (*driver, error) {
+	base, err := bucket.Prefix(prefix)
 	if err != nil {
 		return nil, fmt.Errorf("gcs store: %w", err)
 	}
-	if bucket == "" {
+	if bucketName == "" {
 		return nil, errors.New("gcs store: no bucket")
 	}
-	return &GCS{client: client, bucket: client.Bucket(bucket), name: bucket, base: base}, nil
-}
-
-// openGCS creates a client with Application Default Credentials, or none
-// when STORAGE_EMULATOR_HOST is set (the library's own rule).
-func openGCS(ctx context.Context, loc Location) (*GCS, error) {
-	client, err := storage.NewClient(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("gcs store %q: %w", loc.Bucket, err)
-	}
-	g, err := NewGCS(client, loc.Bucket, loc.Prefix)
-	if err != nil {
-		client.Close()
-		return nil, err
-	}
-	g.ownsClient = true
-	return g, nil
+	return &driver{client: client, bucket: client.Bucket(bucketName), name: bucketName, base: base}, nil
 }
 
 // Get streams the object. Errors while reading name the key.
-func (g *GCS) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := check(ctx, "get", key); err != nil {
-		return nil, err
-	}
+func (g *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	r, err := g.bucket.Object(g.base + key).NewReader(ctx)
 	if err != nil {
 		return nil, g.mapErr("get", key, err)
 	}
-	return &keyReader{op: "get", key: key, rc: r}, nil
+	return bucket.Reader("get", key, r), nil
 }
 
 // Head returns the object's size.
-func (g *GCS) Head(ctx context.Context, key string) (ObjectInfo, error) {
-	if err := check(ctx, "head", key); err != nil {
-		return ObjectInfo{}, err
-	}
+func (g *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	attrs, err := g.bucket.Object(g.base + key).Attrs(ctx)
 	if err != nil {
-		return ObjectInfo{}, g.mapErr("head", key, err)
+		return objectstore.ObjectInfo{}, g.mapErr("head", key, err)
 	}
-	return ObjectInfo{Key: key, Size: attrs.Size}, nil
+	return objectstore.ObjectInfo{Key: key, Size: attrs.Size}, nil
 }
 
 // Put uploads r, replacing any object under key.
-func (g *GCS) Put(ctx context.Context, key string, r io.Reader) error {
+func (g *driver) Put(ctx context.Context, key string, r io.Reader) error {
 	_, err := g.write(ctx, key, r, false)
 	return err
 }
 
 // PutIfAbsent uploads r with the DoesNotExist precondition.
-func (g *GCS) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+func (g *driver) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
 	return g.write(ctx, key, r, true)
 }
 
-func (g *GCS) write(ctx context.Context, key string, r io.Reader, ifAbsent bool) (bool, error) {
-	if err := check(ctx, "put", key); err != nil {
-		return false, err
-	}
+func (g *driver) write(ctx context.Context, key string, r io.Reader, ifAbsent bool) (bool, error) {
 	// Cancelling wctx before Close abandons the upload unfinalized.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -117,7 +109,7 @@ func (g *GCS) write(ctx context.Context, key string, r io.Reader, ifAbsent bool)
 	}
 	w := obj.NewWriter(wctx)
 	w.ChunkSize = chunkSize(r)
-	_, err := io.Copy(w, ctxReader{ctx, r})
+	_, err := io.Copy(w, objectstore.ContextReader(ctx, r))
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -155,10 +147,7 @@ func isPreconditionFailed(err error) bool {
 }
 
 // Delete removes the object.
-func (g *GCS) Delete(ctx context.Context, key string) error {
-	if err := check(ctx, "delete", key); err != nil {
-		return err
-	}
+func (g *driver) Delete(ctx context.Context, key string) error {
 	if err := g.bucket.Object(g.base + key).Delete(ctx); err != nil {
 		return g.mapErr("delete", key, err)
 	}
@@ -166,19 +155,11 @@ func (g *GCS) Delete(ctx context.Context, key string) error {
 }
 
 // List pages through the bucket's objects under prefix in name order.
-func (g *GCS) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error] {
-	return func(yield func(ObjectInfo, error) bool) {
-		if err := checkPrefix(prefix); err != nil {
-			yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
-			return
-		}
+func (g *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.ObjectInfo, error] {
+	return func(yield func(objectstore.ObjectInfo, error) bool) {
 		q := &storage.Query{Prefix: g.base + prefix, Projection: storage.ProjectionNoACL}
 		if err := q.SetAttrSelection([]string{"Name", "Size"}); err != nil {
-			yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
+			yield(objectstore.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
 			return
 		}
 		it := g.bucket.Objects(ctx, q)
@@ -188,14 +169,11 @@ func (g *GCS) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, err
 				return
 			}
 			if err != nil {
-				yield(ObjectInfo{}, g.mapErr("list", prefix, err))
+				yield(objectstore.ObjectInfo{}, g.mapErr("list", prefix, err))
 				return
 			}
 			key := strings.TrimPrefix(attrs.Name, g.base)
-			if CheckKey(key) != nil {
-				continue // not written through a Store
-			}
-			if !yield(ObjectInfo{Key: key, Size: attrs.Size}, nil) {
+			if !yield(objectstore.ObjectInfo{Key: key, Size: attrs.Size}, nil) {
 				return
 			}
 		}
@@ -203,7 +181,7 @@ func (g *GCS) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, err
 }
 
 // Close closes the client if Open created it.
-func (g *GCS) Close() error {
+func (g *driver) Close() error {
 	if g.ownsClient {
 		return g.client.Close()
 	}
@@ -211,12 +189,12 @@ func (g *GCS) Close() error {
 }
 
 // mapErr wraps err with op and key, as ErrNotFound for a missing object.
-func (g *GCS) mapErr(op, key string, err error) error {
+func (g *driver) mapErr(op, key string, err error) error {
 	switch {
 	case errors.Is(err, storage.ErrBucketNotExist):
 		return fmt.Errorf("%s %q: bucket %q does not exist: %w", op, key, g.name, err)
 	case errors.Is(err, storage.ErrObjectNotExist):
-		return notFound(op, key)
+		return objectstore.NotFound(op, key)
 	}
 	return fmt.Errorf("%s %q: %w", op, key, err)
 }

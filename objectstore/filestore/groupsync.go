@@ -1,9 +1,11 @@
-package objectstore
+package filestore
 
 import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/castore-go/castore/objectstore"
 )
 
 // groupSyncer shares one sync among all writers waiting when it starts
@@ -32,7 +34,7 @@ func (g *groupSyncer) wait(ctx context.Context) error {
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		return errClosed
+		return objectstore.ErrClosed
 	}
 	r := g.next
 	if r == nil {
@@ -54,7 +56,7 @@ func (g *groupSyncer) wait(ctx context.Context) error {
 }
 
 // close takes no more waiters and returns once the rounds already asked
-// for have run: the sync may use what its owner frees next (File's root
+// for have run: the sync may use what its owner frees next (the store's root
 // directory), even for waiters that have given up.
 func (g *groupSyncer) close() {
 	g.mu.Lock()

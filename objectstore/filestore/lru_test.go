@@ -1,4 +1,4 @@
-package objectstore_test
+package filestore_test
 
 import (
 	"bytes"
@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
 	"github.com/castore-go/castore/objectstore/storetest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newLRU(t *testing.T, dir string, max int64) *objectstore.LRU {
+func newLRU(t *testing.T, dir string, max int64) *filestore.LRU {
 	t.Helper()
-	s, err := objectstore.NewLRU(newFile(t, dir, objectstore.SyncNone), max, quiet)
+	s, err := filestore.NewLRU(newFile(t, dir, filestore.SyncNone), max, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestLRUConformance(t *testing.T) {
 }
 
 // bytesIn is what the objects of s take.
-func bytesIn(t *testing.T, s *objectstore.LRU) int64 {
+func bytesIn(t *testing.T, s *filestore.LRU) int64 {
 	var n int64
 	filepath.WalkDir(s.Root(), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
@@ -79,7 +80,7 @@ func TestLRUBound(t *testing.T) {
 // NewLRU refuses a bound of no bytes, and shrinks a store already over its
 // bound at once.
 func TestLRUOpen(t *testing.T) {
-	if _, err := objectstore.NewLRU(newFile(t, t.TempDir(), objectstore.SyncNone), 0, quiet); err == nil || !strings.Contains(err.Error(), "bound") {
+	if _, err := filestore.NewLRU(newFile(t, t.TempDir(), filestore.SyncNone), 0, quiet); err == nil || !strings.Contains(err.Error(), "bound") {
 		t.Fatalf("bound 0: %v", err)
 	}
 	dir := t.TempDir()

@@ -1,4 +1,4 @@
-package objectstore
+package filestore
 
 import (
 	"context"
@@ -15,10 +15,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/castore-go/castore/objectstore"
 )
 
-// FileSync says how a File store makes a put durable.
-type FileSync int
+// SyncMode says how a store makes a put durable.
+type SyncMode int
 
 const (
 	// SyncGroup (the default) makes every acknowledged put durable with
@@ -50,7 +52,7 @@ const (
 	// fsync per file and directory halved throughput. Alone, a writer pays
 	// two syncs per put, still faster than fsyncing a file and its
 	// directory chain.
-	SyncGroup FileSync = iota
+	SyncGroup SyncMode = iota
 	// SyncEach fsyncs every file and then its directory chain, one put at
 	// a time: durable, and the baseline SyncGroup is measured against.
 	SyncEach
@@ -60,12 +62,13 @@ const (
 	SyncNone
 )
 
-// FileOptions configures a File store. The zero value is the default.
-type FileOptions struct {
-	Sync FileSync
+// Options configures a store. The zero value is the default.
+type Options struct {
+	Sync SyncMode
 }
 
-// File is a Store on a local directory: key "a/b" is the file root/a/b.
+// Store is an objectstore.Store on a local directory: key "a/b" is the
+// file root/a/b.
 //
 // A put is all-or-nothing: it writes a temporary file named
 // "<target>#<digits>" beside its target and renames it into place, so
@@ -82,10 +85,16 @@ type FileOptions struct {
 // A key cannot be both an object and a prefix of others ("a" and "a/b");
 // such a put fails. Keys are files, so each component must also fit the
 // file system's name limit (255 bytes minus the temporary suffix).
-type File struct {
+type Store struct {
+	*objectstore.Portable
+	f *driver
+}
+
+// driver is the store's side of its Portable.
+type driver struct {
 	root   string
 	dir    *os.File // the root directory, for syncfs
-	mode   FileSync
+	mode   SyncMode
 	group  groupSyncer
 	closed atomic.Bool
 	// unnamed: PutIfAbsent writes unnamed files (see openUnnamed).
@@ -96,15 +105,15 @@ type File struct {
 // errNoUnnamed says unnamed files are not available here.
 var errNoUnnamed = errors.New("unnamed files (O_TMPFILE) are not supported")
 
-var _ Store = (*File)(nil)
+var _ objectstore.Store = (*driver)(nil)
 
-// NewFile opens (creating if needed) a store in the directory root, which
+// New opens (creating if needed) a store in the directory root, which
 // must be an absolute path. opts may be nil.
-func NewFile(root string, opts *FileOptions) (*File, error) {
+func New(root string, opts *Options) (*Store, error) {
 	if !filepath.IsAbs(root) {
 		return nil, fmt.Errorf("file store %q: path is not absolute", root)
 	}
-	var o FileOptions
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
@@ -119,18 +128,18 @@ func NewFile(root string, opts *FileOptions) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file store: %w", err)
 	}
-	f := &File{root: root, dir: dir, mode: o.Sync, unnamed: canUnnamed(root), openUnnamed: openUnnamed}
+	f := &driver{root: root, dir: dir, mode: o.Sync, unnamed: canUnnamed(root), openUnnamed: openUnnamed}
 	f.group.sync = func() error { return syncFS(dir) }
-	return f, nil
+	return &Store{objectstore.NewPortable(f), f}, nil
 }
 
 // Root returns the store's directory.
-func (f *File) Root() string { return f.root }
+func (s *Store) Root() string { return s.f.root }
 
 // Get opens the object's file. The reader is an *os.File, so it is also an
 // io.ReaderAt and io.Seeker.
-func (f *File) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	p, err := f.path(ctx, "get", key)
+func (f *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	p, err := f.path("get", key)
 	if err != nil {
 		return nil, err
 	}
@@ -143,39 +152,39 @@ func (f *File) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("get %q: %w", key, err)
 		}
-		return nil, notFound("get", key)
+		return nil, objectstore.NotFound("get", key)
 	}
 	return file, nil
 }
 
 // Head returns the file's size.
-func (f *File) Head(ctx context.Context, key string) (ObjectInfo, error) {
-	p, err := f.path(ctx, "head", key)
+func (f *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
+	p, err := f.path("head", key)
 	if err != nil {
-		return ObjectInfo{}, err
+		return objectstore.ObjectInfo{}, err
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
-		return ObjectInfo{}, f.pathErr("head", key, err)
+		return objectstore.ObjectInfo{}, f.pathErr("head", key, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return ObjectInfo{}, notFound("head", key)
+		return objectstore.ObjectInfo{}, objectstore.NotFound("head", key)
 	}
-	return ObjectInfo{Key: key, Size: fi.Size()}, nil
+	return objectstore.ObjectInfo{Key: key, Size: fi.Size()}, nil
 }
 
 // Put writes r to a temporary file and renames it over key. An error from
 // the final sync, after the rename, leaves the object in place, possibly
 // not durable.
-func (f *File) Put(ctx context.Context, key string, r io.Reader) error {
+func (f *driver) Put(ctx context.Context, key string, r io.Reader) error {
 	_, err := f.put(ctx, key, r, true)
 	return err
 }
 
 // PutIfAbsent writes r to a temporary file and hard-links it to key,
 // which fails if anything is there. It does not read r if key exists.
-func (f *File) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
-	p, err := f.path(ctx, "put", key)
+func (f *driver) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+	p, err := f.path("put", key)
 	if err != nil {
 		return false, err
 	}
@@ -192,7 +201,7 @@ func (f *File) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, 
 // is made durable before it returns (it may be another put's that is not
 // yet, and the caller may rely on it from now on), or by something else,
 // which is an error.
-func (f *File) existing(key, p string) error {
+func (f *driver) existing(key, p string) error {
 	if fi, err := os.Lstat(p); err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
 	} else if !fi.Mode().IsRegular() {
@@ -206,7 +215,7 @@ func (f *File) existing(key, p string) error {
 
 // putUnnamed writes r to an unnamed file in key's directory, creating the
 // directory if needed, makes it durable and links it to key.
-func (f *File) putUnnamed(ctx context.Context, key, p string, r io.Reader) (bool, error) {
+func (f *driver) putUnnamed(ctx context.Context, key, p string, r io.Reader) (bool, error) {
 	dir := filepath.Dir(p)
 	tmp, err := f.openUnnamed(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -232,7 +241,7 @@ func (f *File) putUnnamed(ctx context.Context, key, p string, r io.Reader) (bool
 // publish gives a written and durable object the name p with link (a
 // rename, or a link that fails with fs.ErrExist if p is taken), unless ctx
 // has ended, and makes the name durable.
-func (f *File) publish(ctx context.Context, key, p string, link func() error) (created bool, err error) {
+func (f *driver) publish(ctx context.Context, key, p string, link func() error) (created bool, err error) {
 	// Last chance to give up: after the link the object is visible.
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("put %q: %w", key, err)
@@ -250,8 +259,8 @@ func (f *File) publish(ctx context.Context, key, p string, link func() error) (c
 	return true, nil
 }
 
-func (f *File) put(ctx context.Context, key string, r io.Reader, replace bool) (created bool, err error) {
-	p, err := f.path(ctx, "put", key)
+func (f *driver) put(ctx context.Context, key string, r io.Reader, replace bool) (created bool, err error) {
+	p, err := f.path("put", key)
 	if err != nil {
 		return false, err
 	}
@@ -285,7 +294,7 @@ func (f *File) put(ctx context.Context, key string, r io.Reader, replace bool) (
 
 // writeTemp copies r into a new temporary file beside p and makes its data
 // durable. It returns the file's name, or removes it and returns an error.
-func (f *File) writeTemp(ctx context.Context, p string, r io.Reader) (name string, err error) {
+func (f *driver) writeTemp(ctx context.Context, p string, r io.Reader) (name string, err error) {
 	var tmp *os.File
 	for range 10 {
 		name = p + "#" + strconv.FormatUint(uint64(rand.Uint32()), 10)
@@ -309,8 +318,8 @@ func (f *File) writeTemp(ctx context.Context, p string, r io.Reader) (name strin
 }
 
 // fill copies r into the new file tmp and makes its data durable.
-func (f *File) fill(ctx context.Context, tmp *os.File, r io.Reader) error {
-	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+func (f *driver) fill(ctx context.Context, tmp *os.File, r io.Reader) error {
+	if _, err := io.Copy(tmp, objectstore.ContextReader(ctx, r)); err != nil {
 		return err
 	}
 	switch f.mode {
@@ -324,7 +333,7 @@ func (f *File) fill(ctx context.Context, tmp *os.File, r io.Reader) error {
 
 // commit makes the directory entry of p, and every directory above it up to
 // the root, durable.
-func (f *File) commit(p string) error {
+func (f *driver) commit(p string) error {
 	switch f.mode {
 	case SyncGroup:
 		// Not cancellable: the caller's change is already visible.
@@ -355,8 +364,8 @@ func fsyncDir(dir string) error {
 }
 
 // Delete removes the object's file. Emptied directories stay.
-func (f *File) Delete(ctx context.Context, key string) error {
-	p, err := f.path(ctx, "delete", key)
+func (f *driver) Delete(ctx context.Context, key string) error {
+	p, err := f.path("delete", key)
 	if err != nil {
 		return err
 	}
@@ -365,7 +374,7 @@ func (f *File) Delete(ctx context.Context, key string) error {
 		return f.pathErr("delete", key, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return notFound("delete", key)
+		return objectstore.NotFound("delete", key)
 	}
 	if err := os.Remove(p); err != nil {
 		return f.pathErr("delete", key, err)
@@ -378,14 +387,10 @@ func (f *File) Delete(ctx context.Context, key string) error {
 
 // List walks the directories under prefix in key order, one directory in
 // memory at a time.
-func (f *File) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, error] {
-	return func(yield func(ObjectInfo, error) bool) {
-		if err := checkPrefix(prefix); err != nil {
-			yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
-			return
-		}
+func (f *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.ObjectInfo, error] {
+	return func(yield func(objectstore.ObjectInfo, error) bool) {
 		if f.closed.Load() {
-			yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, errClosed))
+			yield(objectstore.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, objectstore.ErrClosed))
 			return
 		}
 		dir, base := "", prefix
@@ -400,13 +405,13 @@ func (f *File) List(ctx context.Context, prefix string) iter.Seq2[ObjectInfo, er
 // '/') whose names start with base. Sorting a directory's entries with "/"
 // appended to subdirectory names puts the keys below it in key order. It
 // returns false once yield has.
-func (f *File) walk(ctx context.Context, prefix, dir, base string, yield func(ObjectInfo, error) bool) bool {
+func (f *driver) walk(ctx context.Context, prefix, dir, base string, yield func(objectstore.ObjectInfo, error) bool) bool {
 	entries, err := os.ReadDir(filepath.Join(f.root, filepath.FromSlash(dir)))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return true
 	}
 	if err != nil {
-		return yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
+		return yield(objectstore.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
 	}
 	type entry struct {
 		fs.DirEntry
@@ -415,7 +420,7 @@ func (f *File) walk(ctx context.Context, prefix, dir, base string, yield func(Ob
 	var sorted []entry
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, base) || CheckKey(dir+name) != nil {
+		if !strings.HasPrefix(name, base) || objectstore.CheckKey(dir+name) != nil {
 			continue
 		}
 		switch {
@@ -428,7 +433,7 @@ func (f *File) walk(ctx context.Context, prefix, dir, base string, yield func(Ob
 	slices.SortFunc(sorted, func(a, b entry) int { return strings.Compare(a.sortKey, b.sortKey) })
 	for _, e := range sorted {
 		if err := ctx.Err(); err != nil {
-			return yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
+			return yield(objectstore.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
 		}
 		if e.IsDir() {
 			if !f.walk(ctx, prefix, dir+e.sortKey, "", yield) {
@@ -441,9 +446,9 @@ func (f *File) walk(ctx context.Context, prefix, dir, base string, yield func(Ob
 			continue // deleted meanwhile
 		}
 		if err != nil {
-			return yield(ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
+			return yield(objectstore.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
 		}
-		if !yield(ObjectInfo{Key: dir + e.Name(), Size: fi.Size()}, nil) {
+		if !yield(objectstore.ObjectInfo{Key: dir + e.Name(), Size: fi.Size()}, nil) {
 			return false
 		}
 	}
@@ -452,7 +457,7 @@ func (f *File) walk(ctx context.Context, prefix, dir, base string, yield func(Ob
 
 // Close closes the root directory, once the syncs already asked for have
 // run; later calls fail.
-func (f *File) Close() error {
+func (f *driver) Close() error {
 	if f.closed.Swap(true) {
 		return nil
 	}
@@ -460,25 +465,23 @@ func (f *File) Close() error {
 	return f.dir.Close()
 }
 
-// path checks key and returns its file name.
-func (f *File) path(ctx context.Context, op, key string) (string, error) {
-	if err := check(ctx, op, key); err != nil {
-		return "", err
-	}
+// path refuses the keys the file store cannot take (its temporary names)
+// and returns key's file name.
+func (f *driver) path(op, key string) (string, error) {
 	if isTempName(key[strings.LastIndexByte(key, '/')+1:]) {
-		return "", fmt.Errorf("%s %q: %w", op, key, invalidKeyError("ends in '#' and digits, the file store's temporary names"))
+		return "", fmt.Errorf("%s %q: %w", op, key, objectstore.InvalidKeyError("ends in '#' and digits, the file store's temporary names"))
 	}
 	if f.closed.Load() {
-		return "", fmt.Errorf("%s %q: %w", op, key, errClosed)
+		return "", fmt.Errorf("%s %q: %w", op, key, objectstore.ErrClosed)
 	}
 	return filepath.Join(f.root, filepath.FromSlash(key)), nil
 }
 
 // pathErr maps a missing file (or a file where a directory was expected)
 // to ErrNotFound.
-func (f *File) pathErr(op, key string, err error) error {
+func (f *driver) pathErr(op, key string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return notFound(op, key)
+		return objectstore.NotFound(op, key)
 	}
 	return fmt.Errorf("%s %q: %w", op, key, err)
 }

@@ -1,4 +1,4 @@
-package objectstore
+package filestore
 
 import (
 	"context"
@@ -14,9 +14,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/castore-go/castore/objectstore"
 )
 
-// LRU is a File kept within a size bound, for a cache: every object read
+// LRU is a Store kept within a size bound, for a cache: every object read
 // is marked read now (its access time, whatever the file system's atime
 // policy), and a sweep removes the least recently read objects until they
 // take at most 90% of the bound. A sweep runs as soon as a tenth of the
@@ -25,37 +27,49 @@ import (
 // removes is gone: only a cache, whose readers fall back to another store,
 // may be an LRU.
 type LRU struct {
-	*File
+	*objectstore.Portable
+	l *lru
+}
+
+// lru is an LRU's side of its Portable: the store's driver, with reads
+// marked and writes counted.
+type lru struct {
+	*driver
 	max      atomic.Int64
 	log      *slog.Logger
 	added    atomic.Int64 // bytes written since the last sweep
 	sweeping sync.Mutex
 }
 
-// NewLRU bounds f to maxBytes, sweeping it once now (a cache reopened with
-// a smaller bound shrinks at once). A nil log is slog.Default().
-func NewLRU(f *File, maxBytes int64, log *slog.Logger) (*LRU, error) {
+// NewLRU bounds s to maxBytes, sweeping it once now (a cache reopened with
+// a smaller bound shrinks at once). A nil log is slog.Default(). Writes
+// made through s itself afterwards are not counted towards a sweep.
+func NewLRU(s *Store, maxBytes int64, log *slog.Logger) (*LRU, error) {
 	if maxBytes <= 0 {
-		return nil, fmt.Errorf("lru %s: bound %d: want a positive number of bytes", f.Root(), maxBytes)
+		return nil, fmt.Errorf("lru %s: bound %d: want a positive number of bytes", s.Root(), maxBytes)
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &LRU{File: f, log: log}
-	s.max.Store(maxBytes)
-	if _, _, err := s.Sweep(); err != nil {
+	l := &lru{driver: s.f, log: log}
+	l.max.Store(maxBytes)
+	c := &LRU{objectstore.NewPortable(l), l}
+	if _, _, err := c.Sweep(); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return c, nil
 }
 
+// Root returns the store's directory.
+func (s *LRU) Root() string { return s.l.root }
+
 // SetMax changes the bound; the next sweep applies it.
-func (s *LRU) SetMax(maxBytes int64) { s.max.Store(maxBytes) }
+func (s *LRU) SetMax(maxBytes int64) { s.l.max.Store(maxBytes) }
 
 // Put stores the object and counts it towards the next sweep.
-func (s *LRU) Put(ctx context.Context, key string, r io.Reader) error {
+func (s *lru) Put(ctx context.Context, key string, r io.Reader) error {
 	cr := &countingReader{r: r}
-	err := s.File.Put(ctx, key, cr)
+	err := s.driver.Put(ctx, key, cr)
 	if err == nil {
 		s.grew(cr.n)
 	}
@@ -64,9 +78,9 @@ func (s *LRU) Put(ctx context.Context, key string, r io.Reader) error {
 
 // PutIfAbsent stores the object if absent and counts it towards the next
 // sweep.
-func (s *LRU) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+func (s *lru) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
 	cr := &countingReader{r: r}
-	created, err := s.File.PutIfAbsent(ctx, key, cr)
+	created, err := s.driver.PutIfAbsent(ctx, key, cr)
 	if created {
 		s.grew(cr.n)
 	}
@@ -74,10 +88,10 @@ func (s *LRU) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, e
 }
 
 // Get opens the object and marks it read now.
-func (s *LRU) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	r, err := s.File.Get(ctx, key)
+func (s *lru) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := s.driver.Get(ctx, key)
 	if err == nil {
-		os.Chtimes(filepath.Join(s.Root(), filepath.FromSlash(key)), time.Now(), time.Time{})
+		os.Chtimes(filepath.Join(s.root, filepath.FromSlash(key)), time.Now(), time.Time{})
 	}
 	return r, err
 }
@@ -95,13 +109,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // grew notes n bytes written, and sweeps once a tenth of the bound has
 // been written since the last sweep (unless one is running).
-func (s *LRU) grew(n int64) {
+func (s *lru) grew(n int64) {
 	if s.added.Add(n) < s.max.Load()/10 || !s.sweeping.TryLock() {
 		return
 	}
 	defer s.sweeping.Unlock()
 	if _, _, err := s.sweep(); err != nil {
-		s.log.Warn("cache sweep failed", "dir", s.Root(), "err", err)
+		s.log.Warn("cache sweep failed", "dir", s.root, "err", err)
 	}
 }
 
@@ -115,7 +129,7 @@ func (s *LRU) SweepEvery(ctx context.Context, period time.Duration) {
 			return
 		case <-t.C:
 			if _, _, err := s.Sweep(); err != nil {
-				s.log.Warn("cache sweep failed", "dir", s.Root(), "err", err)
+				s.l.log.Warn("cache sweep failed", "dir", s.Root(), "err", err)
 			}
 		}
 	}
@@ -125,12 +139,12 @@ func (s *LRU) SweepEvery(ctx context.Context, period time.Duration) {
 // most 90% of the bound; it does nothing while they fit in it. Files being
 // written (named "...#digits") are left alone.
 func (s *LRU) Sweep() (removed int, freed int64, err error) {
-	s.sweeping.Lock()
-	defer s.sweeping.Unlock()
-	return s.sweep()
+	s.l.sweeping.Lock()
+	defer s.l.sweeping.Unlock()
+	return s.l.sweep()
 }
 
-func (s *LRU) sweep() (removed int, freed int64, err error) {
+func (s *lru) sweep() (removed int, freed int64, err error) {
 	s.added.Store(0)
 	max := s.max.Load()
 	type file struct {
@@ -140,7 +154,7 @@ func (s *LRU) sweep() (removed int, freed int64, err error) {
 	}
 	var files []file
 	var total int64
-	err = filepath.WalkDir(s.Root(), func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed under us
@@ -177,6 +191,6 @@ func (s *LRU) sweep() (removed int, freed int64, err error) {
 		freed += f.size
 		removed++
 	}
-	s.log.Info("cache sweep", "dir", s.Root(), "evicted_files", removed, "evicted_bytes", freed, "kept_bytes", total)
+	s.log.Info("cache sweep", "dir", s.root, "evicted_files", removed, "evicted_bytes", freed, "kept_bytes", total)
 	return removed, freed, nil
 }

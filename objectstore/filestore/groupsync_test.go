@@ -1,4 +1,4 @@
-package objectstore
+package filestore
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/castore-go/castore/objectstore"
 )
 
 // TestGroupSyncerCoversCaller: wait returns only after a sync that started
@@ -88,7 +90,7 @@ func TestGroupSyncerCloseWaitsForRunningRound(t *testing.T) {
 	}
 	close(release)
 	<-closed
-	if err := g.wait(context.Background()); !errors.Is(err, errClosed) {
-		t.Errorf("wait after close = %v, want errClosed", err)
+	if err := g.wait(context.Background()); !errors.Is(err, objectstore.ErrClosed) {
+		t.Errorf("wait after close = %v, want ErrClosed", err)
 	}
 }

@@ -1,0 +1,18 @@
+// Package objectstore is the contract castore's object stores keep and
+// what they all share. Everything above it (chunks, blob indexes,
+// directory bundles) sees only the small Store interface.
+//
+//   - store.go: Store, and the errors every backend returns.
+//   - portable.go: Portable, the Store each backend's constructor returns;
+//     it checks keys (key.go), prefixes and contexts once for all of them.
+//   - registry.go: a Registry opens a store from a URL with the backends a
+//     program names, each owning its scheme.
+//   - instrumented.go, deadline.go: decorators that wrap any Store.
+//
+// The backends are one package each: s3store (S3 and S3-compatible
+// services), gcsstore (Google Cloud Storage), filestore (a local
+// directory, and the size-bounded LRU cache on one) and memstore (process
+// memory, for tests). Every backend and decorator passes the conformance
+// suite in objectstore/storetest, S3 against MinIO and GCS against
+// fake-gcs-server.
+package objectstore
