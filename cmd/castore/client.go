@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/castore-go/castore/compose"
 	"github.com/castore-go/castore/ingest"
 )
@@ -77,14 +79,11 @@ func clientFlagSet(env *environment, name, argsUsage, about string) (*flag.FlagS
 	return fs, sf
 }
 
-// isTerminal reports whether w is a terminal (a character device).
+// isTerminal reports whether w is a terminal: a file the terminal ioctls
+// work on, not merely a character device such as /dev/null.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // showProgress prints files, bytes and rate to w every half second until
