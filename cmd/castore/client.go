@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"golang.org/x/term"
 
 	"github.com/castore-go/castore/compose"
@@ -107,19 +108,9 @@ func showProgress(w io.Writer, p *ingest.Progress) (stop func()) {
 			case <-t.C:
 				b := p.Bytes.Load()
 				rate := float64(b) / time.Since(start).Seconds()
-				fmt.Fprintf(w, "\r\033[K%d files, %s, %s/s", p.Files.Load(), humanBytes(float64(b)), humanBytes(rate))
+				fmt.Fprintf(w, "\r\033[K%d files, %s, %s/s", p.Files.Load(), humanize.IBytes(uint64(b)), humanize.IBytes(uint64(rate)))
 			}
 		}
 	}()
 	return func() { close(done); <-finished }
-}
-
-func humanBytes(b float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for b >= 1024 && i < len(units)-1 {
-		b /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", b, units[i])
 }

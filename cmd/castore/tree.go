@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/ingest"
@@ -303,7 +305,7 @@ func runCopy(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "copied %d blobs (%s), %d already there; %d directories\n",
-		st.Blobs.Load(), humanBytes(float64(st.Bytes.Load())), st.BlobsSkipped.Load(), st.Directories)
+		st.Blobs.Load(), humanize.IBytes(uint64(st.Bytes.Load())), st.BlobsSkipped.Load(), st.Directories)
 	fmt.Fprintln(env.stdout, n.Digest)
 	return nil
 }
