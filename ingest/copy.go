@@ -38,6 +38,7 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 		return nil
 	case castore.NodeFile:
 		files = []castore.Node{n}
+		o.Progress.setTotal(1, int64(n.Size))
 	default:
 		if _, err := toDirs.Get(ctx, n.Digest); err == nil {
 			st.DirectoriesSkipped++
@@ -50,14 +51,17 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 			return err
 		}
 		seen := map[castore.Digest]bool{}
+		var size int64
 		for _, d := range all {
 			for _, e := range d.Entries() {
 				if e.Node.Type == castore.NodeFile && !seen[e.Node.Digest] {
 					seen[e.Node.Digest] = true
 					files = append(files, e.Node)
+					size += int64(e.Node.Size)
 				}
 			}
 		}
+		o.Progress.setTotal(int64(len(files)), size)
 	}
 	if err := copyBlobs(ctx, fromBlobs, toBlobs, files, o, st); err != nil {
 		return err

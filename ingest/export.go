@@ -24,8 +24,8 @@ type ExportOptions struct {
 	// Concurrency is how many files are written at once (default as for
 	// imports).
 	Concurrency int
-	// Progress, if set, is updated as files are written. (ExportTar uses
-	// only this.)
+	// Progress, if set, is updated as files are written, and told the
+	// total before the first is. (ExportTar uses only this.)
 	Progress *Progress
 }
 
@@ -47,6 +47,9 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		defer root.Close()
 		if _, err := root.Lstat(name); err == nil && !o.Force {
 			return fmt.Errorf("%s already exists (use --force to replace it)", dest)
+		}
+		if n.Type == castore.NodeFile {
+			o.Progress.setTotal(1, int64(n.Size))
 		}
 		return writeLeaf(ctx, blobs, root, name, n, nil, o)
 	case castore.NodeDirectory:
@@ -97,6 +100,7 @@ func ExportDir(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 	if err := walk(all[n.Digest], "."); err != nil {
 		return err
 	}
+	o.Progress.setTotal(totalOf(files))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit((&Options{Concurrency: o.Concurrency}).concurrency())
 	rerr := newReadAhead(gctx, blobs, files).each(gctx, func(f fileRef, data []byte) error {
@@ -221,6 +225,7 @@ func ExportTar(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		}
 	}
 	walk(all[n.Digest], "./")
+	o.Progress.setTotal(totalOf(entries))
 	err = newReadAhead(ctx, blobs, entries).each(ctx, func(f fileRef, data []byte) error {
 		switch f.node.Type {
 		case castore.NodeDirectory:

@@ -280,6 +280,9 @@ func TestRoundTripGOROOT(t *testing.T) {
 		if p.Files.Load() != prog.Files.Load() || p.Bytes.Load() != prog.Bytes.Load() {
 			t.Errorf("%s counted %d files, %d bytes; the import %d, %d", what, p.Files.Load(), p.Bytes.Load(), prog.Files.Load(), prog.Bytes.Load())
 		}
+		if p.TotalFiles.Load() != p.Files.Load() || p.TotalBytes.Load() != p.Bytes.Load() {
+			t.Errorf("%s announced %d files, %d bytes; it counted %d, %d", what, p.TotalFiles.Load(), p.TotalBytes.Load(), p.Files.Load(), p.Bytes.Load())
+		}
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	var exported ingest.Progress
@@ -323,6 +326,9 @@ func TestRoundTripGOROOT(t *testing.T) {
 	if copied.Files.Load() != st.Blobs.Load()+st.BlobsSkipped.Load() || copied.Bytes.Load() < st.Bytes.Load() {
 		t.Errorf("copy's progress: %d blobs, %d bytes; its stats: %d copied + %d there, %d bytes",
 			copied.Files.Load(), copied.Bytes.Load(), st.Blobs.Load(), st.BlobsSkipped.Load(), st.Bytes.Load())
+	}
+	if copied.TotalFiles.Load() != copied.Files.Load() || copied.TotalBytes.Load() != copied.Bytes.Load() {
+		t.Errorf("copy announced %d blobs, %d bytes; it counted %d, %d", copied.TotalFiles.Load(), copied.TotalBytes.Load(), copied.Files.Load(), copied.Bytes.Load())
 	}
 	out2 := filepath.Join(t.TempDir(), "out2")
 	must(t, ingest.ExportDir(ctx, toBlobs, toDirs, n, out2, ingest.ExportOptions{}))

@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -42,42 +41,6 @@ type Options struct {
 	// reading and hashing every new file twice cost a first import of
 	// GOROOT on tmpfs about a fifth more CPU.
 	SkipKnown bool
-}
-
-// Progress counts the files (blobs, for a copy) and bytes an import,
-// export or copy has done so far: stored, written or copied, or found
-// there already. It is safe to read while the work runs.
-type Progress struct {
-	Files atomic.Int64
-	Bytes atomic.Int64
-}
-
-// add counts files and bytes done; a nil Progress counts nothing.
-func (p *Progress) add(files, bytes int64) {
-	if p != nil {
-		p.Files.Add(files)
-		p.Bytes.Add(bytes)
-	}
-}
-
-// progressWriter counts into p the bytes written through it.
-type progressWriter struct {
-	w io.Writer
-	p *Progress
-}
-
-func (pw progressWriter) Write(b []byte) (int, error) {
-	n, err := pw.w.Write(b)
-	pw.p.Bytes.Add(int64(n))
-	return n, err
-}
-
-// counting returns w, counting into p if p is set.
-func counting(w io.Writer, p *Progress) io.Writer {
-	if p == nil {
-		return w
-	}
-	return progressWriter{w, p}
 }
 
 func (o *Options) concurrency() int {
