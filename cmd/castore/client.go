@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/dustin/go-humanize"
 	"golang.org/x/term"
 
 	"github.com/castore-go/castore/compose"
-	"github.com/castore-go/castore/ingest"
 )
 
 // defaultServer is where client commands go when no store is named: the
@@ -85,32 +81,4 @@ func clientFlagSet(env *environment, name, argsUsage, about string) (*flag.FlagS
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// showProgress prints files, bytes and rate to w every half second until
-// stop is closed, when w is a terminal.
-func showProgress(w io.Writer, p *ingest.Progress) (stop func()) {
-	if !isTerminal(w) {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	start := time.Now()
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-				b := p.Bytes.Load()
-				rate := float64(b) / time.Since(start).Seconds()
-				fmt.Fprintf(w, "\r\033[K%d files, %s, %s/s", p.Files.Load(), humanize.IBytes(uint64(b)), humanize.IBytes(uint64(rate)))
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }

@@ -20,7 +20,7 @@ func TestTerminal(t *testing.T) {
 	if isTerminal(&bytes.Buffer{}) {
 		t.Error("a buffer is taken for a terminal")
 	}
-	if tty := openTerminal(t); !isTerminal(tty) {
+	if tty, _ := openTerminal(t); !isTerminal(tty) {
 		t.Errorf("the pseudo-terminal %s is not taken for a terminal", tty.Name())
 	}
 }

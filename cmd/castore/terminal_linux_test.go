@@ -8,14 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openTerminal returns the terminal end of a new pseudo-terminal; its
-// other end, closed with it, discards what is written.
-func openTerminal(t *testing.T) *os.File {
+// openTerminal returns the two ends of a new pseudo-terminal: tty, the
+// terminal a program writes to, and screen, which reads what it wrote.
+func openTerminal(t *testing.T) (tty, screen *os.File) {
 	t.Helper()
-	ptm, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	// Non-blocking, so the file is pollable and takes read deadlines.
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ptm := os.NewFile(uintptr(fd), "/dev/ptmx")
 	t.Cleanup(func() { ptm.Close() })
 	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		t.Fatalf("unlock pty: %v", err)
@@ -29,5 +31,8 @@ func openTerminal(t *testing.T) *os.File {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pts.Close() })
-	return pts
+	if err := unix.IoctlSetWinsize(int(pts.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80}); err != nil {
+		t.Fatalf("pty size: %v", err)
+	}
+	return pts, ptm
 }
