@@ -317,14 +317,7 @@ func TestBlobClientRefusesHostileBatches(t *testing.T) {
 				if readLies {
 					blobs = lying{store}
 				}
-				c := &calls{n: map[string]int{}}
-				s := grpc.NewServer(append(grpcapi.ServerOptions(), grpc.StreamInterceptor(c.intercept))...)
-				pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(blobs))
-				pb.RegisterChunkServiceServer(s, hostileBatch{store: store, answer: answer})
-				l := listenTCP(t)
-				go s.Serve(l)
-				t.Cleanup(s.Stop)
-				bc := grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String()))
+				bc, c := servedHostile(t, blobs, hostileBatch{store: store, answer: answer})
 				metas, data := smallBlobs(t, store, 10)
 				var got int
 				err := bc.ReadBlobs(t.Context(), metas, func(b castore.ChunkMeta, p []byte) error {

@@ -129,6 +129,21 @@ func servedCounting(t *testing.T, blobs castore.BlobService) (*grpcapi.BlobClien
 	return grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String())), c
 }
 
+// servedHostile serves blobs as tvix.castore.v1.BlobService and chunks
+// (a hostile castore.v1.ChunkService) on loopback, counting calls, and
+// returns a client.
+func servedHostile(t *testing.T, blobs castore.BlobService, chunks pb.ChunkServiceServer) (*grpcapi.BlobClient, *calls) {
+	c := &calls{n: map[string]int{}}
+	s := grpc.NewServer(append(grpcapi.ServerOptions(), grpc.StreamInterceptor(c.intercept))...)
+	pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(blobs))
+	pb.RegisterChunkServiceServer(s, chunks)
+	l := listenTCP(t)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Serve(l) }()
+	t.Cleanup(func() { s.Stop(); <-done })
+	return grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String())), c
+}
+
 func readWhole(t *testing.T, bc castore.BlobService, d castore.Digest) []byte {
 	t.Helper()
 	r, err := bc.Open(t.Context(), d)
@@ -303,14 +318,7 @@ func TestBlobClientRefusesHostileChunks(t *testing.T) {
 				if readLies {
 					blobs = lying{store}
 				}
-				c := &calls{n: map[string]int{}}
-				s := grpc.NewServer(append(grpcapi.ServerOptions(), grpc.StreamInterceptor(c.intercept))...)
-				pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(blobs))
-				pb.RegisterChunkServiceServer(s, hostileChunks{store: store, answer: answer})
-				l := listenTCP(t)
-				go s.Serve(l)
-				t.Cleanup(s.Stop)
-				bc := grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String()))
+				bc, c := servedHostile(t, blobs, hostileChunks{store: store, answer: answer})
 				for _, data := range [][]byte{blobtest.Data(2<<20, 1), []byte("one chunk")} {
 					d := blobtest.Put(t, store, data)
 					c.take()
@@ -340,14 +348,9 @@ func TestBlobClientRefusesHostileChunks(t *testing.T) {
 // through Read, and keeps only chunks that check out.
 func TestNearFarOverHostileChunks(t *testing.T) {
 	store := chunked(t)
-	s := grpc.NewServer(grpcapi.ServerOptions()...)
-	pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(store))
-	pb.RegisterChunkServiceServer(s, hostileChunks{store: store, answer: func(c []byte) [][]byte { return [][]byte{c[:len(c)-5]} }})
-	l := listenTCP(t)
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
+	far, _ := servedHostile(t, store, hostileChunks{store: store, answer: func(c []byte) [][]byte { return [][]byte{c[:len(c)-5]} }})
 	near := chunked(t)
-	nf, err := chunkstore.NewNearFar(near, grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String())), chunkstore.NearFarOptions{})
+	nf, err := chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
