@@ -11,8 +11,10 @@
 //
 // The backends are one package each: s3store (S3 and S3-compatible
 // services), gcsstore (Google Cloud Storage), filestore (a local
-// directory, and the size-bounded LRU cache on one) and memstore (process
-// memory, for tests). Every backend and decorator passes the conformance
-// suite in objectstore/storetest, S3 against MinIO and GCS against
-// fake-gcs-server.
+// directory, and the size-bounded LRU cache on one), memstore (process
+// memory, for tests) and packstore (objects appended to pack files on a
+// local disk; not registered under a scheme yet). compose names the ones
+// a program opens by URL. Every backend and decorator passes the
+// conformance suite in objectstore/storetest, S3 against MinIO and GCS
+// against fake-gcs-server.
 package objectstore

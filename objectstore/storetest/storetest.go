@@ -1,10 +1,3 @@
-// Package storetest is the conformance suite of objectstore.Store. Every
-// backend's tests call Run, so memory, file, S3 (against MinIO) and GCS
-// (against fake-gcs-server) are held to one contract:
-//
-//	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) objectstore.Store { return newEmptyStore(t) })
-//	}
 package storetest
 
 import (
