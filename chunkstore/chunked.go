@@ -13,8 +13,9 @@ import (
 )
 
 // DefaultAvgChunkSize is FastCDC's average chunk size unless configured:
-// chunks are then cut between 128 KiB and 512 KiB.
-const DefaultAvgChunkSize = 256 << 10
+// chunks are then cut between 128 KiB and 512 KiB. Clients that cut blobs
+// themselves use the same.
+const DefaultAvgChunkSize = chunkfmt.DefaultAvgChunkSize
 
 // ChunkedOptions tune a Chunked store. The zero value is the default.
 type ChunkedOptions struct {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"sync"
 
-	"github.com/jotfs/fastcdc-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/castore-go/castore"
@@ -73,18 +72,14 @@ func (w *chunkedWriter) start() {
 	avg := w.c.o.AvgChunkSize
 	go func() {
 		defer close(w.done)
-		gear.Lock()
-		ch, err := fastcdc.NewChunker(gearUnlocked{pr}, fastcdc.Options{AverageSize: avg, MinSize: avg / 2, MaxSize: 2 * avg})
-		gear.Unlock()
+		ch, err := chunkfmt.NewCutter(pr, avg)
 		if err != nil {
 			w.cutErr = err
 			pr.CloseWithError(err)
 			return
 		}
 		for {
-			gear.RLock()
 			chunk, err := ch.Next()
-			gear.RUnlock()
 			if err == io.EOF {
 				return
 			}
@@ -93,7 +88,7 @@ func (w *chunkedWriter) start() {
 				pr.CloseWithError(err)
 				return
 			}
-			data := bytes.Clone(chunk.Data)
+			data := bytes.Clone(chunk)
 			d := castore.Sum(data)
 			w.chunks = append(w.chunks, castore.ChunkMeta{Digest: d, Size: uint64(len(data))})
 			w.g.Go(func() error {
