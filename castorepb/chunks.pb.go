@@ -25,6 +25,204 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type MissingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BLAKE3 digests, 32 bytes each.
+	Digests [][]byte `protobuf:"bytes,1,rep,name=digests,proto3" json:"digests,omitempty"`
+	// Ask about chunks only (see Missing).
+	AsChunks      bool `protobuf:"varint,2,opt,name=as_chunks,json=asChunks,proto3" json:"as_chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MissingRequest) Reset() {
+	*x = MissingRequest{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MissingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MissingRequest) ProtoMessage() {}
+
+func (x *MissingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MissingRequest.ProtoReflect.Descriptor instead.
+func (*MissingRequest) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MissingRequest) GetDigests() [][]byte {
+	if x != nil {
+		return x.Digests
+	}
+	return nil
+}
+
+func (x *MissingRequest) GetAsChunks() bool {
+	if x != nil {
+		return x.AsChunks
+	}
+	return false
+}
+
+type MissingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The digests asked about that the server lacks, in the order asked.
+	Missing       [][]byte `protobuf:"bytes,1,rep,name=missing,proto3" json:"missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MissingResponse) Reset() {
+	*x = MissingResponse{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MissingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MissingResponse) ProtoMessage() {}
+
+func (x *MissingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MissingResponse.ProtoReflect.Descriptor instead.
+func (*MissingResponse) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MissingResponse) GetMissing() [][]byte {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+type PutCompressedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The chunk's BLAKE3 digest, 32 bytes.
+	Digest []byte `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	// The chunk's length, uncompressed.
+	Size uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// The chunk zstd-compressed (one or more frames).
+	Data          []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutCompressedRequest) Reset() {
+	*x = PutCompressedRequest{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutCompressedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutCompressedRequest) ProtoMessage() {}
+
+func (x *PutCompressedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutCompressedRequest.ProtoReflect.Descriptor instead.
+func (*PutCompressedRequest) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PutCompressedRequest) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *PutCompressedRequest) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *PutCompressedRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type PutCompressedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutCompressedResponse) Reset() {
+	*x = PutCompressedResponse{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutCompressedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutCompressedResponse) ProtoMessage() {}
+
+func (x *PutCompressedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutCompressedResponse.ProtoReflect.Descriptor instead.
+func (*PutCompressedResponse) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{3}
+}
+
 type ReadCompressedBatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// BLAKE3 digests, 32 bytes each.
@@ -35,7 +233,7 @@ type ReadCompressedBatchRequest struct {
 
 func (x *ReadCompressedBatchRequest) Reset() {
 	*x = ReadCompressedBatchRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +245,7 @@ func (x *ReadCompressedBatchRequest) String() string {
 func (*ReadCompressedBatchRequest) ProtoMessage() {}
 
 func (x *ReadCompressedBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +258,7 @@ func (x *ReadCompressedBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadCompressedBatchRequest.ProtoReflect.Descriptor instead.
 func (*ReadCompressedBatchRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ReadCompressedBatchRequest) GetDigests() [][]byte {
@@ -84,7 +282,7 @@ type CompressedChunk struct {
 
 func (x *CompressedChunk) Reset() {
 	*x = CompressedChunk{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +294,7 @@ func (x *CompressedChunk) String() string {
 func (*CompressedChunk) ProtoMessage() {}
 
 func (x *CompressedChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +307,7 @@ func (x *CompressedChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompressedChunk.ProtoReflect.Descriptor instead.
 func (*CompressedChunk) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CompressedChunk) GetDigest() []byte {
@@ -143,7 +341,7 @@ type ReadCompressedRequest struct {
 
 func (x *ReadCompressedRequest) Reset() {
 	*x = ReadCompressedRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	mi := &file_castore_v1_chunks_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -155,7 +353,7 @@ func (x *ReadCompressedRequest) String() string {
 func (*ReadCompressedRequest) ProtoMessage() {}
 
 func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	mi := &file_castore_v1_chunks_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -168,7 +366,7 @@ func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadCompressedRequest.ProtoReflect.Descriptor instead.
 func (*ReadCompressedRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{2}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReadCompressedRequest) GetDigest() []byte {
@@ -187,7 +385,7 @@ type CompressedData struct {
 
 func (x *CompressedData) Reset() {
 	*x = CompressedData{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	mi := &file_castore_v1_chunks_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +397,7 @@ func (x *CompressedData) String() string {
 func (*CompressedData) ProtoMessage() {}
 
 func (x *CompressedData) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	mi := &file_castore_v1_chunks_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +410,7 @@ func (x *CompressedData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompressedData.ProtoReflect.Descriptor instead.
 func (*CompressedData) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{3}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CompressedData) GetData() []byte {
@@ -227,7 +425,17 @@ var File_castore_v1_chunks_proto protoreflect.FileDescriptor
 const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\n" +
 	"\x17castore/v1/chunks.proto\x12\n" +
-	"castore.v1\"6\n" +
+	"castore.v1\"G\n" +
+	"\x0eMissingRequest\x12\x18\n" +
+	"\adigests\x18\x01 \x03(\fR\adigests\x12\x1b\n" +
+	"\tas_chunks\x18\x02 \x01(\bR\basChunks\"+\n" +
+	"\x0fMissingResponse\x12\x18\n" +
+	"\amissing\x18\x01 \x03(\fR\amissing\"V\n" +
+	"\x14PutCompressedRequest\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\fR\x06digest\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"\x17\n" +
+	"\x15PutCompressedResponse\"6\n" +
 	"\x1aReadCompressedBatchRequest\x12\x18\n" +
 	"\adigests\x18\x01 \x03(\fR\adigests\"W\n" +
 	"\x0fCompressedChunk\x12\x16\n" +
@@ -237,10 +445,12 @@ const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\x15ReadCompressedRequest\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\fR\x06digest\"$\n" +
 	"\x0eCompressedData\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\xbf\x01\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\xd9\x02\n" +
 	"\fChunkService\x12Q\n" +
 	"\x0eReadCompressed\x12!.castore.v1.ReadCompressedRequest\x1a\x1a.castore.v1.CompressedData0\x01\x12\\\n" +
-	"\x13ReadCompressedBatch\x12&.castore.v1.ReadCompressedBatchRequest\x1a\x1b.castore.v1.CompressedChunk0\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
+	"\x13ReadCompressedBatch\x12&.castore.v1.ReadCompressedBatchRequest\x1a\x1b.castore.v1.CompressedChunk0\x01\x12B\n" +
+	"\aMissing\x12\x1a.castore.v1.MissingRequest\x1a\x1b.castore.v1.MissingResponse\x12T\n" +
+	"\rPutCompressed\x12 .castore.v1.PutCompressedRequest\x1a!.castore.v1.PutCompressedResponseB)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_castore_v1_chunks_proto_rawDescOnce sync.Once
@@ -254,20 +464,28 @@ func file_castore_v1_chunks_proto_rawDescGZIP() []byte {
 	return file_castore_v1_chunks_proto_rawDescData
 }
 
-var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_castore_v1_chunks_proto_goTypes = []any{
-	(*ReadCompressedBatchRequest)(nil), // 0: castore.v1.ReadCompressedBatchRequest
-	(*CompressedChunk)(nil),            // 1: castore.v1.CompressedChunk
-	(*ReadCompressedRequest)(nil),      // 2: castore.v1.ReadCompressedRequest
-	(*CompressedData)(nil),             // 3: castore.v1.CompressedData
+	(*MissingRequest)(nil),             // 0: castore.v1.MissingRequest
+	(*MissingResponse)(nil),            // 1: castore.v1.MissingResponse
+	(*PutCompressedRequest)(nil),       // 2: castore.v1.PutCompressedRequest
+	(*PutCompressedResponse)(nil),      // 3: castore.v1.PutCompressedResponse
+	(*ReadCompressedBatchRequest)(nil), // 4: castore.v1.ReadCompressedBatchRequest
+	(*CompressedChunk)(nil),            // 5: castore.v1.CompressedChunk
+	(*ReadCompressedRequest)(nil),      // 6: castore.v1.ReadCompressedRequest
+	(*CompressedData)(nil),             // 7: castore.v1.CompressedData
 }
 var file_castore_v1_chunks_proto_depIdxs = []int32{
-	2, // 0: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
-	0, // 1: castore.v1.ChunkService.ReadCompressedBatch:input_type -> castore.v1.ReadCompressedBatchRequest
-	3, // 2: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
-	1, // 3: castore.v1.ChunkService.ReadCompressedBatch:output_type -> castore.v1.CompressedChunk
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
+	6, // 0: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
+	4, // 1: castore.v1.ChunkService.ReadCompressedBatch:input_type -> castore.v1.ReadCompressedBatchRequest
+	0, // 2: castore.v1.ChunkService.Missing:input_type -> castore.v1.MissingRequest
+	2, // 3: castore.v1.ChunkService.PutCompressed:input_type -> castore.v1.PutCompressedRequest
+	7, // 4: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
+	5, // 5: castore.v1.ChunkService.ReadCompressedBatch:output_type -> castore.v1.CompressedChunk
+	1, // 6: castore.v1.ChunkService.Missing:output_type -> castore.v1.MissingResponse
+	3, // 7: castore.v1.ChunkService.PutCompressed:output_type -> castore.v1.PutCompressedResponse
+	4, // [4:8] is the sub-list for method output_type
+	0, // [0:4] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -284,7 +502,7 @@ func file_castore_v1_chunks_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_castore_v1_chunks_proto_rawDesc), len(file_castore_v1_chunks_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

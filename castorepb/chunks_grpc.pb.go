@@ -25,6 +25,8 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ChunkService_ReadCompressed_FullMethodName      = "/castore.v1.ChunkService/ReadCompressed"
 	ChunkService_ReadCompressedBatch_FullMethodName = "/castore.v1.ChunkService/ReadCompressedBatch"
+	ChunkService_Missing_FullMethodName             = "/castore.v1.ChunkService/Missing"
+	ChunkService_PutCompressed_FullMethodName       = "/castore.v1.ChunkService/PutCompressed"
 )
 
 // ChunkServiceClient is the client API for ChunkService service.
@@ -56,6 +58,22 @@ type ChunkServiceClient interface {
 	// call (more is INVALID_ARGUMENT); the server streams within its usual
 	// message size and bounds what it holds in memory.
 	ReadCompressedBatch(ctx context.Context, in *ReadCompressedBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CompressedChunk], error)
+	// Missing answers which of up to 1024 digests (more is
+	// INVALID_ARGUMENT) the server lacks, in the order asked: one round trip
+	// for what snix's StatChunk asks one digest at a time. With as_chunks
+	// set it asks about chunks, as a client that cut a blob itself does
+	// before PutCompressed and snix.castore.v1.BlobStoreService.PutBlob: a
+	// digest counts as held only if the server keeps it as one chunk (a
+	// blob of several is no chunk). Without it, about blobs and chunks
+	// alike, as BlobService.Stat.
+	Missing(ctx context.Context, in *MissingRequest, opts ...grpc.CallOption) (*MissingResponse, error)
+	// PutCompressed uploads one chunk zstd-compressed, as the store keeps
+	// it: the server decompresses and verifies it against digest and size
+	// (a mismatch, a size of 0 or over its bound, data that does not
+	// decompress: INVALID_ARGUMENT) and stores it as one chunk. A client
+	// cutting a blob uploads its missing chunks so, many at once, then
+	// records the blob with snix.castore.v1.BlobStoreService.PutBlob.
+	PutCompressed(ctx context.Context, in *PutCompressedRequest, opts ...grpc.CallOption) (*PutCompressedResponse, error)
 }
 
 type chunkServiceClient struct {
@@ -104,6 +122,26 @@ func (c *chunkServiceClient) ReadCompressedBatch(ctx context.Context, in *ReadCo
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChunkService_ReadCompressedBatchClient = grpc.ServerStreamingClient[CompressedChunk]
 
+func (c *chunkServiceClient) Missing(ctx context.Context, in *MissingRequest, opts ...grpc.CallOption) (*MissingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MissingResponse)
+	err := c.cc.Invoke(ctx, ChunkService_Missing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chunkServiceClient) PutCompressed(ctx context.Context, in *PutCompressedRequest, opts ...grpc.CallOption) (*PutCompressedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutCompressedResponse)
+	err := c.cc.Invoke(ctx, ChunkService_PutCompressed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChunkServiceServer is the server API for ChunkService service.
 // All implementations must embed UnimplementedChunkServiceServer
 // for forward compatibility.
@@ -133,6 +171,22 @@ type ChunkServiceServer interface {
 	// call (more is INVALID_ARGUMENT); the server streams within its usual
 	// message size and bounds what it holds in memory.
 	ReadCompressedBatch(*ReadCompressedBatchRequest, grpc.ServerStreamingServer[CompressedChunk]) error
+	// Missing answers which of up to 1024 digests (more is
+	// INVALID_ARGUMENT) the server lacks, in the order asked: one round trip
+	// for what snix's StatChunk asks one digest at a time. With as_chunks
+	// set it asks about chunks, as a client that cut a blob itself does
+	// before PutCompressed and snix.castore.v1.BlobStoreService.PutBlob: a
+	// digest counts as held only if the server keeps it as one chunk (a
+	// blob of several is no chunk). Without it, about blobs and chunks
+	// alike, as BlobService.Stat.
+	Missing(context.Context, *MissingRequest) (*MissingResponse, error)
+	// PutCompressed uploads one chunk zstd-compressed, as the store keeps
+	// it: the server decompresses and verifies it against digest and size
+	// (a mismatch, a size of 0 or over its bound, data that does not
+	// decompress: INVALID_ARGUMENT) and stores it as one chunk. A client
+	// cutting a blob uploads its missing chunks so, many at once, then
+	// records the blob with snix.castore.v1.BlobStoreService.PutBlob.
+	PutCompressed(context.Context, *PutCompressedRequest) (*PutCompressedResponse, error)
 	mustEmbedUnimplementedChunkServiceServer()
 }
 
@@ -148,6 +202,12 @@ func (UnimplementedChunkServiceServer) ReadCompressed(*ReadCompressedRequest, gr
 }
 func (UnimplementedChunkServiceServer) ReadCompressedBatch(*ReadCompressedBatchRequest, grpc.ServerStreamingServer[CompressedChunk]) error {
 	return status.Error(codes.Unimplemented, "method ReadCompressedBatch not implemented")
+}
+func (UnimplementedChunkServiceServer) Missing(context.Context, *MissingRequest) (*MissingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Missing not implemented")
+}
+func (UnimplementedChunkServiceServer) PutCompressed(context.Context, *PutCompressedRequest) (*PutCompressedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutCompressed not implemented")
 }
 func (UnimplementedChunkServiceServer) mustEmbedUnimplementedChunkServiceServer() {}
 func (UnimplementedChunkServiceServer) testEmbeddedByValue()                      {}
@@ -192,13 +252,58 @@ func _ChunkService_ReadCompressedBatch_Handler(srv interface{}, stream grpc.Serv
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChunkService_ReadCompressedBatchServer = grpc.ServerStreamingServer[CompressedChunk]
 
+func _ChunkService_Missing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MissingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChunkServiceServer).Missing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChunkService_Missing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChunkServiceServer).Missing(ctx, req.(*MissingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChunkService_PutCompressed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutCompressedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChunkServiceServer).PutCompressed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChunkService_PutCompressed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChunkServiceServer).PutCompressed(ctx, req.(*PutCompressedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChunkService_ServiceDesc is the grpc.ServiceDesc for ChunkService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var ChunkService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "castore.v1.ChunkService",
 	HandlerType: (*ChunkServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Missing",
+			Handler:    _ChunkService_Missing_Handler,
+		},
+		{
+			MethodName: "PutCompressed",
+			Handler:    _ChunkService_PutCompressed_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "ReadCompressed",

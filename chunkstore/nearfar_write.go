@@ -82,3 +82,11 @@ func (nf *NearFar) PutCompressedChunk(ctx context.Context, d castore.Digest, com
 func (nf *NearFar) PutIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta) error {
 	return fmt.Errorf("put index of blob %s: a near/far cache takes writes through Create: %w", d, castore.ErrUnsupported)
 }
+
+var _ castore.ChunkUploader = (*NearFar)(nil)
+
+// CreateChunked is refused: a write goes where the write policy says,
+// through Create.
+func (nf *NearFar) CreateChunked(ctx context.Context) (castore.BlobWriter, error) {
+	return nil, fmt.Errorf("create a blob cut here: a near/far cache takes writes through Create: %w", castore.ErrUnsupported)
+}

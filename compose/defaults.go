@@ -159,10 +159,17 @@ var (
 	_ castore.BatchChunkReader      = (*closingBlobs)(nil)
 	_ castore.BlobBatchReader       = (*closingBlobs)(nil)
 	_ castore.SizedOpener           = (*closingBlobs)(nil)
+	_ castore.ChunkUploader         = (*closingBlobs)(nil)
 )
 
 func (c *closingBlobs) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
 	return castore.OpenSized(ctx, c.BlobService, d, size)
+}
+
+// CreateChunked passes the client's uploads of blobs cut here on: an
+// import to a server that takes chunks sends only those it lacks.
+func (c *closingBlobs) CreateChunked(ctx context.Context) (castore.BlobWriter, error) {
+	return castore.CreateChunked(ctx, c.BlobService)
 }
 
 func (c *closingBlobs) ReadCompressedChunks(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, []byte) error) error {

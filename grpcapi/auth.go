@@ -117,6 +117,7 @@ var writeMethods = map[string]bool{
 	"/snix.castore.v1.DirectoryService/Put":       true,
 	"/snix.castore.v1.BlobStoreService/PutBlob":   true,
 	"/snix.castore.v1.ChunkStoreService/PutChunk": true,
+	"/castore.v1.ChunkService/PutCompressed":      true,
 }
 
 // openMethods need no token: health checks come from the orchestrator.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
+	"github.com/castore-go/castore/castorepb/snixpb"
 	"github.com/castore-go/castore/chunkfmt"
 )
 
@@ -32,6 +34,11 @@ type BlobClient struct {
 	// noBatch is set once the server has answered
 	// castore.v1.ChunkService.ReadCompressedBatch with UNIMPLEMENTED.
 	noBatch atomic.Bool
+	// blobMetas records blobs cut here (chunk_upload.go); uploads is
+	// whether the server takes them (uploadsUnknown until asked).
+	blobMetas snixpb.BlobStoreServiceClient
+	uploads   atomic.Int32
+	uploadsMu sync.Mutex
 	// PlainReads makes every read use tvix.castore.v1.BlobService.Read,
 	// as a tvix client does, instead of first asking
 	// castore.v1.ChunkService for the chunk as stored: zstd-compressed,
@@ -52,7 +59,7 @@ type BlobClient struct {
 
 // NewBlobClient returns a BlobService that talks to conn.
 func NewBlobClient(conn grpc.ClientConnInterface) *BlobClient {
-	return &BlobClient{c: pb.NewBlobServiceClient(conn), chunks: pb.NewChunkServiceClient(conn), SpoolMemory: 16 << 20, ReadAhead: 8}
+	return &BlobClient{c: pb.NewBlobServiceClient(conn), chunks: pb.NewChunkServiceClient(conn), blobMetas: snixpb.NewBlobStoreServiceClient(conn), SpoolMemory: 16 << 20, ReadAhead: 8}
 }
 
 var _ castore.BlobService = (*BlobClient)(nil)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -14,7 +13,6 @@ import (
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/castorepb/snixpb"
-	"github.com/castore-go/castore/chunkfmt"
 )
 
 // MaxChunkSize bounds a chunk a client uploads (snix's PutChunk,
@@ -98,22 +96,31 @@ func (s *ChunkStoreServer) PutChunk(stream grpc.ClientStreamingServer[snixpb.Put
 // does not split), a NOT_FOUND status if not: a blob of several chunks
 // is no chunk, so a client that asked uploads it as one.
 func isChunk(ctx context.Context, svc castore.BlobService, d castore.Digest) error {
-	if d == castore.EmptyDigest {
-		return nil
-	}
-	chunks, err := svc.Chunks(ctx, d)
-	if err != nil {
+	ok, err := chunkHeld(ctx, svc, d)
+	switch {
+	case err != nil:
 		return toStatus(err)
-	}
-	if len(chunks) > 0 {
-		return status.Errorf(codes.NotFound, "%s is a blob of %d chunks, not a chunk", d, len(chunks))
+	case !ok:
+		return status.Errorf(codes.NotFound, "chunk %s not found", d)
 	}
 	return nil
 }
 
-// serverEncoder compresses chunks uploaded raw for stores that take them
-// compressed.
-var serverEncoder = sync.OnceValues(chunkfmt.NewEncoder)
+// chunkHeld reports whether the store holds d as a chunk (or as a blob it
+// does not split; the empty blob always).
+func chunkHeld(ctx context.Context, svc castore.BlobService, d castore.Digest) (bool, error) {
+	if d == castore.EmptyDigest {
+		return true, nil
+	}
+	chunks, err := svc.Chunks(ctx, d)
+	switch {
+	case errors.Is(err, castore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return len(chunks) == 0, nil
+}
 
 // storeChunk stores data, checked to be chunk d, as one chunk: compressed
 // (comp if the client sent it so, verified already) where the store takes
@@ -123,7 +130,7 @@ var serverEncoder = sync.OnceValues(chunkfmt.NewEncoder)
 func storeChunk(ctx context.Context, svc castore.BlobService, d castore.Digest, data, comp []byte) error {
 	if _, ok := svc.(castore.CompressedChunkWriter); ok {
 		if comp == nil {
-			enc, err := serverEncoder()
+			enc, err := chunkEncoder()
 			if err != nil {
 				return status.Errorf(codes.Internal, "chunk encoder: %v", err)
 			}

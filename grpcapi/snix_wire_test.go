@@ -15,6 +15,7 @@ import (
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/castorepb/snixpb"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
@@ -473,7 +474,8 @@ func TestSnixBackendFailure(t *testing.T) {
 }
 
 // snixCalls makes one call of each snix method that reaches the backend,
-// and returns their errors by "service/method".
+// and of castore.v1's upload calls, and returns their errors by
+// "service/method".
 func snixCalls(ctx context.Context, conn grpc.ClientConnInterface) map[string]error {
 	d := castore.Sum([]byte("x"))
 	bc, dc := snixpb.NewBlobServiceClient(conn), snixpb.NewDirectoryServiceClient(conn)
@@ -514,10 +516,15 @@ func snixCalls(ctx context.Context, conn grpc.ClientConnInterface) map[string]er
 		_, err = pcs.CloseAndRecv()
 	}
 	out["ChunkStoreService/PutChunk"] = err
+	// castore.v1's upload calls beside them.
+	cc := pb.NewChunkServiceClient(conn)
+	_, out["ChunkService/Missing"] = cc.Missing(ctx, &pb.MissingRequest{Digests: [][]byte{d[:]}})
+	enc, _ := chunkfmt.NewEncoder()
+	_, out["ChunkService/PutCompressed"] = cc.PutCompressed(ctx, &pb.PutCompressedRequest{Digest: d[:], Size: 1, Data: enc.Encode([]byte("x"))})
 	return out
 }
 
 // isSnixWrite says which of snixCalls' calls need the write role.
 func isSnixWrite(name string) bool {
-	return strings.HasSuffix(name, "/Put") || strings.HasSuffix(name, "/PutBlob") || strings.HasSuffix(name, "/PutChunk")
+	return strings.HasSuffix(name, "/Put") || strings.HasSuffix(name, "/PutBlob") || strings.HasSuffix(name, "/PutChunk") || strings.HasSuffix(name, "/PutCompressed")
 }

@@ -129,7 +129,7 @@ func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, file
 // copyOne stores the blob of file node fn in toBlobs: data if it is not
 // nil (read and verified already), else read from fromBlobs.
 func copyOne(ctx context.Context, fromBlobs, toBlobs castore.BlobService, fn castore.Node, data []byte, o Options, st *CopyStats) error {
-	w := toBlobs.Create(ctx)
+	w := create(ctx, toBlobs)
 	if err := writeBlob(ctx, fromBlobs, counting(w, o.Progress), fn, data, nil); err != nil {
 		return fmt.Errorf("blob %s: %w", fn.Digest, err)
 	}

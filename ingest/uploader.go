@@ -99,7 +99,7 @@ func newUploader(ctx context.Context, blobs castore.BlobService, o *Options) *up
 // upload stores the bytes r yields, in the calling goroutine, and checks
 // the length.
 func (u *uploader) upload(what string, r io.Reader, size int64) (castore.Digest, error) {
-	w := u.blobs.Create(u.ctx)
+	w := create(u.ctx, u.blobs)
 	n, err := io.Copy(w, r)
 	if err != nil {
 		return castore.Digest{}, fmt.Errorf("%s: %w", what, err)

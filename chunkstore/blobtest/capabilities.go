@@ -2,6 +2,7 @@ package blobtest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -182,6 +183,52 @@ func testCapabilities(t *testing.T, s castore.BlobService) {
 		}
 		if err := castore.ReadBlobs(ctxT(t), s, []castore.ChunkMeta{unknown}, func(castore.ChunkMeta, []byte) error { return nil }); !errors.Is(err, castore.ErrNotFound) {
 			t.Errorf("ReadBlobs of a blob never stored = %v, want not found", err)
+		}
+	})
+	t.Run("ChunkUploader", func(t *testing.T) {
+		if _, ok := s.(castore.ChunkUploader); !ok {
+			t.Log("not claimed")
+			return
+		}
+		for _, n := range []int{0, 1000, 128<<10 + 1, 3<<20 + 5} {
+			data := Data(n, uint64(n)+46)
+			w, err := castore.CreateChunked(ctxT(t), s)
+			if refused(t, err) {
+				return
+			}
+			if err != nil {
+				t.Fatalf("CreateChunked: %v", err)
+			}
+			for rest := data; len(rest) > 0; {
+				k := min(len(rest), 100<<10)
+				if _, err := w.Write(rest[:k]); err != nil {
+					t.Fatalf("write %d bytes cut here: %v", n, err)
+				}
+				rest = rest[k:]
+			}
+			d, err := w.Close()
+			if err != nil || d != castore.Sum(data) {
+				t.Fatalf("%d bytes cut here stored as %s, %v; want %s", n, d, err, castore.Sum(data))
+			}
+			ReadAndCheck(t, s, d, data)
+		}
+		// Abandoned halfway: no blob.
+		data := Data(3<<20, 47)
+		c, cancel := context.WithCancel(ctxT(t))
+		w, err := castore.CreateChunked(c, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data[:2<<20]); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		w.Write(data[2<<20:])
+		if _, err := w.Close(); err == nil {
+			t.Fatal("Close after cancel succeeded")
+		}
+		if ok, err := s.Has(ctxT(t), castore.Sum(data)); err != nil || ok {
+			t.Errorf("an abandoned blob cut here is present: %v, %v", ok, err)
 		}
 	})
 	t.Run("IndexPutter", func(t *testing.T) {

@@ -29,21 +29,26 @@ func serveWithMetrics(t *testing.T) (*cli, string) {
 // chunk writes split into uploaded and deduplicated.
 func TestServeMetrics(t *testing.T) {
 	c, metrics := serveWithMetrics(t)
-	// A file of the same 1 MiB twice: the second half's chunks, once
-	// FastCDC finds its way back to the same cuts, are deduplicated.
+	// A file of the same 1 MiB twice, cut here into chunks (the client
+	// sends the second half's once FastCDC finds its way back to the
+	// same cuts, and then the blob as its chunks); imported again without
+	// asking first, the small file's chunk comes again and is
+	// deduplicated.
 	dir := fixtureTree(t)
 	half := randomFile(t, filepath.Join(t.TempDir(), "half"), 1<<20, 5)
 	if err := os.WriteFile(filepath.Join(dir, "twice"), append(half, half...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c.ok("import", dir)
+	c.ok("import", "--skip-known=false", dir)
 
 	text := scrape(t, metrics)
 	for _, want := range [][2]string{
 		{"castore_chunk_writes_total{", `outcome="uploaded"`},
 		{"castore_chunk_writes_total{", `outcome="deduplicated"`},
 		{"castore_objectstore_calls_total{", `op="put_if_absent"`},
-		{"rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.BlobService/Put"`},
+		{"rpc_server_call_duration_seconds_count{", `rpc_method="castore.v1.ChunkService/PutCompressed"`},
+		{"rpc_server_call_duration_seconds_count{", `rpc_method="snix.castore.v1.BlobStoreService/PutBlob"`},
 		{"rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.DirectoryService/Put"`},
 	} {
 		if !hasMetric(text, want[0], want[1]) {
@@ -134,14 +139,19 @@ func metricValue(t *testing.T, text, prefix, label string) float64 {
 
 // Importing into a server sends only files it lacks (--skip-known is on
 // for a gRPC blob service): a second import of a tree makes no blob Put;
-// with --skip-known=false it sends them all again. The root is the same
+// with --skip-known=false it sends again the small files, which go
+// without asking, not a file cut into chunks the server has. The root is the same
 // every time.
 func TestImportSkipsKnownThroughServe(t *testing.T) {
 	c, metrics := serveWithMetrics(t)
 	dir := fixtureTree(t)
 	randomFile(t, filepath.Join(dir, "data"), 300<<10, 9)
+	// Blobs go up whole (BlobService.Put) or, to a server that takes
+	// chunks, cut here (a chunk each, ChunkService.PutCompressed).
 	puts := func() float64 {
-		return metricValue(t, scrape(t, metrics), "rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.BlobService/Put"`)
+		text := scrape(t, metrics)
+		return metricValue(t, text, "rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.BlobService/Put"`) +
+			metricValue(t, text, "rpc_server_call_duration_seconds_count{", `rpc_method="castore.v1.ChunkService/PutCompressed"`)
 	}
 	root := c.ok("import", dir)
 	first := puts()
@@ -158,7 +168,10 @@ func TestImportSkipsKnownThroughServe(t *testing.T) {
 		}
 		return err
 	})
-	if again := c.ok("import", "--skip-known=false", dir); again != root || puts() != first+float64(files) {
-		t.Fatalf("import with --skip-known=false: root %q, %v blob Puts in all, want %v (one more for each of the %d files)", again, puts(), first+float64(files), files)
+	// Without asking first, the one small file that is not empty is sent
+	// again (its chunk); the empty ones need nothing, and the 300 KiB one,
+	// cut here, is asked about chunk by chunk and not sent.
+	if again := c.ok("import", "--skip-known=false", dir); again != root || puts() != first+1 {
+		t.Fatalf("import with --skip-known=false: root %q, %v blob Puts in all, want %v (one more for keep/tool, of the %d files)", again, puts(), first+1, files)
 	}
 }

@@ -132,7 +132,12 @@ var (
 	_ castore.CompressedChunkWriter = indexingFar{}
 	_ castore.IndexPutter           = indexingFar{}
 	_ castore.ChunkReaderService    = indexingFar{}
+	_ castore.ChunkUploader         = indexingFar{}
 )
+
+func (f indexingFar) CreateChunked(ctx context.Context) (castore.BlobWriter, error) {
+	return castore.CreateChunked(ctx, f.BlobService)
+}
 
 // ReadCompressedChunk passes far's chunks on as far stores them, if far
 // can: near keeps them so, without compressing them again. The other
