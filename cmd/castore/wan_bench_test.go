@@ -237,6 +237,17 @@ func BenchmarkWANRead(b *testing.B) {
 			d, rss = coldMountTar(b, grpcAddr(link.Addr), root, ".", "--prefetch", "tree")
 			wanReport(b, "cold mount tar of GOROOT, --prefetch tree", rtt, d, loopAll)
 			b.Logf("  mount peak RSS %d MiB", rss>>20)
+			// Every byte as the original, through a cold mount and an
+			// export over the slow link.
+			m := startMountChild(b, grpcAddr(link.Addr), root)
+			sameAsOriginal(b, src, m.mnt)
+			m.stop()
+			dest := filepath.Join(b.TempDir(), "export")
+			if out, err := castoreCommand("export", "--blob-service-addr", grpcAddr(link.Addr), "--directory-service-addr", grpcAddr(link.Addr), root, dest).CombinedOutput(); err != nil {
+				b.Fatalf("export: %v\n%s", err, out)
+			}
+			sameAsOriginal(b, src, dest)
+			b.Logf("  diff -r of a cold mount and of an export of GOROOT over the link against the original: empty")
 		}
 		link.SetRTT(b, 0)
 	}
@@ -401,4 +412,12 @@ func BenchmarkWANWrite(b *testing.B) {
 			wanReport(b, "import of GOROOT through a frontend, MinIO behind", rtt, slow, loop)
 		}
 	})
+}
+
+// sameAsOriginal fails unless diff -r finds no difference.
+func sameAsOriginal(b *testing.B, orig, got string) {
+	b.Helper()
+	if out, err := exec.Command("diff", "-r", "--no-dereference", orig, got).CombinedOutput(); err != nil {
+		b.Fatalf("diff -r %s %s: %v\n%.2000s", orig, got, err, out)
+	}
 }
