@@ -146,6 +146,20 @@ bench-e2e:
 	CASTORE_BENCH_E2E=1 $(GO) test -run '^$$' -bench 'E2E' -benchtime 1x -timeout 60m ./grpcapi/ ./cmd/castore/
 bench: bench-e2e
 
+## bench-local: the embedded store and the caches on the local disk
+## (issue 20): GOROOT imports against restic 0.18's backup and tar | zstd,
+## re-imports, an import beside a 1 GiB writer, 10,000 against 40,000
+## random files, a cold mount read against the disk. restic is installed
+## into ./bin for this benchmark only.
+RESTIC_VERSION := v0.18.0
+.PHONY: bench-local
+bench-local: tools $(BIN)/.restic@$(RESTIC_VERSION)
+	CASTORE_BENCH_LOCAL=1 $(GO) test -run '^$$' -bench 'Local' -benchtime 1x -timeout 1h -v ./cmd/castore/
+$(BIN)/.restic@$(RESTIC_VERSION):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/restic/restic/cmd/restic@$(RESTIC_VERSION)
+	@rm -f $(BIN)/.restic@* && touch $@
+
 ## bench-wan: reads and writes over a slow link (toxiproxy in front of
 ## castore serve, or of MinIO behind a frontend), at the round trips in
 ## CASTORE_WAN_RTTS (default 1ms,10ms,50ms; GOROOT-wide figures at
