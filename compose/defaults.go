@@ -19,13 +19,14 @@ import (
 	"github.com/castore-go/castore/objectstore/filestore"
 	"github.com/castore-go/castore/objectstore/gcsstore"
 	"github.com/castore-go/castore/objectstore/memstore"
+	"github.com/castore-go/castore/objectstore/packstore"
 	"github.com/castore-go/castore/objectstore/s3store"
 )
 
 // DefaultRegistry returns a registry of castore's own service types.
 func DefaultRegistry() *Registry {
 	r := NewRegistry()
-	stores := objectstore.NewRegistry(s3store.Backend(), gcsstore.Backend(), filestore.Backend(), memstore.Backend())
+	stores := objectstore.NewRegistry(s3store.Backend(), gcsstore.Backend(), filestore.Backend(), packstore.Backend(), memstore.Backend())
 	RegisterBlobService(r, "memory", func(ctx context.Context, c *Composition, p *MemoryBlobParams) (castore.BlobService, error) {
 		if err := checkMaxBytes(p.MaxBytes); err != nil {
 			return nil, err
@@ -215,7 +216,8 @@ func checkMaxBytes(n int64) error {
 
 // openObjectStore opens an object store URL with the backends of stores,
 // each call bounded by the composition's backend timeout and instrumented
-// with a span and metrics. A file:// store with maxBytes > 0 is an LRU.
+// with a span and metrics. A file:// store with maxBytes > 0 is an LRU; a
+// pack:// store with maxBytes > 0 a pack cache of that bound.
 func openObjectStore(ctx context.Context, c *Composition, stores *objectstore.Registry, rawURL string, maxBytes int64) (objectstore.Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("url is required")
@@ -223,7 +225,18 @@ func openObjectStore(ctx context.Context, c *Composition, stores *objectstore.Re
 	if err := checkMaxBytes(maxBytes); err != nil {
 		return nil, err
 	}
-	s, err := stores.Open(ctx, rawURL)
+	loc, err := stores.ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if pl, ok := loc.(packstore.Location); ok && maxBytes > 0 {
+		// A bounded pack store is a cache: it drops its oldest packs, and
+		// syncs nothing.
+		pl.MaxBytes, pl.NoSync = maxBytes, true
+		loc = pl
+		maxBytes = 0
+	}
+	s, err := loc.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +244,7 @@ func openObjectStore(ctx context.Context, c *Composition, stores *objectstore.Re
 		f, ok := s.(*filestore.Store)
 		if !ok {
 			s.Close()
-			return nil, fmt.Errorf("max_bytes bounds a file:// store (a cache on local disk), not %s", redact.URL(rawURL, redact.NotSecret))
+			return nil, fmt.Errorf("max_bytes bounds a file:// or pack:// store (a cache on local disk), not %s", redact.URL(rawURL, redact.NotSecret))
 		}
 		if s, err = filestore.NewLRU(f, maxBytes, slog.Default()); err != nil {
 			f.Close()

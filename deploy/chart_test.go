@@ -89,7 +89,7 @@ topologySpreadConstraints: []
 `, kinds: []string{"Secret", "NetworkPolicy"},
 		check: func(t *testing.T, ms []manifest) {
 			// The emptyDir near cache is bounded by castore too.
-			wantConfig(t, ms, "url: file:///var/cache/castore/blobs?sync=none", "max_bytes: 858993459")
+			wantConfig(t, ms, "url: pack:///var/cache/castore/packs", "max_bytes: 858993459")
 		}},
 	{name: "bigtable-no-cache", inline: `
 storage:

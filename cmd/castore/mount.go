@@ -111,7 +111,6 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 		defer c.Close()
-		go c.lru.SweepEvery(ctx, time.Minute)
 		blobs, dirs = c.blobs, c.dirs
 	}
 

@@ -14,21 +14,23 @@ import (
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/objectstore"
-	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/packstore"
 )
 
 // mountCache is the local near cache of a mount, in one directory:
 //
-//	blobs/           chunks and blob indexes, in the chunked store's layout
+//	packs/           chunks and blob indexes, appended to pack files
+//	                 (objectstore/packstore), within the size bound
 //	directories.db   directories (embedded store)
 //
-// Blobs are read through it chunk by chunk (chunkstore.NearFar); the blob
-// files are bounded by a size, evicting the least recently read first.
-// Directories are small: they are kept until their file outgrows a tenth
-// of that bound (at least 16 MiB), and the next mount then starts them
-// afresh.
+// Blobs are read through it chunk by chunk (chunkstore.NearFar); beyond
+// the bound the oldest pack is dropped, and what is read from the oldest
+// ones is written again first, so what is read often stays. Nothing is
+// synced: a torn or lost entry is a miss. Directories are small: they are
+// kept until their file outgrows a tenth of that bound (at least 16 MiB),
+// and the next mount then starts them afresh.
 type mountCache struct {
-	lru   *filestore.LRU
+	packs *packstore.Store
 	near  *chunkstore.Chunked
 	db    *dirstore.Embedded
 	blobs castore.BlobService
@@ -43,25 +45,26 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("cache dir: %w", err)
 	}
-	// A cache needs no fsync: a chunk torn by a crash fails its digest
-	// check and is read from far again.
-	files, err := filestore.New(filepath.Join(abs, "blobs"), &filestore.Options{Sync: filestore.SyncNone})
-	if err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
+	// Versions before pack files kept one file per chunk in blobs/: it is
+	// only a cache, so it goes.
+	if old := filepath.Join(abs, "blobs"); dirExists(old) {
+		log.Info("removing the cache of an older castore (one file per chunk)", "path", old)
+		if err := os.RemoveAll(old); err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
 	}
-	lru, err := filestore.NewLRU(files, max, log)
+	packs, err := packstore.Open(filepath.Join(abs, "packs"), packstore.Options{NoSync: true, MaxBytes: max, Logger: log})
 	if err != nil {
-		files.Close()
+		return nil, fmt.Errorf("cache dir: %w (is another 'castore mount' using the cache dir %s? give each its own --cache-dir)", err, abs)
+	}
+	c := &mountCache{packs: packs}
+	// No memory of stored chunks: eviction drops them behind its back.
+	near, err := chunkstore.NewChunked(packs, chunkstore.ChunkedOptions{KnownChunks: 1})
+	if err != nil {
+		packs.Close()
 		return nil, err
 	}
-	c := &mountCache{lru: lru}
-	// No memory of stored chunks: eviction deletes them behind its back.
-	near, err := chunkstore.NewChunked(lru, chunkstore.ChunkedOptions{KnownChunks: 1})
-	if err != nil {
-		files.Close()
-		return nil, err
-	}
-	nf, err := chunkstore.NewNearFar(near, indexingFar{far, lru, log}, chunkstore.NearFarOptions{Logger: log})
+	nf, err := chunkstore.NewNearFar(near, indexingFar{far, packs, log}, chunkstore.NearFarOptions{Logger: log})
 	if err != nil {
 		near.Close()
 		return nil, err
@@ -73,6 +76,11 @@ func openMountCache(dir string, max int64, far castore.BlobService, farDirs cast
 	}
 	c.near, c.db, c.blobs, c.dirs = near, db, nf, dirstore.NewCache(db, farDirs)
 	return c, nil
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // dirCacheBound is the size past which a mount empties the directory

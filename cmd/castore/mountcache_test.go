@@ -12,8 +12,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc"
@@ -29,156 +29,88 @@ import (
 	"github.com/castore-go/castore/objectstore/memstore"
 )
 
-// cacheFiles lists the blob files of a cache with their sizes.
-func cacheFiles(t *testing.T, c *mountCache) map[string]int64 {
-	t.Helper()
-	out := map[string]int64{}
-	filepath.WalkDir(c.lru.Root(), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			fi, _ := d.Info()
-			out[p] = fi.Size()
-		}
-		return err
-	})
-	return out
+// countingFar counts the reads that reach far.
+type countingFar struct {
+	castore.BlobService
+	reads atomic.Int64
 }
 
-func TestMountCacheEviction(t *testing.T) {
-	ctx := context.Background()
-	far, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blobs []castore.Digest
-	var data [][]byte
-	for i := range 4 {
-		b := bytes.Repeat([]byte{byte(i)}, 1)
-		b = append(b, randomFile(t, filepath.Join(t.TempDir(), "f"), 64<<10, uint64(i))...)
-		w := far.Create(ctx)
-		w.Write(b)
-		d, err := w.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs, data = append(blobs, d), append(data, b)
-	}
-	dir := t.TempDir()
-	const max = 100 << 10
-	c, err := openMountCache(dir, max, far, dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	read := func(i int) {
-		t.Helper()
-		r, err := c.blobs.Open(ctx, blobs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		got, err := io.ReadAll(r)
-		if err != nil || !bytes.Equal(got, data[i]) {
-			t.Fatalf("blob %d: %v", i, err)
-		}
-	}
-	// Read blobs 0..3, so 0 is the least recently read, with distinct
-	// access times, with a bound high enough that writing does not sweep
-	// (TestMountCacheStaysBoundedBetweenSweeps tests that).
-	c.lru.SetMax(1 << 30)
-	for i := range blobs {
-		read(i)
-		time.Sleep(20 * time.Millisecond)
-	}
-	c.lru.SetMax(max)
-	before := cacheFiles(t, c)
-	var total int64
-	for _, s := range before {
-		total += s
-	}
-	if total <= max {
-		t.Fatalf("the cache holds %d bytes, expected more than %d (random data does not compress)", total, max)
-	}
-	removed, freed, err := c.lru.Sweep()
-	if err != nil || removed == 0 {
-		t.Fatalf("sweep removed %d files, %v", removed, err)
-	}
-	after := cacheFiles(t, c)
-	var kept int64
-	for _, s := range after {
-		kept += s
-	}
-	if kept > max/10*9 || kept != total-freed {
-		t.Errorf("after the sweep %d bytes are kept (freed %d of %d)", kept, freed, total)
-	}
-	// What was read last is kept; what was read first is gone.
-	chunks3, _ := far.Chunks(ctx, blobs[3])
-	chunks0, _ := far.Chunks(ctx, blobs[0])
-	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkfmt.ChunkKey(chunks3[len(chunks3)-1].Digest)))]; !ok {
-		t.Error("a chunk of the most recently read blob was evicted")
-	}
-	if _, ok := after[filepath.Join(c.lru.Root(), filepath.FromSlash(chunkfmt.ChunkKey(chunks0[0].Digest)))]; ok {
-		t.Error("a chunk of the least recently read blob was kept")
-	}
-	// Everything still reads (evicted chunks come from far again), and a
-	// sweep within the bound does nothing.
-	for i := range blobs {
-		read(i)
-	}
-	c.lru.SetMax(1 << 30)
-	if n, _, err := c.lru.Sweep(); err != nil || n != 0 {
-		t.Errorf("sweep within the bound removed %d, %v", n, err)
-	}
-	// Files being written are never swept.
-	tmp := filepath.Join(c.lru.Root(), "chunks", "inflight#123")
-	os.MkdirAll(filepath.Dir(tmp), 0o755)
-	os.WriteFile(tmp, make([]byte, 200<<10), 0o644)
-	c.lru.SetMax(1)
-	if _, _, err := c.lru.Sweep(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(tmp); err != nil {
-		t.Errorf("a file being written was swept: %v", err)
-	}
+func (f *countingFar) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]byte, error) {
+	f.reads.Add(1)
+	return castore.ReadCompressedChunk(ctx, f.BlobService, d)
 }
 
-// Reading far more than the bound through the cache, with no periodic
-// sweep running, keeps it within about 1.1 times the bound: every tenth
-// of the bound written sweeps.
-func TestMountCacheStaysBoundedBetweenSweeps(t *testing.T) {
+// Reading far more than the bound through the cache keeps it within
+// about the bound and a pack; a blob read often stays (its reads never
+// reach far again), one read long ago does not.
+func TestMountCacheBounded(t *testing.T) {
 	ctx := context.Background()
-	far, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
+	store, err := chunkstore.NewChunked(memstore.New(), chunkstore.ChunkedOptions{AvgChunkSize: 4 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const bound = 200 << 10
+	far := &countingFar{BlobService: store}
+	const bound = 400 << 10
 	c, err := openMountCache(t.TempDir(), bound, far, dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var read, peak int64
-	for i := range 32 { // 32 x 64 KiB: ten times the bound
-		data := randomFile(t, filepath.Join(t.TempDir(), "f"), 64<<10, uint64(100+i))
-		w := far.Create(ctx)
+	put := func(seed uint64) (castore.Digest, []byte) {
+		data := randomFile(t, filepath.Join(t.TempDir(), "f"), 64<<10, seed)
+		w := store.Create(ctx)
 		w.Write(data)
 		d, err := w.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
+		return d, data
+	}
+	hot, hotData := put(1)
+	first, firstData := put(2)
+	if !blobtest.ReadAndCheck(t, c.blobs, first, firstData) {
+		t.FailNow()
+	}
+	var peak int64
+	for i := range 64 { // 64 x 64 KiB: ten times the bound
+		if !blobtest.ReadAndCheck(t, c.blobs, hot, hotData) {
+			t.FailNow()
+		}
+		d, data := put(uint64(100 + i))
 		if !blobtest.ReadAndCheck(t, c.blobs, d, data) {
 			t.FailNow()
 		}
-		read += int64(len(data))
-		var size int64
-		for _, s := range cacheFiles(t, c) {
-			size += s
-		}
-		peak = max(peak, size)
+		peak = max(peak, c.packs.Size())
 	}
-	// A tenth of the bound over it, and a few chunks being written when
-	// a sweep ran.
-	if limit := int64(bound + bound/10 + 8*(8<<10)); peak > limit {
-		t.Errorf("after reading %d bytes through a %d-byte cache it held %d bytes, more than %d", read, bound, peak, limit)
+	// A pack (an eighth of the bound) over it, and a blob's worth.
+	if limit := int64(bound + bound/8 + 80<<10); peak > limit {
+		t.Errorf("after reading %d KiB through a %d KiB cache it held %d bytes, more than %d", 64*64, bound>>10, peak, limit)
+	}
+	far.reads.Store(0)
+	if !blobtest.ReadAndCheck(t, c.blobs, hot, hotData) || far.reads.Load() != 0 {
+		t.Errorf("the blob read all along was evicted (%d chunk reads from far)", far.reads.Load())
+	}
+	if !blobtest.ReadAndCheck(t, c.blobs, first, firstData) || far.reads.Load() == 0 {
+		t.Error("the blob read once, long ago, was still in the cache")
+	}
+}
+
+// A cache dir of an older castore (one file per chunk in blobs/) is
+// removed when a mount opens it.
+func TestMountCacheRemovesOldLayout(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "blobs", "chunks", "b3", "abcd")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(old, "x"), []byte("old"), 0o644)
+	c, err := openMountCache(dir, 1<<30, chunkstore.NewMemory(), dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := os.Stat(filepath.Join(dir, "blobs")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the old cache is still there: %v", err)
 	}
 }
 
@@ -242,10 +174,12 @@ func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 	}
 	for _, cm := range chunks {
 		key := chunkfmt.ChunkKey(cm.Digest)
-		cached, err := os.ReadFile(filepath.Join(c.lru.Root(), filepath.FromSlash(key)))
+		cr, err := c.packs.Get(ctx, key)
 		if err != nil {
 			t.Fatalf("chunk %s is not in the cache: %v", cm.Digest, err)
 		}
+		cached, _ := io.ReadAll(cr)
+		cr.Close()
 		r, _ := mem.Get(ctx, key)
 		stored, _ := io.ReadAll(r)
 		r.Close()

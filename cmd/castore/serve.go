@@ -53,16 +53,22 @@ func defaultDataDir(env *environment) (string, error) {
 }
 
 // embeddedAddrs are the URLs of the embedded default stores in dataDir:
-// chunked blobs in dataDir/blobs and directories in dataDir/directories.db.
+// chunked blobs in pack files in dataDir/packs and directories in
+// dataDir/directories.db. A data dir made before pack files keeps its
+// one file per chunk in dataDir/blobs.
 func embeddedAddrs(dataDir string) (blobs, dirs string, err error) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return "", "", err
 	}
-	if err := os.MkdirAll(filepath.Join(abs, "blobs"), 0o700); err != nil {
+	dirs = "bolt://" + filepath.Join(abs, "directories.db")
+	if fi, err := os.Stat(filepath.Join(abs, "blobs")); err == nil && fi.IsDir() {
+		return "objectstore+file://" + filepath.Join(abs, "blobs"), dirs, nil
+	}
+	if err := os.MkdirAll(filepath.Join(abs, "packs"), 0o700); err != nil {
 		return "", "", fmt.Errorf("data dir: %w", err)
 	}
-	return "objectstore+file://" + filepath.Join(abs, "blobs"), "bolt://" + filepath.Join(abs, "directories.db"), nil
+	return "objectstore+pack://" + filepath.Join(abs, "packs"), dirs, nil
 }
 
 // options resolves the flags into compose options: a config file, or two
@@ -119,7 +125,7 @@ type serveFlags struct {
 }
 
 func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
-	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC\n(and castore.v1.ChunkService, which castore clients read chunks through).\nWith no store flags it serves the embedded local default: chunked blobs in\nDATA_DIR/blobs and directories in DATA_DIR/directories.db.")
+	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC\n(and castore.v1.ChunkService, which castore clients read chunks through).\nWith no store flags it serves the embedded local default: chunked blobs in\npack files in DATA_DIR/packs and directories in DATA_DIR/directories.db.")
 	f := &serveFlags{}
 	f.store.register(fs)
 	f.listen = fs.String("listen", "127.0.0.1:8000", "address to listen on: host:port, or unix:/path/to.sock")

@@ -21,8 +21,8 @@
 // for the disk: a crash loses recent objects, which is a miss.
 //
 // Caches. With Options.MaxBytes the store drops its oldest pack whole
-// once it is over the bound; an object read from the oldest quarter of
-// the packs is written again at the head first, so what is read stays
+// once it is over the bound; an object read from the older half of the
+// packs is written again at the head first, so what is read stays
 // (a log-structured cache with reinsertion). Without a bound nothing is
 // ever reclaimed: a deleted object's bytes stay in its pack until a
 // future compaction.

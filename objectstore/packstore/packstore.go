@@ -31,11 +31,11 @@ type Options struct {
 	NoSync bool
 	// MaxBytes, if positive, makes the store a cache kept within about
 	// that many bytes: beyond it the oldest pack is dropped whole, and an
-	// object read from the oldest quarter of the packs is first written
+	// object read from the older half of the packs is first written
 	// again at the head, so what is read often stays.
 	MaxBytes int64
 	// PackSize is the size at which a pack is sealed and a new one begun
-	// (default 64 MiB).
+	// (default 64 MiB; for a cache, an eighth of MaxBytes up to that).
 	PackSize int64
 	// Logger gets a warning for each torn tail cut off when the store
 	// opens. Default slog.Default().
@@ -73,6 +73,16 @@ type pack struct {
 // one directory and keeps an index of them in memory; see the package
 // documentation for the format and the guarantees.
 type Store struct {
+	*objectstore.Portable
+	d *driver
+}
+
+// Size is the bytes the packs take on disk.
+func (s *Store) Size() int64 { return s.d.Size() }
+
+// driver is the store's side of its Portable: keys and contexts are
+// checked before they reach it.
+type driver struct {
 	dir  string
 	o    Options
 	lock *os.File
@@ -91,12 +101,18 @@ type Store struct {
 }
 
 var _ objectstore.Store = (*Store)(nil)
+var _ objectstore.Store = (*driver)(nil)
 
 // Open opens (creating it if needed) the store in dir. Only one process
 // may have it open: another gets an error saying the store is in use.
 func Open(dir string, o Options) (*Store, error) {
 	if o.PackSize <= 0 {
 		o.PackSize = DefaultPackSize
+		if o.MaxBytes > 0 {
+			// A cache drops whole packs: an eighth of its bound each
+			// keeps it close to the bound.
+			o.PackSize = min(max(o.MaxBytes/8, 64<<10), DefaultPackSize)
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -115,12 +131,12 @@ func Open(dir string, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("pack store %s: lock: %w", dir, err)
 	}
-	s := &Store{dir: dir, o: o, lock: lock, index: map[string]loc{}, writing: map[string]chan struct{}{}, packs: map[uint32]*pack{}}
+	s := &driver{dir: dir, o: o, lock: lock, index: map[string]loc{}, writing: map[string]chan struct{}{}, packs: map[uint32]*pack{}}
 	if err := s.load(); err != nil {
 		s.closeFiles()
 		return nil, err
 	}
-	return s, nil
+	return &Store{Portable: objectstore.NewPortable(s), d: s}, nil
 }
 
 // packName is the file name of pack id.
@@ -128,7 +144,7 @@ func packName(id uint32) string { return fmt.Sprintf("%08d.pack", id) }
 
 // load reads every pack: a sealed one's trailer, an unsealed one record
 // by record (checking each), cutting off a torn tail.
-func (s *Store) load() error {
+func (s *driver) load() error {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err
@@ -180,7 +196,7 @@ func (s *Store) load() error {
 }
 
 // apply records e of pack id in the index.
-func (s *Store) apply(id uint32, e trailerEntry) {
+func (s *driver) apply(id uint32, e trailerEntry) {
 	if e.kind == kindDelete {
 		delete(s.index, e.key)
 		return
@@ -190,7 +206,7 @@ func (s *Store) apply(id uint32, e trailerEntry) {
 
 // scan reads an unsealed pack record by record, checking each, and
 // truncates it after the last good one.
-func (s *Store) scan(f *os.File) ([]trailerEntry, int64, error) {
+func (s *driver) scan(f *os.File) ([]trailerEntry, int64, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, 0, err
@@ -220,7 +236,7 @@ func (s *Store) scan(f *os.File) ([]trailerEntry, int64, error) {
 }
 
 // newPack starts pack id as the one appended to.
-func (s *Store) newPack(id uint32) error {
+func (s *driver) newPack(id uint32) error {
 	f, err := os.OpenFile(filepath.Join(s.dir, packName(id)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -238,7 +254,7 @@ func (s *Store) newPack(id uint32) error {
 
 // seal appends pack p's trailer and syncs it. Caller holds mu (or is
 // load).
-func (s *Store) seal(p *pack) error {
+func (s *driver) seal(p *pack) error {
 	t := encodeTrailer(p.entries, p.size)
 	if _, err := p.f.WriteAt(t, p.size); err != nil {
 		return err
@@ -257,10 +273,7 @@ func (s *Store) seal(p *pack) error {
 }
 
 // Get returns the object's bytes.
-func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+func (s *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	data, err := s.read(key)
 	if err != nil {
 		return nil, err
@@ -268,17 +281,14 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
-func (s *Store) read(key string) ([]byte, error) {
-	if err := objectstore.CheckKey(key); err != nil {
-		return nil, err
-	}
+func (s *driver) read(key string) ([]byte, error) {
 	s.mu.RLock()
 	l, ok := s.index[key]
 	var p *pack
 	if ok {
 		p = s.packs[l.pack]
 	}
-	old := ok && s.o.MaxBytes > 0 && s.inOldestQuarter(l.pack)
+	old := ok && s.o.MaxBytes > 0 && s.inOlderHalf(l.pack)
 	s.mu.RUnlock()
 	if !ok || p == nil {
 		return nil, fmt.Errorf("get %q: %w", key, objectstore.ErrNotFound)
@@ -298,19 +308,19 @@ func (s *Store) read(key string) ([]byte, error) {
 	return data, nil
 }
 
-// inOldestQuarter reports whether pack id is among the oldest quarter of
-// the packs. Caller holds mu.
-func (s *Store) inOldestQuarter(id uint32) bool {
+// inOlderHalf reports whether pack id is among the older half of the
+// packs. Caller holds mu.
+func (s *driver) inOlderHalf(id uint32) bool {
 	first := s.cur.id
 	for pid := range s.packs {
 		first = min(first, pid)
 	}
 	span := s.cur.id - first + 1
-	return id < first+max(span/4, 1) && id != s.cur.id
+	return id < first+max(span/2, 1) && id != s.cur.id
 }
 
 // Put stores r's bytes under key.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+func (s *driver) Put(ctx context.Context, key string, r io.Reader) error {
 	data, err := s.readValue(ctx, key, r)
 	if err != nil {
 		return err
@@ -320,7 +330,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 }
 
 // PutIfAbsent stores r's bytes under key unless an object is there.
-func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+func (s *driver) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
 	s.mu.RLock()
 	_, ok := s.index[key]
 	s.mu.RUnlock()
@@ -336,10 +346,7 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool,
 
 // readValue reads a Put's bytes whole, before anything is written: a
 // reader that fails, or a context done meanwhile, leaves nothing.
-func (s *Store) readValue(ctx context.Context, key string, r io.Reader) ([]byte, error) {
-	if err := objectstore.CheckKey(key); err != nil {
-		return nil, err
-	}
+func (s *driver) readValue(ctx context.Context, key string, r io.Reader) ([]byte, error) {
 	if len(key) > math.MaxUint16 {
 		return nil, fmt.Errorf("put %q: key too long", key)
 	}
@@ -359,7 +366,7 @@ func (s *Store) readValue(ctx context.Context, key string, r io.Reader) ([]byte,
 // append writes one record for key and, unless NoSync, waits until it is
 // on disk; only then is it in the index. With replace false an object
 // already there wins (and nothing is written).
-func (s *Store) append(ctx context.Context, key string, data []byte, replace bool) (bool, error) {
+func (s *driver) append(ctx context.Context, key string, data []byte, replace bool) (bool, error) {
 	rec := encodeRecord(kindPut, key, data)
 	s.mu.Lock()
 	for !replace {
@@ -419,7 +426,7 @@ func (s *Store) append(ctx context.Context, key string, data []byte, replace boo
 
 // write appends rec to the current pack, sealing it and starting another
 // when it is full. Caller holds mu.
-func (s *Store) write(rec []byte) (*pack, int64, error) {
+func (s *driver) write(rec []byte) (*pack, int64, error) {
 	if s.cur.size > 0 && s.cur.size+int64(len(rec)) > s.o.PackSize {
 		if err := s.seal(s.cur); err != nil {
 			return nil, 0, err
@@ -443,7 +450,7 @@ func (s *Store) write(rec []byte) (*pack, int64, error) {
 
 // evictLocked drops the oldest sealed packs while the store is over its
 // bound. Caller holds mu.
-func (s *Store) evictLocked() {
+func (s *driver) evictLocked() {
 	if s.o.MaxBytes <= 0 {
 		return
 	}
@@ -469,13 +476,7 @@ func (s *Store) evictLocked() {
 }
 
 // Head returns the object's size.
-func (s *Store) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
-	if err := ctx.Err(); err != nil {
-		return objectstore.ObjectInfo{}, err
-	}
-	if err := objectstore.CheckKey(key); err != nil {
-		return objectstore.ObjectInfo{}, err
-	}
+func (s *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	s.mu.RLock()
 	l, ok := s.index[key]
 	s.mu.RUnlock()
@@ -486,13 +487,7 @@ func (s *Store) Head(ctx context.Context, key string) (objectstore.ObjectInfo, e
 }
 
 // Delete removes the object: a tombstone record, durable like a Put.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := objectstore.CheckKey(key); err != nil {
-		return err
-	}
+func (s *driver) Delete(ctx context.Context, key string) error {
 	rec := encodeRecord(kindDelete, key, nil)
 	s.mu.Lock()
 	if _, ok := s.index[key]; !ok {
@@ -514,12 +509,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // List yields the objects under prefix in key order.
-func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.ObjectInfo, error] {
+func (s *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.ObjectInfo, error] {
 	return func(yield func(objectstore.ObjectInfo, error) bool) {
-		if err := checkPrefix(prefix); err != nil {
-			yield(objectstore.ObjectInfo{}, err)
-			return
-		}
 		s.mu.RLock()
 		var infos []objectstore.ObjectInfo
 		for k, l := range s.index {
@@ -542,14 +533,14 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.O
 }
 
 // Size is the bytes the packs take on disk.
-func (s *Store) Size() int64 {
+func (s *driver) Size() int64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.total + s.cur.size
 }
 
 // Close seals the current pack and releases the files.
-func (s *Store) Close() error {
+func (s *driver) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -569,7 +560,7 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.closeFiles())
 }
 
-func (s *Store) closeFiles() error {
+func (s *driver) closeFiles() error {
 	var errs []error
 	for _, p := range s.packs {
 		errs = append(errs, p.f.Close())
@@ -586,24 +577,4 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// checkPrefix accepts a List prefix: anything a valid key can start with
-// (the components before its last '/' are whole and valid; the last,
-// partial one only has to be made of valid characters).
-func checkPrefix(prefix string) error {
-	if prefix == "" {
-		return nil
-	}
-	rest := prefix
-	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-		if err := objectstore.CheckKey(prefix[:i]); err != nil {
-			return err
-		}
-		rest = prefix[i+1:]
-	}
-	if rest != "" {
-		return objectstore.CheckKey(rest + "x")
-	}
-	return nil
 }

@@ -302,3 +302,34 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestURL(t *testing.T) {
+	reg := objectstore.NewRegistry(packstore.Backend())
+	for in, want := range map[string]packstore.Location{
+		"pack:///a/b":                        {Path: "/a/b"},
+		"pack:///a/b/../c?sync=none":         {Path: "/a/c", NoSync: true},
+		"pack:///c?max_bytes=100":            {Path: "/c", NoSync: true, MaxBytes: 100},
+		"pack:///c?max_bytes=100&sync=group": {Path: "/c", MaxBytes: 100},
+	} {
+		loc, err := reg.ParseURL(in)
+		if err != nil || loc != want {
+			t.Errorf("ParseURL(%q) = %#v, %v; want %#v", in, loc, err, want)
+			continue
+		}
+		if again, err := reg.ParseURL(loc.String()); err != nil || again != loc {
+			t.Errorf("%q: String %q parses to %#v, %v", in, loc.String(), again, err)
+		}
+	}
+	for _, bad := range []string{"pack://host/a", "pack:///a?sync=each", "pack:///a?max_bytes=-1", "pack:///a?max_bytes=x", "pack:///a?other=1"} {
+		if _, err := reg.ParseURL(bad); err == nil {
+			t.Errorf("ParseURL(%q) succeeded", bad)
+		}
+	}
+	s, err := reg.Open(t.Context(), "pack://"+t.TempDir()+"?sync=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "k")
+	check(t, s, "k")
+	s.Close()
+}

@@ -94,7 +94,7 @@ emptyDir holding chunk files and an embedded directory database.
 {{- $_ := set $blobs "near" (dict "type" "memory" "max_bytes" (int64 $s.cache.memory.maxBytes)) }}
 {{- $_ := set $dirs "near" (dict "type" "memory") }}
 {{- else }}
-{{- $_ := set $blobs "near" (dict "type" "objectstore" "url" (printf "file://%s/blobs?sync=none" (include "castore.cacheDir" .)) "max_bytes" (int64 $s.cache.emptyDir.maxBytes)) }}
+{{- $_ := set $blobs "near" (dict "type" "objectstore" "url" (printf "pack://%s/packs" (include "castore.cacheDir" .)) "max_bytes" (int64 $s.cache.emptyDir.maxBytes)) }}
 {{- $_ := set $dirs "near" (dict "type" "embedded" "path" (printf "%s/directories.db" (include "castore.cacheDir" .))) }}
 {{- end }}
 {{- $_ := set $blobs "far" $blobFar }}
