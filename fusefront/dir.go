@@ -126,11 +126,11 @@ func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 }
 
 func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return d.f.xattr(attr, XattrDirectoryDigest, d.node.Digest.String(), dest)
+	return d.f.xattr(attr, directoryXattrs, d.node.Digest.String(), dest)
 }
 
 func (d *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return d.f.listxattr(XattrDirectoryDigest, dest)
+	return d.f.listxattr(directoryXattrs, dest)
 }
 
 // dirEntry is the readdir entry of n called name.
@@ -195,9 +195,9 @@ func (r *namedRoot) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (r *namedRoot) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return r.f.xattr(attr, "", "", dest)
+	return r.f.xattr(attr, nil, "", dest)
 }
 
 func (r *namedRoot) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return r.f.listxattr("", dest)
+	return r.f.listxattr(nil, dest)
 }

@@ -48,11 +48,11 @@ func (n *fileNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
 }
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return n.f.xattr(attr, XattrBlobDigest, n.node.Digest.String(), dest)
+	return n.f.xattr(attr, blobXattrs, n.node.Digest.String(), dest)
 }
 
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return n.f.listxattr(XattrBlobDigest, dest)
+	return n.f.listxattr(blobXattrs, dest)
 }
 
 // readBufs recycles the buffers reads fill: a read owns its buffer until
@@ -151,11 +151,11 @@ func (n *symlinkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 }
 
 func (n *symlinkNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return n.f.xattr(attr, "", "", dest)
+	return n.f.xattr(attr, nil, "", dest)
 }
 
 func (n *symlinkNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return n.f.listxattr("", dest)
+	return n.f.listxattr(nil, dest)
 }
 
 // stored is what every node of a stored tree has: the fs, its node and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -16,10 +17,20 @@ import (
 	"github.com/castore-go/castore"
 )
 
-// The extended attributes carrying digests (tvix's names), as b3:<base64>.
+// The extended attributes carrying digests, as b3:<base64>: tvix's names,
+// and snix's beside them with the same values.
 const (
 	XattrDirectoryDigest = "user.tvix.castore.directory.digest"
 	XattrBlobDigest      = "user.tvix.castore.blob.digest"
+
+	SnixXattrDirectoryDigest = "user.snix.castore.directory.digest"
+	SnixXattrBlobDigest      = "user.snix.castore.blob.digest"
+)
+
+// The names a directory's and a file's digest go by.
+var (
+	directoryXattrs = []string{XattrDirectoryDigest, SnixXattrDirectoryDigest}
+	blobXattrs      = []string{XattrBlobDigest, SnixXattrBlobDigest}
 )
 
 // idleReaders is how many blob readers stay open with no read using them.
@@ -237,12 +248,12 @@ func (f *FS) lookupChild(ctx context.Context, parent *fs.Inode, n castore.Node, 
 	return parent.NewInode(ctx, node, st)
 }
 
-// xattr answers getxattr for a node whose one attribute is name=value.
-func (f *FS) xattr(attr, name, value string, dest []byte) (uint32, syscall.Errno) {
+// xattr answers getxattr for a node whose attributes, names, all hold value.
+func (f *FS) xattr(attr string, names []string, value string, dest []byte) (uint32, syscall.Errno) {
 	if !f.o.XAttr {
 		return 0, syscall.ENOTSUP
 	}
-	if name == "" || attr != name {
+	if !slices.Contains(names, attr) {
 		return 0, noData
 	}
 	if len(dest) < len(value) {
@@ -251,15 +262,15 @@ func (f *FS) xattr(attr, name, value string, dest []byte) (uint32, syscall.Errno
 	return uint32(copy(dest, value)), 0
 }
 
-// listxattr answers listxattr for a node whose one attribute is name.
-func (f *FS) listxattr(name string, dest []byte) (uint32, syscall.Errno) {
+// listxattr answers listxattr for a node whose attributes are names.
+func (f *FS) listxattr(names []string, dest []byte) (uint32, syscall.Errno) {
 	if !f.o.XAttr {
 		return 0, syscall.ENOTSUP
 	}
-	if name == "" {
-		return 0, 0
+	var list string
+	for _, n := range names {
+		list += n + "\x00"
 	}
-	list := name + "\x00"
 	if len(dest) < len(list) {
 		return uint32(len(list)), syscall.ERANGE
 	}

@@ -420,31 +420,35 @@ func TestReadStatDirectory(t *testing.T) {
 func TestXattr(t *testing.T) {
 	forBackends(t, func(t *testing.T, s stores) {
 		mnt, _ := newFixture(t, s).dirWithKeep().blobA().symlink().mount(fusefront.Options{XAttr: true})
-		for _, c := range []struct{ path, name, value string }{
-			{dirWithKeepName, fusefront.XattrDirectoryDigest, dirWithKeep(t).Digest().String()},
-			{blobAName, fusefront.XattrBlobDigest, castore.Sum(blobA).String()},
-			{dirWithKeepName + "/.keep", fusefront.XattrBlobDigest, castore.EmptyDigest.String()},
+		// tvix's names and snix's, with the same values.
+		for _, c := range []struct{ path, name, snix, value string }{
+			{dirWithKeepName, fusefront.XattrDirectoryDigest, fusefront.SnixXattrDirectoryDigest, dirWithKeep(t).Digest().String()},
+			{blobAName, fusefront.XattrBlobDigest, fusefront.SnixXattrBlobDigest, castore.Sum(blobA).String()},
+			{dirWithKeepName + "/.keep", fusefront.XattrBlobDigest, fusefront.SnixXattrBlobDigest, castore.EmptyDigest.String()},
 		} {
 			p := filepath.Join(mnt, c.path)
 			list := make([]byte, 1024)
 			n, err := syscall.Listxattr(p, list)
-			if err != nil || string(list[:n]) != c.name+"\x00" {
-				t.Errorf("listxattr %s = %q, %v", c.path, list[:n], err)
+			want := c.name + "\x00" + c.snix + "\x00"
+			if err != nil || string(list[:n]) != want {
+				t.Errorf("listxattr %s = %q, %v; want %q", c.path, list[:n], err, want)
 			}
-			if n, err := syscall.Listxattr(p, nil); err != nil || n != len(c.name)+1 {
+			if n, err := syscall.Listxattr(p, nil); err != nil || n != len(want) {
 				t.Errorf("listxattr %s size = %d, %v", c.path, n, err)
 			}
-			val := make([]byte, 1024)
-			n, err = syscall.Getxattr(p, c.name, val)
-			if err != nil || string(val[:n]) != c.value {
-				t.Errorf("getxattr %s %s = %q, %v; want %q", c.path, c.name, val[:n], err, c.value)
+			for _, name := range []string{c.name, c.snix} {
+				val := make([]byte, 1024)
+				n, err = syscall.Getxattr(p, name, val)
+				if err != nil || string(val[:n]) != c.value {
+					t.Errorf("getxattr %s %s = %q, %v; want %q", c.path, name, val[:n], err, c.value)
+				}
+				if n, err := syscall.Getxattr(p, name, nil); err != nil || n != len(c.value) {
+					t.Errorf("getxattr %s size = %d, %v", c.path, n, err)
+				}
+				_, err = syscall.Getxattr(p, name, make([]byte, 3))
+				wantErrno(t, "getxattr into a short buffer", err, syscall.ERANGE)
 			}
-			if n, err := syscall.Getxattr(p, c.name, nil); err != nil || n != len(c.value) {
-				t.Errorf("getxattr %s size = %d, %v", c.path, n, err)
-			}
-			_, err = syscall.Getxattr(p, c.name, make([]byte, 3))
-			wantErrno(t, "getxattr into a short buffer", err, syscall.ERANGE)
-			_, err = syscall.Getxattr(p, "user.cheesecake", val)
+			_, err = syscall.Getxattr(p, "user.cheesecake", make([]byte, 1024))
 			wantErrno(t, "getxattr of another name", err, syscall.ENODATA)
 		}
 		// A symlink has none.

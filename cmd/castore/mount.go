@@ -40,7 +40,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 			"network.")
 	allowOther := fs.Bool("allow-other", false, "let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	threads := fs.Int("threads", 16, "most requests using the stores at once")
-	xattr := fs.Bool("xattr", false, "expose digests as extended attributes "+fusefront.XattrDirectoryDigest+" and "+fusefront.XattrBlobDigest)
+	xattr := fs.Bool("xattr", false, "expose digests as extended attributes "+fusefront.XattrDirectoryDigest+" and "+fusefront.XattrBlobDigest+" (and snix's user.snix.castore.* beside them)")
 	listRoot := fs.Bool("list-root", false, "with --root, let MNT be listed")
 	var roots rootFlags
 	fs.Var(&roots, "root", "a named root NAME=ROOT[/path] (repeatable)")
