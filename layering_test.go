@@ -46,8 +46,9 @@ var layers = []layerRule{
 	{"grpcapi", []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "internal/redact"}, "a gRPC client or server links no store"},
 	{"ingest", []string{"", "closure"}, "importing and exporting need only the contracts"},
 	{"fusefront", []string{"", "closure"}, "the mount needs only the contracts"},
+	{"httpfront", []string{"", "closure", "ingest"}, "the HTTP gateway needs only the contracts (and ingest's tar export)"},
 	{"compose", []string{"", "closure", "castorepb", "chunkfmt", "objectstore/...", "chunkstore", "dirstore", "bigtable", "grpcapi", "internal/..."}, "the one place that builds stacks of services"},
-	{"cmd/castore", []string{"", "closure", "compose", "grpcapi", "ingest", "fusefront", "internal/..."}, "the binary reaches stores only through compose (grpcapi for serving them)"},
+	{"cmd/castore", []string{"", "closure", "compose", "grpcapi", "ingest", "fusefront", "httpfront", "internal/..."}, "the binary reaches stores only through compose (grpcapi for serving them)"},
 	{"internal/...", nil, "test servers and helpers stand alone"},
 	{"deploy", nil, "the deployment checks are tests only"},
 }
@@ -73,7 +74,7 @@ var testSupport = []string{"chunkstore/blobtest", "dirstore/dirtest", "objectsto
 // cloud SDK, so that a gRPC client, a mount or an importer links none;
 // cloudSDKs are the SDKs' import path prefixes.
 var (
-	noCloud   = []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "grpcapi", "ingest", "fusefront"}
+	noCloud   = []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "grpcapi", "ingest", "fusefront", "httpfront"}
 	cloudSDKs = []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "cloud.google.com/go/storage", "cloud.google.com/go/bigtable", "google.golang.org/api/"}
 )
 
@@ -247,7 +248,7 @@ func TestLayeringRules(t *testing.T) {
 	base := func() pkgGraph {
 		g := pkgGraph{files: map[string]map[string][]string{}, deps: map[string][]string{}}
 		for _, p := range []string{"", "closure", "castorepb", "chunkfmt", "objectstore", "objectstore/s3store", "objectstore/storetest",
-			"chunkstore", "chunkstore/blobtest", "dirstore", "dirstore/dirtest", "bigtable", "grpcapi", "ingest", "fusefront",
+			"chunkstore", "chunkstore/blobtest", "dirstore", "dirstore/dirtest", "bigtable", "grpcapi", "ingest", "fusefront", "httpfront",
 			"compose", "cmd/castore", "internal/testenv", "internal/redact", "deploy"} {
 			g.files[p] = map[string][]string{filepath.Join(p, "a.go"): nil}
 		}
@@ -291,6 +292,9 @@ func TestLayeringRules(t *testing.T) {
 		{pkg: "fusefront", dep: "dirstore"},
 		{pkg: "fusefront", dep: "grpcapi"},
 		{pkg: "fusefront", dep: "compose"},
+		{pkg: "httpfront", dep: "grpcapi"},
+		{pkg: "httpfront", dep: "chunkstore"},
+		{pkg: "httpfront", dep: "compose"},
 		{pkg: "compose", dep: "ingest"},
 		{pkg: "compose", dep: "fusefront"},
 		{pkg: "compose", dep: "cmd/castore"},
@@ -317,6 +321,7 @@ func TestLayeringRules(t *testing.T) {
 		{pkg: "grpcapi", dep: "chunkfmt", ok: true},
 		{pkg: "grpcapi", dep: "internal/redact", ok: true},
 		{pkg: "ingest", dep: "closure", ok: true},
+		{pkg: "httpfront", dep: "ingest", ok: true},
 		{pkg: "compose", dep: "objectstore/s3store", ok: true},
 		{pkg: "compose", dep: "grpcapi", ok: true},
 		{pkg: "cmd/castore", dep: "compose", ok: true},
