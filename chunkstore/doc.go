@@ -8,11 +8,10 @@
 //	memory.go              Memory: blobs in memory, optionally an LRU cache bounded by bytes
 //	chunked.go             Chunked: blobs cut into chunks on an objectstore.Store; Has, Chunks
 //	chunked_read.go        its reads: verified chunks, the blob reader, ReadChunk
-//	chunked_write.go       its write pipeline: cutting, uploading in parallel, the index; PutIndex
+//	chunked_write.go       its write pipeline: cutting (chunkfmt.Cutter), uploading in parallel, the index; PutIndex
 //	compressed.go          its chunks handed over and taken compressed
 //	known.go               the bounded set of chunks known to be stored (no request for them)
 //	lazychunk.go           a chunk compressed only when a store reads it
-//	gear.go                the lock around fastcdc-go's shared gear table
 //	bufpool.go             reusable buffers for compressed chunks being read
 //	metrics.go             the OpenTelemetry counters of both stores
 //	nearfar.go             NearFar: the read-through cache of a far store in a near one

@@ -13,8 +13,7 @@
 // services), gcsstore (Google Cloud Storage), filestore (a local
 // directory, and the size-bounded LRU cache on one), memstore (process
 // memory, for tests) and packstore (objects appended to pack files on a
-// local disk; not registered under a scheme yet). compose names the ones
-// a program opens by URL. Every backend and decorator passes the
+// local disk). compose names the ones a program opens by URL. Every backend and decorator passes the
 // conformance suite in objectstore/storetest, S3 against MinIO and GCS
 // against fake-gcs-server.
 package objectstore
