@@ -22,3 +22,22 @@ func CreateChunked(ctx context.Context, s BlobService) (BlobWriter, error) {
 	}
 	return nil, unsupported("create a blob cut here", s)
 }
+
+// MissingFinder is implemented by blob services that say of many digests
+// at once which they lack: a remote store answers on one round trip what
+// Has asks one digest at a time.
+type MissingFinder interface {
+	// Missing returns those of ds the store holds neither as a blob nor
+	// as a chunk (Has false), in the order given. The empty blob is
+	// never missing.
+	Missing(ctx context.Context, ds []Digest) ([]Digest, error)
+}
+
+// Missing calls s's Missing, or refuses for a service without one (ask
+// Has of each then).
+func Missing(ctx context.Context, s BlobService, ds []Digest) ([]Digest, error) {
+	if c, ok := s.(MissingFinder); ok {
+		return c.Missing(ctx, ds)
+	}
+	return nil, unsupported("find missing blobs in a batch", s)
+}

@@ -90,3 +90,11 @@ var _ castore.ChunkUploader = (*NearFar)(nil)
 func (nf *NearFar) CreateChunked(ctx context.Context) (castore.BlobWriter, error) {
 	return nil, fmt.Errorf("create a blob cut here: a near/far cache takes writes through Create: %w", castore.ErrUnsupported)
 }
+
+var _ castore.MissingFinder = (*NearFar)(nil)
+
+// Missing is refused: near and far are asked with Has, one digest at a
+// time.
+func (nf *NearFar) Missing(ctx context.Context, ds []castore.Digest) ([]castore.Digest, error) {
+	return nil, fmt.Errorf("find missing blobs: a near/far cache asks near and far with Has: %w", castore.ErrUnsupported)
+}

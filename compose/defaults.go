@@ -161,7 +161,12 @@ var (
 	_ castore.BlobBatchReader       = (*closingBlobs)(nil)
 	_ castore.SizedOpener           = (*closingBlobs)(nil)
 	_ castore.ChunkUploader         = (*closingBlobs)(nil)
+	_ castore.MissingFinder         = (*closingBlobs)(nil)
 )
+
+func (c *closingBlobs) Missing(ctx context.Context, ds []castore.Digest) ([]castore.Digest, error) {
+	return castore.Missing(ctx, c.BlobService, ds)
+}
 
 func (c *closingBlobs) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
 	return castore.OpenSized(ctx, c.BlobService, d, size)

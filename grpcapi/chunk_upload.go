@@ -282,3 +282,45 @@ func (c *BlobClient) putCompressed(ctx context.Context, p pendingChunk) error {
 	_, err = c.chunks.PutCompressed(ctx, &pb.PutCompressedRequest{Digest: p.cm.Digest[:], Size: p.cm.Size, Data: enc.Encode(p.data)})
 	return fromStatus("put chunk "+p.cm.Digest.String(), err)
 }
+
+var _ castore.MissingFinder = (*BlobClient)(nil)
+
+// Missing asks the server which digests it lacks, MaxBatchDigests a call
+// (castore.v1.ChunkService.Missing). A server without the call makes it
+// unsupported; an answer that is not an ordered part of the question is
+// an error wrapping castore.ErrCorrupt.
+func (c *BlobClient) Missing(ctx context.Context, ds []castore.Digest) ([]castore.Digest, error) {
+	if c.uploads.Load() == uploadsNo {
+		return nil, fmt.Errorf("find missing blobs: the server cannot: %w", castore.ErrUnsupported)
+	}
+	var out []castore.Digest
+	for len(ds) > 0 {
+		n := min(len(ds), MaxBatchDigests)
+		req := &pb.MissingRequest{Digests: make([][]byte, n)}
+		for i := range n {
+			req.Digests[i] = ds[i][:]
+		}
+		resp, err := c.chunks.Missing(ctx, req)
+		if status.Code(err) == codes.Unimplemented {
+			c.uploads.Store(uploadsNo)
+		}
+		if err != nil {
+			return nil, fromStatus(fmt.Sprintf("find which of %d blobs are missing", n), err)
+		}
+		// The answer is the question with some digests left out.
+		next := 0
+		for _, b := range resp.GetMissing() {
+			d, err := castore.DigestFromBytes(b)
+			for err == nil && next < n && ds[next] != d {
+				next++
+			}
+			if err != nil || next == n {
+				return nil, fmt.Errorf("find which of %d blobs are missing: the server answers with a digest not asked about, or out of order (%x): %w", n, b, castore.ErrCorrupt)
+			}
+			out = append(out, d)
+			next++
+		}
+		ds = ds[n:]
+	}
+	return out, nil
+}

@@ -339,3 +339,34 @@ func TestCreateChunkedRefusesHostileServers(t *testing.T) {
 		})
 	}
 }
+
+// BlobClient.Missing (castore.MissingFinder) takes from the server only
+// an ordered part of what it asked.
+func TestBlobClientMissingRefusesHostile(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer func(req *pb.MissingRequest, missing [][]byte) [][]byte
+	}{
+		{"out of order", func(_ *pb.MissingRequest, m [][]byte) [][]byte { return [][]byte{m[1], m[0]} }},
+		{"twice", func(_ *pb.MissingRequest, m [][]byte) [][]byte { return [][]byte{m[0], m[0]} }},
+		{"not asked", func(_ *pb.MissingRequest, m [][]byte) [][]byte {
+			d := castore.Sum([]byte("not asked"))
+			return [][]byte{d[:]}
+		}},
+		{"garbage", func(*pb.MissingRequest, [][]byte) [][]byte { return [][]byte{{7}} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			blobs := chunked(t)
+			s := grpc.NewServer(grpcapi.ServerOptions()...)
+			pb.RegisterChunkServiceServer(s, hostileUploads{grpcapi.NewChunkServer(blobs), tc.answer})
+			l := listenTCP(t)
+			go s.Serve(l)
+			t.Cleanup(s.Stop)
+			bc := grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String()))
+			a, b := castore.Sum([]byte("a")), castore.Sum([]byte("b"))
+			if got, err := bc.Missing(ctxT(t), []castore.Digest{a, b}); !errors.Is(err, castore.ErrCorrupt) {
+				t.Errorf("Missing = %v, %v; want an error wrapping ErrCorrupt", got, err)
+			}
+		})
+	}
+}

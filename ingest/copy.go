@@ -87,14 +87,28 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 }
 
 // copyBlobs copies the blobs of files that toBlobs lacks: first it asks
-// toBlobs about each, in parallel; then it copies the missing ones, the
+// toBlobs about them, in batches where it can (castore.MissingFinder),
+// else about each, in parallel; then it copies the missing ones, the
 // small ones read ahead from fromBlobs in batches where it can.
 func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, files []castore.Node, o Options, st *CopyStats) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.concurrency())
 	var mu sync.Mutex
 	var missing []fileRef
+	lacks, batched, err := missingOf(ctx, toBlobs, files)
+	if err != nil {
+		return err
+	}
 	for _, fn := range files {
+		if batched {
+			if lacks[fn.Digest] {
+				missing = append(missing, fileRef{node: fn})
+			} else {
+				st.BlobsSkipped.Add(1)
+				o.Progress.add(1, int64(fn.Size))
+			}
+			continue
+		}
 		g.Go(func() error {
 			ok, err := toBlobs.Has(gctx, fn.Digest)
 			if err != nil {

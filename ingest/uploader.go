@@ -58,6 +58,11 @@ func (o *Options) importConcurrency() int {
 	return max(32, 8*runtime.GOMAXPROCS(0))
 }
 
+// askConcurrency is how many files an import with SkipKnown has in
+// flight against a store that answers in batches (castore.MissingFinder):
+// most wait for the answer, which comes for all of them on a round trip.
+const askConcurrency = 256
+
 // streamHold is what a file streaming into a BlobService is reckoned to
 // hold (a chunker's buffer and the chunks in flight) against the memory
 // budget; a smaller file, its size.
@@ -80,7 +85,8 @@ type uploader struct {
 
 	skipSpecial bool
 	skipKnown   bool
-	links       []link // hard links, resolved after the uploads
+	asks        *hasBatch // nil: ask Has of each blob
+	links       []link    // hard links, resolved after the uploads
 
 	mu    sync.Mutex
 	cond  *sync.Cond
@@ -92,6 +98,14 @@ func newUploader(ctx context.Context, blobs castore.BlobService, o *Options) *up
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.importConcurrency())
 	u := &uploader{ctx: ctx, blobs: blobs, g: g, prog: o.Progress, skipSpecial: o.SkipSpecial, skipKnown: o.SkipKnown, avail: o.memoryBudget(), total: o.memoryBudget()}
+	if _, ok := blobs.(castore.MissingFinder); ok && o.SkipKnown {
+		// Asked in batches, a file waiting for its answer costs a
+		// goroutine and an open file: many more may wait than upload.
+		u.asks = newHasBatch(ctx, blobs)
+		if o.Concurrency <= 0 {
+			g.SetLimit(max(askConcurrency, o.importConcurrency()))
+		}
+	}
 	u.cond = sync.NewCond(&u.mu)
 	return u
 }
@@ -169,7 +183,13 @@ func (u *uploader) uploadBytes(what string, b []byte) (castore.Digest, error) {
 // known reports whether the store has blob d already, counting it as
 // stored if so.
 func (u *uploader) known(what string, d castore.Digest, size int64) (bool, error) {
-	ok, err := u.blobs.Has(u.ctx, d)
+	var ok bool
+	var err error
+	if u.asks != nil {
+		ok, err = u.asks.has(d)
+	} else {
+		ok, err = u.blobs.Has(u.ctx, d)
+	}
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}

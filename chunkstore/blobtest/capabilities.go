@@ -231,6 +231,24 @@ func testCapabilities(t *testing.T, s castore.BlobService) {
 			t.Errorf("an abandoned blob cut here is present: %v, %v", ok, err)
 		}
 	})
+	t.Run("MissingFinder", func(t *testing.T) {
+		if _, ok := s.(castore.MissingFinder); !ok {
+			t.Log("not claimed")
+			return
+		}
+		other := castore.Sum([]byte("another blob never stored"))
+		ask := []castore.Digest{unknown.Digest, blob, castore.EmptyDigest, other}
+		for _, p := range pieces {
+			ask = append(ask, p.cm.Digest)
+		}
+		got, err := castore.Missing(ctxT(t), s, ask)
+		if refused(t, err) {
+			return
+		}
+		if err != nil || !slices.Equal(got, []castore.Digest{unknown.Digest, other}) {
+			t.Errorf("Missing = %v, %v; want the two never stored", got, err)
+		}
+	})
 	t.Run("IndexPutter", func(t *testing.T) {
 		if _, ok := s.(castore.IndexPutter); !ok {
 			t.Log("not claimed")

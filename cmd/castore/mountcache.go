@@ -141,7 +141,12 @@ var (
 	_ castore.IndexPutter           = indexingFar{}
 	_ castore.ChunkReaderService    = indexingFar{}
 	_ castore.ChunkUploader         = indexingFar{}
+	_ castore.MissingFinder         = indexingFar{}
 )
+
+func (f indexingFar) Missing(ctx context.Context, ds []castore.Digest) ([]castore.Digest, error) {
+	return castore.Missing(ctx, f.BlobService, ds)
+}
 
 func (f indexingFar) CreateChunked(ctx context.Context) (castore.BlobWriter, error) {
 	return castore.CreateChunked(ctx, f.BlobService)
