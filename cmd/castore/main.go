@@ -54,6 +54,7 @@ func commands() []command {
 		{"stat", "describe a stored directory or blob", runStat},
 		{"copy", "copy a tree and its blobs to other stores", runCopy},
 		{"mount", "mount a stored tree read-only through FUSE", runMount},
+		{"http", "serve stored trees to web browsers and HTTP clients", runHTTP},
 	}
 }
 

@@ -122,6 +122,8 @@ type serveFlags struct {
 	maxStreams     *uint
 	backendTimeout *time.Duration
 	maxDirPut      *int64
+	httpListen     *string
+	http           httpFlags
 }
 
 func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
@@ -141,6 +143,8 @@ func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
 	f.metricsListen = fs.String("metrics-listen", "", "serve Prometheus metrics on this address (host:port) at /metrics")
 	f.maxStreams = fs.Uint("max-concurrent-streams", 256, "most concurrent calls one client connection may have")
 	f.backendTimeout = fs.Duration("backend-timeout", compose.DefaultBackendTimeout, "bound on each object store call (a chunk, an index, a bundle); 0 means none")
+	f.httpListen = fs.String("http-listen", "", "also serve the stores' trees over HTTP on this address (host:port or unix:/path), with the same TLS and tokens: see castore http --help")
+	f.http.register(fs)
 	f.maxDirPut = fs.Int64("max-directory-put-bytes", grpcapi.DefaultMaxDirectoryPutBytes, "largest closure one directory Put may send, in bytes (it is held until its root arrives)")
 	return fs, f
 }
@@ -161,6 +165,11 @@ func parseServeFlags(env *environment, args []string) (*flag.FlagSet, *serveFlag
 	}
 	if !isLocalListen(*f.listen) && *f.tlsCert == "" && *f.authTokens == "" && !*f.insecureListen {
 		return nil, nil, usagef("refusing to listen on %s, which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", *f.listen)
+	}
+	if *f.httpListen != "" {
+		if err := checkListen("--http-listen", *f.httpListen, *f.tlsCert != "", *f.authTokens != "", *f.insecureListen); err != nil {
+			return nil, nil, err
+		}
 	}
 	if fs.NArg() > 0 {
 		return nil, nil, usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -256,6 +265,14 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		}
 		defer stopMetrics()
 		log.Info("metrics", "listen", *f.metricsListen)
+	}
+	if *f.httpListen != "" {
+		hs, err := startHTTP(httpConfig{listen: *f.httpListen, tlsCert: *f.tlsCert, tlsKey: *f.tlsKey, tlsClientCA: *f.tlsClientCA,
+			tokens: access.Tokens, flags: f.http, log: log, tel: tel, blobs: svcs.Blobs, dirs: svcs.Directories})
+		if err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		defer hs.stop(*f.grace)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
