@@ -46,8 +46,9 @@ func localImport(b *testing.B, dir, src string) (wall, user, sys time.Duration) 
 	return runCost(b, castoreCommand("import", "--data-dir", dir, src))
 }
 
-// resticBackup times restic's backup of src into a fresh repository.
-func resticBackup(b *testing.B, src string) time.Duration {
+// resticBackup times restic's backup of src into a fresh repository: its
+// wall time and CPU time (user + system).
+func resticBackup(b *testing.B, src string) (wall, cpu time.Duration) {
 	b.Helper()
 	bin := testenv.Tool(b, "restic")
 	repo := filepath.Join(b.TempDir(), "restic")
@@ -57,8 +58,8 @@ func resticBackup(b *testing.B, src string) time.Duration {
 	runCost(b, init)
 	backup := exec.Command(bin, "backup", "--quiet", "--repo", repo, src)
 	backup.Env = env
-	wall, _, _ := runCost(b, backup)
-	return wall
+	wall, user, sys := runCost(b, backup)
+	return wall, user + sys
 }
 
 // randomTree writes n files of log-normal sizes around 5 KiB (at most
@@ -91,13 +92,16 @@ func BenchmarkLocal(b *testing.B) {
 	src := goroot(b)
 	for b.Loop() {
 		pipe, which := baseline(b, src)
-		restic := resticBackup(b, src)
+		restic, resticCPU := resticBackup(b, src)
 		dir := filepath.Join(b.TempDir(), "store")
 		first, user, sys := localImport(b, dir, src)
 		again, _, _ := localImport(b, dir, src)
 		b.Logf("baseline: %s", which)
 		b.Logf("GOROOT into a fresh embedded store: %.2fs (user %.2fs, system %.2fs) = %.2fx restic backup (%.2fs), %.2fx tar | zstd (%.2fs)",
 			first.Seconds(), user.Seconds(), sys.Seconds(), first.Seconds()/restic.Seconds(), restic.Seconds(), first.Seconds()/pipe.wall.Seconds(), pipe.wall.Seconds())
+		b.Logf("  CPU: castore %.2fs, restic %.2fs (%.2fx), tar | zstd %.2fs (%.2fx)",
+			(user + sys).Seconds(), resticCPU.Seconds(), (user+sys).Seconds()/resticCPU.Seconds(), pipe.cpu.Seconds(), (user+sys).Seconds()/pipe.cpu.Seconds())
+		b.ReportMetric((user+sys).Seconds()/resticCPU.Seconds(), "import-cpu/restic-cpu")
 		b.Logf("re-import of unchanged GOROOT: %.2fs = %.2fx the first", again.Seconds(), again.Seconds()/first.Seconds())
 		b.ReportMetric(first.Seconds()/restic.Seconds(), "import/restic")
 		b.ReportMetric(first.Seconds()/pipe.wall.Seconds(), "import/pipeline")
