@@ -61,10 +61,7 @@ type layerException struct {
 	why   string
 }
 
-var layerExceptions = []layerException{
-	{"cmd/castore/mountcache.go", []string{"chunkfmt", "chunkstore", "dirstore", "objectstore/..."},
-		"the mount's cache stack (a bounded file store, Chunked, NearFar over a far that writes indexes into near, an Embedded directory cache) is built here until it is a type registered in compose (issue 16)"},
-}
+var layerExceptions = []layerException{}
 
 // testSupport are the packages written for tests. Non-test code imports
 // them only from another of them (objectstore/storetest uses testenv).
@@ -327,9 +324,9 @@ func TestLayeringRules(t *testing.T) {
 		{pkg: "cmd/castore", dep: "compose", ok: true},
 		{pkg: "cmd/castore", dep: "grpcapi", ok: true},
 		{pkg: "cmd/castore", dep: "closure", ok: true},
-		{pkg: "cmd/castore", dep: "chunkstore", file: "cmd/castore/mountcache.go", ok: true},
-		{pkg: "cmd/castore", dep: "objectstore/filestore", file: "cmd/castore/mountcache.go", ok: true},
-		{pkg: "cmd/castore", dep: "bigtable", file: "cmd/castore/mountcache.go"},
+		{pkg: "cmd/castore", dep: "chunkstore", file: "cmd/castore/mount.go"},
+		{pkg: "cmd/castore", dep: "objectstore/packstore", file: "cmd/castore/mount.go"},
+		{pkg: "cmd/castore", dep: "bigtable", file: "cmd/castore/mount.go"},
 	} {
 		file := c.file
 		if file == "" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/compose"
 	"github.com/castore-go/castore/fusefront"
 )
 
@@ -106,12 +107,12 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 				return err
 			}
 		}
-		c, err := openMountCache(dir, maxCache, blobs, dirs, log)
+		c, err := compose.OpenLocalCache(dir, maxCache, blobs, dirs, log)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		blobs, dirs = c.blobs, c.dirs
+		blobs, dirs = c.Blobs, c.Dirs
 	}
 
 	var root fusefront.Root

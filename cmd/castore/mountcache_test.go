@@ -51,7 +51,7 @@ func TestMountCacheBounded(t *testing.T) {
 	}
 	far := &countingFar{BlobService: store}
 	const bound = 400 << 10
-	c, err := openMountCache(t.TempDir(), bound, far, dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := compose.OpenLocalCache(t.TempDir(), bound, far, dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,29 +68,29 @@ func TestMountCacheBounded(t *testing.T) {
 	}
 	hot, hotData := put(1)
 	first, firstData := put(2)
-	if !blobtest.ReadAndCheck(t, c.blobs, first, firstData) {
+	if !blobtest.ReadAndCheck(t, c.Blobs, first, firstData) {
 		t.FailNow()
 	}
 	var peak int64
 	for i := range 64 { // 64 x 64 KiB: ten times the bound
-		if !blobtest.ReadAndCheck(t, c.blobs, hot, hotData) {
+		if !blobtest.ReadAndCheck(t, c.Blobs, hot, hotData) {
 			t.FailNow()
 		}
 		d, data := put(uint64(100 + i))
-		if !blobtest.ReadAndCheck(t, c.blobs, d, data) {
+		if !blobtest.ReadAndCheck(t, c.Blobs, d, data) {
 			t.FailNow()
 		}
-		peak = max(peak, c.packs.Size())
+		peak = max(peak, c.Blobs.Packs.Size())
 	}
 	// A pack (an eighth of the bound) over it, and a blob's worth.
 	if limit := int64(bound + bound/8 + 80<<10); peak > limit {
 		t.Errorf("after reading %d KiB through a %d KiB cache it held %d bytes, more than %d", 64*64, bound>>10, peak, limit)
 	}
 	far.reads.Store(0)
-	if !blobtest.ReadAndCheck(t, c.blobs, hot, hotData) || far.reads.Load() != 0 {
+	if !blobtest.ReadAndCheck(t, c.Blobs, hot, hotData) || far.reads.Load() != 0 {
 		t.Errorf("the blob read all along was evicted (%d chunk reads from far)", far.reads.Load())
 	}
-	if !blobtest.ReadAndCheck(t, c.blobs, first, firstData) || far.reads.Load() == 0 {
+	if !blobtest.ReadAndCheck(t, c.Blobs, first, firstData) || far.reads.Load() == 0 {
 		t.Error("the blob read once, long ago, was still in the cache")
 	}
 }
@@ -104,7 +104,7 @@ func TestMountCacheRemovesOldLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(old, "x"), []byte("old"), 0o644)
-	c, err := openMountCache(dir, 1<<30, chunkstore.NewMemory(), dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := compose.OpenLocalCache(dir, 1<<30, chunkstore.NewMemory(), dirstore.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,17 +164,17 @@ func TestMountCacheKeepsServerChunksAsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svcs.Close()
-	c, err := openMountCache(t.TempDir(), 1<<30, svcs.Blobs, svcs.Directories, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := compose.OpenLocalCache(t.TempDir(), 1<<30, svcs.Blobs, svcs.Directories, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if !blobtest.ReadAndCheck(t, c.blobs, d, data) {
+	if !blobtest.ReadAndCheck(t, c.Blobs, d, data) {
 		t.FailNow()
 	}
 	for _, cm := range chunks {
 		key := chunkfmt.ChunkKey(cm.Digest)
-		cr, err := c.packs.Get(ctx, key)
+		cr, err := c.Blobs.Packs.Get(ctx, key)
 		if err != nil {
 			t.Fatalf("chunk %s is not in the cache: %v", cm.Digest, err)
 		}
@@ -198,16 +198,16 @@ func TestMountCacheDirectoriesBounded(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	far := dirstore.NewMemory()
 	d := dirtest.MustDir(t, castore.Entry{Name: "f", Node: castore.FileNode(castore.EmptyDigest, 0, false)})
-	open := func(blobBound int64) *mountCache {
+	open := func(blobBound int64) *compose.LocalCache {
 		t.Helper()
-		c, err := openMountCache(dir, blobBound, chunkstore.NewMemory(), far, log)
+		c, err := compose.OpenLocalCache(dir, blobBound, chunkstore.NewMemory(), far, log)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	c := open(1 << 30)
-	dd, err := c.db.Put(ctx, d)
+	dd, err := c.Dirs.DB.Put(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,13 +217,13 @@ func TestMountCacheDirectoriesBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = open(1 << 30) // bound 100 MiB: kept
-	if _, err := c.db.Get(ctx, dd); err != nil {
+	if _, err := c.Dirs.DB.Get(ctx, dd); err != nil {
 		t.Fatalf("a directory cache within its bound lost a directory: %v", err)
 	}
 	c.Close()
 	c = open(100 << 20) // bound 16 MiB: started afresh
 	defer c.Close()
-	if _, err := c.db.Get(ctx, dd); !errors.Is(err, castore.ErrNotFound) {
+	if _, err := c.Dirs.DB.Get(ctx, dd); !errors.Is(err, castore.ErrNotFound) {
 		t.Fatalf("a directory cache over its bound still has a directory: %v", err)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "directories.db")); err != nil || fi.Size() > 1<<20 {
