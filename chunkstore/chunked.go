@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkfmt"
@@ -36,6 +37,9 @@ type ChunkedOptions struct {
 	// KnownChunks bounds the in-memory set of chunks known to be stored
 	// (default 1M digests, about 40 MB).
 	KnownChunks int
+	// ChunkLayout is where new chunks go: tvix's chunks/b3/ (the default)
+	// or snix's chunk/b3/. Chunks are read from both.
+	ChunkLayout chunkfmt.ChunkLayout
 }
 
 func (o ChunkedOptions) withDefaults() ChunkedOptions {
@@ -65,6 +69,9 @@ type Chunked struct {
 	known *knownSet
 	enc   *chunkfmt.Encoder
 	m     *metrics
+	// readOther: chunks were last found in the layout not written
+	// (chunked_layout.go).
+	readOther atomic.Bool
 }
 
 var _ castore.BlobService = (*Chunked)(nil)
@@ -72,6 +79,11 @@ var _ castore.BlobService = (*Chunked)(nil)
 // NewChunked returns a Chunked store on s.
 func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	o = o.withDefaults()
+	layout, err := chunkfmt.ParseChunkLayout(string(o.ChunkLayout))
+	if err != nil {
+		return nil, fmt.Errorf("chunked store: %w", err)
+	}
+	o.ChunkLayout = layout
 	if o.AvgChunkSize < 256 || o.AvgChunkSize > 64<<20 {
 		return nil, fmt.Errorf("chunked store: average chunk size %d is outside 256 B .. 64 MiB", o.AvgChunkSize)
 	}
@@ -94,17 +106,14 @@ func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
 	if d == castore.EmptyDigest || c.known.has(d) {
 		return true, nil
 	}
-	for _, key := range []string{chunkfmt.ChunkKey(d), chunkfmt.IndexKey(d)} {
-		_, err := c.store.Head(ctx, key)
-		if err == nil {
-			c.known.add(d)
-			return true, nil
-		}
-		if !errors.Is(err, objectstore.ErrNotFound) {
-			return false, fmt.Errorf("has blob %s: %w", d, err)
-		}
+	ok, err := c.hasObject(ctx, d)
+	if err != nil {
+		return false, fmt.Errorf("has blob %s: %w", d, err)
 	}
-	return false, nil
+	if ok {
+		c.known.add(d)
+	}
+	return ok, nil
 }
 
 // readIndex returns the chunks of d from its index, or ErrNotFound.
@@ -138,11 +147,12 @@ func (c *Chunked) Chunks(ctx context.Context, d castore.Digest) ([]castore.Chunk
 	if !errors.Is(err, objectstore.ErrNotFound) {
 		return nil, err
 	}
-	if _, err := c.store.Head(ctx, chunkfmt.ChunkKey(d)); err != nil {
-		if errors.Is(err, objectstore.ErrNotFound) {
-			return nil, fmt.Errorf("blob %s: %w", d, castore.ErrNotFound)
-		}
+	ok, err := c.headChunk(ctx, d)
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("blob %s: %w", d, err)
+	case !ok:
+		return nil, fmt.Errorf("blob %s: %w", d, castore.ErrNotFound)
 	}
 	return nil, nil
 }

@@ -63,7 +63,7 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 // readObject reads chunk d's stored object into buf, refusing one larger
 // than limit.
 func (c *Chunked) readObject(ctx context.Context, d castore.Digest, limit int64, buf *bytes.Buffer) error {
-	r, err := c.store.Get(ctx, chunkfmt.ChunkKey(d))
+	r, err := c.getChunk(ctx, d)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkfmt"
+	"github.com/castore-go/castore/objectstore"
 )
 
 // Create starts a blob. Bytes are cut, hashed, compressed and uploaded as
@@ -117,7 +118,7 @@ func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, body io.Read
 		c.m.chunkWrite(ctx, false)
 		return nil
 	}
-	created, err := c.store.PutIfAbsent(ctx, chunkfmt.ChunkKey(d), body)
+	created, err := c.store.PutIfAbsent(ctx, c.o.ChunkLayout.ChunkKey(d), body)
 	if err != nil {
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
@@ -228,7 +229,10 @@ func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []casto
 		if c.known.has(cm.Digest) {
 			continue
 		}
-		if _, err := c.store.Head(ctx, chunkfmt.ChunkKey(cm.Digest)); err != nil {
+		if ok, err := c.headChunk(ctx, cm.Digest); err != nil || !ok {
+			if err == nil {
+				err = objectstore.ErrNotFound
+			}
 			return fmt.Errorf("index of blob %s: chunk %s: %w", d, cm.Digest, err)
 		}
 		c.known.add(cm.Digest)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/bigtable"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
@@ -44,7 +45,7 @@ func DefaultRegistry() *Registry {
 		if err != nil {
 			return nil, err
 		}
-		o := chunkstore.ChunkedOptions{AvgChunkSize: p.AvgChunkSize}
+		o := chunkstore.ChunkedOptions{AvgChunkSize: p.AvgChunkSize, ChunkLayout: chunkfmt.ChunkLayout(p.ChunkLayout)}
 		if p.MaxBytes > 0 {
 			// No memory of stored chunks: eviction removes them behind
 			// its back.

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/internal/redact"
 )
 
@@ -33,6 +34,10 @@ type ObjectStoreBlobParams struct {
 	// AvgChunkSize is the FastCDC average chunk size in bytes (default
 	// 256 KiB).
 	AvgChunkSize int `yaml:"avg_chunk_size"`
+	// ChunkLayout is where new chunks go: "tvix" (chunks/b3/, the
+	// default) or "snix" (chunk/b3/, as snix's object-store chunk store
+	// keeps them). Chunks are read from both.
+	ChunkLayout string `yaml:"chunk_layout"`
 	// MaxBytes, for a file:// store only, keeps it within that many bytes,
 	// evicting the least recently read objects (filestore.LRU): a near
 	// cache, never a store of record. 0 keeps everything.
@@ -192,7 +197,14 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 				p.MaxBytes = n
 				q.Del("max_bytes")
 			}
-			if p.AvgChunkSize != 0 || p.MaxBytes != 0 {
+			if v := q.Get("chunk_layout"); v != "" {
+				if _, err := chunkfmt.ParseChunkLayout(v); err != nil {
+					return bad("%v", err)
+				}
+				p.ChunkLayout = v
+				q.Del("chunk_layout")
+			}
+			if p.AvgChunkSize != 0 || p.MaxBytes != 0 || p.ChunkLayout != "" {
 				iu.RawQuery = q.Encode()
 				p.URL = iu.String()
 			}
