@@ -7,6 +7,7 @@
 //
 //	memory.go              Memory: blobs in memory, optionally an LRU cache bounded by bytes
 //	chunked.go             Chunked: blobs cut into chunks on an objectstore.Store; Has, Chunks
+//	chunked_layout.go      where its chunks lie: tvix's chunks/b3/ or snix's chunk/b3/, read alike
 //	chunked_read.go        its reads: verified chunks, the blob reader, ReadChunk
 //	chunked_write.go       its write pipeline: cutting (chunkfmt.Cutter), uploading in parallel, the index; PutIndex
 //	compressed.go          its chunks handed over and taken compressed
@@ -20,5 +21,6 @@
 //	nearfar_fill.go        a blob's index written into near once all its chunks are there
 //	nearfar_shared.go      one fetch from far for concurrent readers of the same chunk
 //	nearfar_write.go       the write policy: near, far or both (mirrored)
+//	indexingfar.go         NewIndexingFar: a far that writes each chunk list it answers into near
 //	prefetch.go            NearFar.Prefetch: small blobs brought into near in batches, behind demand reads
 package chunkstore

@@ -13,5 +13,6 @@
 //
 // Unknown keys, unknown types, dangling references and cycles are errors
 // that name them. The types are explicit entries in a Registry
-// (DefaultRegistry holds castore's own), not init() side effects.
+// (DefaultRegistry holds castore's own, defaults.go; the mount's disk
+// cache, local_cache, is localcache.go), not init() side effects.
 package compose
