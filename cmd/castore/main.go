@@ -55,6 +55,7 @@ func commands() []command {
 		{"copy", "copy a tree and its blobs to other stores", runCopy},
 		{"mount", "mount a stored tree read-only through FUSE", runMount},
 		{"http", "serve stored trees to web browsers and HTTP clients", runHTTP},
+		{"version", "print the version and source revision castore was built from", runVersion},
 	}
 }
 
