@@ -47,7 +47,7 @@ TOOL_STAMPS := $(foreach t,$(TOOL_PKGS),$(BIN)/.$(call tool_name,$(t))@$(call to
 PKGS := ./...
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test unit race lint proto proto-check tools run bench bench-store loadtest clean image deploy-check
+.PHONY: all build test unit race lint proto proto-check tools run bench bench-store loadtest clean image image-name image-check deploy-check
 
 all: build
 
@@ -60,12 +60,58 @@ build:
 run: build
 	$(BIN)/castore serve $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-## image: the container image (multi-stage Dockerfile: static binary,
-## distroless, non-root). IMAGE names it; CONTAINER_ENGINE may be podman.
-IMAGE            ?= castore:dev
-CONTAINER_ENGINE ?= docker
+## image: the container image as an OCI archive ($(IMAGE_ARCHIVE)), built
+## with podman from the Dockerfile with no registry and no daemon: the
+## binary and the base files are made here (deploy/image/rootfs.sh) and
+## replace the Dockerfile's golang stage. Tagged $(IMAGE), the chart's
+## default image; every timestamp is the commit's (SOURCE_DATE_EPOCH), so
+## a commit gives the same digest each time. Needs podman
+## (apt-get install podman); keeps its own store in $(IMAGE_DIR).
+## `docker build .` builds the same Dockerfile on a machine with a registry.
+IMAGE_REPO        ?= ghcr.io/castore-go/castore
+VERSION           ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' helm/castore/Chart.yaml)
+# REVISION: the commit, "-dirty" if the tree has changes (worked out once).
+REVISION          ?= $(eval REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(if $(shell git status --porcelain 2>/dev/null),-dirty))$(REVISION)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE             ?= $(IMAGE_REPO):$(VERSION)
+IMAGE_DIR         ?= $(BIN)/image
+IMAGE_ARCHIVE     ?= $(IMAGE_DIR)/castore.oci.tar
+PODMAN            ?= podman
+PODMAN_STORE      ?= --root $(IMAGE_DIR)/storage --runroot $(IMAGE_DIR)/run --storage-driver vfs
 image:
-	$(CONTAINER_ENGINE) build -t $(IMAGE) .
+	@command -v $(PODMAN) >/dev/null || { echo "make image needs podman: apt-get install podman"; exit 1; }
+	VERSION=$(VERSION) REVISION=$(REVISION) GO=$(GO) sh deploy/image/rootfs.sh $(IMAGE_DIR)/context/rootfs
+	$(PODMAN) $(PODMAN_STORE) build --build-context build=$(IMAGE_DIR)/context \
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --timestamp $(SOURCE_DATE_EPOCH) --identity-label=false -t $(IMAGE) .
+	rm -rf $(IMAGE_DIR)/oci $(IMAGE_ARCHIVE)
+	$(PODMAN) $(PODMAN_STORE) push -q --compression-format gzip $(IMAGE) oci:$(IMAGE_DIR)/oci:$(IMAGE)
+	tar -C $(IMAGE_DIR)/oci --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner -cf $(IMAGE_ARCHIVE) .
+	@echo "image $(IMAGE) in $(IMAGE_ARCHIVE): load it with 'podman load -i' or push it with"
+	@echo "  skopeo copy oci-archive:$(IMAGE_ARCHIVE) docker://$(IMAGE)"
+
+## image-name: the name make image tags (the chart's default image).
+image-name:
+	@echo $(IMAGE)
+
+## image-check: make image, then check the archive (user, entrypoint,
+## labels, layers, no shell, size) and run it read-only as its own user:
+## with podman (IMAGE_RUNNER=podman, the default) or, where a machine
+## allows no containers, from its unpacked root filesystem, chrooted
+## (IMAGE_RUNNER=chroot, needs root); it must report SERVING and take and
+## give back a blob, and `castore version` must match the labels.
+## PODMAN_RUN_FLAGS are what a sandbox like this one needs to run a
+## container at all: crun refuses hybrid cgroups, and podman's default
+## rlimits (nofile 1048576) exceed what a process without CAP_SYS_RESOURCE
+## may set, so runc with cgroupfs and rlimits no higher than ours.
+IMAGE_RUNNER     ?= podman
+PODMAN_RUN_FLAGS ?= --runtime runc --cgroup-manager cgroupfs \
+  --ulimit nofile=$(shell ulimit -Hn):$(shell ulimit -Hn) --ulimit nproc=4096:4096
+image-check: image
+	CASTORE_IMAGE_ARCHIVE=$(IMAGE_ARCHIVE) CASTORE_IMAGE=$(IMAGE) CASTORE_IMAGE_RUNNER=$(IMAGE_RUNNER) \
+	CASTORE_IMAGE_VERSION=$(VERSION) CASTORE_IMAGE_REVISION=$(REVISION) \
+	CASTORE_PODMAN="$(PODMAN) $(PODMAN_STORE)" CASTORE_PODMAN_RUN_FLAGS="$(PODMAN_RUN_FLAGS)" \
+	  $(GO) test -tags imagecheck -count=1 -v -run '^TestImage' ./deploy/image
 
 ## tools: install every pinned tool into ./bin.
 tools: $(TOOL_STAMPS)
