@@ -127,8 +127,9 @@ endef
 $(foreach t,$(TOOL_PKGS),$(eval $(call tool_rule,$(t))))
 
 ## test: everything CI runs: tools, generated-code check, lint, deployment
-## checks, all tests.
-test: tools proto-check lint deploy-check unit
+## checks, the container image (built and run: under a minute once the Go
+## build cache is warm; needs podman), all tests.
+test: tools proto-check lint deploy-check image-check unit
 
 ## deploy-check: helm lint and helm template of helm/castore (defaults and
 ## examples) decoded strictly into the Kubernetes API types, the schema's
