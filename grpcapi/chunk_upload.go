@@ -93,7 +93,8 @@ type chunkUploader struct {
 
 	// small holds what was written while it is no more than FastCDC's
 	// minimum chunk: a blob that small is one chunk, sent on Close
-	// without asking (a caller that cares asks Has first).
+	// without asking (a caller that cares asks Has first, as an import
+	// with SkipKnown does); so is a larger blob that is one chunk.
 	small []byte
 
 	started, closed bool
@@ -134,6 +135,13 @@ func (w *chunkUploader) start() {
 		for {
 			chunk, err := cut.Next()
 			if err == io.EOF {
+				if len(w.chunks) == 1 {
+					// A blob of one chunk goes without asking, as a small
+					// one does.
+					p := batch[0]
+					w.g.Go(func() error { return w.c.putCompressed(w.gctx, p) })
+					return
+				}
 				flush()
 				return
 			}

@@ -139,9 +139,9 @@ func metricValue(t *testing.T, text, prefix, label string) float64 {
 
 // Importing into a server sends only files it lacks (--skip-known is on
 // for a gRPC blob service): a second import of a tree makes no blob Put;
-// with --skip-known=false it sends again the small files, which go
-// without asking, not a file cut into chunks the server has. The root is the same
-// every time.
+// with --skip-known=false it sends again every file of one chunk (they go
+// without asking; a file of several would be asked about chunk by chunk).
+// The root is the same every time.
 func TestImportSkipsKnownThroughServe(t *testing.T) {
 	c, metrics := serveWithMetrics(t)
 	dir := fixtureTree(t)
@@ -168,10 +168,9 @@ func TestImportSkipsKnownThroughServe(t *testing.T) {
 		}
 		return err
 	})
-	// Without asking first, the one small file that is not empty is sent
-	// again (its chunk); the empty ones need nothing, and the 300 KiB one,
-	// cut here, is asked about chunk by chunk and not sent.
-	if again := c.ok("import", "--skip-known=false", dir); again != root || puts() != first+1 {
-		t.Fatalf("import with --skip-known=false: root %q, %v blob Puts in all, want %v (one more for keep/tool, of the %d files)", again, puts(), first+1, files)
+	// Without asking first, each file that is not empty is sent again
+	// (each is one chunk; the empty ones need nothing).
+	if again := c.ok("import", "--skip-known=false", dir); again != root || puts() != first+2 {
+		t.Fatalf("import with --skip-known=false: root %q, %v blob Puts in all, want %v (one more for keep/tool and data, of the %d files)", again, puts(), first+2, files)
 	}
 }
