@@ -36,18 +36,19 @@ h1 .sep { color: var(--mute); padding: 0 .25em; }
 .meta input { font: inherit; padding: .15em .4em; border: 1px solid var(--line); border-radius: 4px; background: transparent; color: inherit; }
 .meta button { font: inherit; padding: .15em .6em; border: 1px solid var(--line); border-radius: 4px; background: var(--alt); color: inherit; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; }
-table { border-collapse: collapse; width: 100%; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+col.size { width: 7.5em; } col.kind { width: 7em; } col.mode { width: 7.5em; } col.target { width: 30%; }
 th { text-align: left; font-weight: 600; border-bottom: 2px solid var(--line); padding: .35em .6em; position: sticky; top: 0; background: Canvas; white-space: nowrap; }
 td { padding: .2em .6em; border-bottom: 1px solid var(--line); vertical-align: top; }
 tbody tr:nth-child(even) { background: var(--alt); }
 tbody tr:hover { background: var(--hi); }
-td.name { word-break: break-all; }
+td.name { overflow-wrap: anywhere; }
 td.size, th.size { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.mode { white-space: nowrap; color: var(--mute); }
 td.kind { white-space: nowrap; }
 tr.dir td.name a { font-weight: 600; }
 tr.exec td.name a { color: #1a7f37; }
-td.target { color: var(--mute); word-break: break-all; }
+td.target { color: var(--mute); overflow-wrap: anywhere; }
 .outside { color: var(--mute); font-style: italic; }
 .err { border-left: 4px solid #cf222e; padding: .4em 1em; background: var(--alt); }
 `
@@ -85,7 +86,8 @@ DIGEST is as <code>castore import</code> prints it (<code>b3:</code> and base64)
 <div class="meta"><span>{{.Summary}}</span>
 <span>download <a href="?format=tar" download>.tar</a> · <a href="?format=tar.zst" download>.tar.zst</a> · <a href="?format=json">JSON</a></span>
 <form method="get"><input type="search" name="q" value="{{.Query}}" placeholder="filter names" aria-label="filter names">{{if .Sort}}<input type="hidden" name="sort" value="{{.Sort}}">{{end}}{{if .Desc}}<input type="hidden" name="order" value="desc">{{end}}<button>Filter</button></form></div>
-<table><thead><tr>{{range .Cols}}<th class="{{.Class}}">{{if .Href}}<a href="{{.Href}}">{{.Label}}</a>{{.Arrow}}{{else}}{{.Label}}{{end}}</th>{{end}}</tr></thead>
+<table><colgroup><col class="name"><col class="size"><col class="kind"><col class="mode"><col class="target"></colgroup>
+<thead><tr>{{range .Cols}}<th class="{{.Class}}">{{if .Href}}<a href="{{.Href}}">{{.Label}}</a>{{.Arrow}}{{else}}{{.Label}}{{end}}</th>{{end}}</tr></thead>
 <tbody>
 {{if .Parent}}<tr class="dir"><td class="name"><a href="../">../</a></td><td class="size"></td><td class="kind">parent</td><td class="mode"></td><td class="target"></td></tr>
 {{end}}{{end}}
