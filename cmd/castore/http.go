@@ -101,17 +101,17 @@ func startHTTP(c httpConfig) (*httpServer, error) {
 		return nil, err
 	}
 	s := &httpServer{srv: srv, l: l, done: make(chan error, 1)}
+	scheme := "http"
+	if srv.TLSConfig != nil {
+		scheme = "https"
+	}
 	go func() {
-		if srv.TLSConfig != nil {
+		if scheme == "https" {
 			s.done <- srv.ServeTLS(l, "", "")
 		} else {
 			s.done <- srv.Serve(l)
 		}
 	}()
-	scheme := "http"
-	if srv.TLSConfig != nil {
-		scheme = "https"
-	}
 	c.log.Info("serving HTTP", "listen", l.Addr().String(), "url", scheme+"://"+l.Addr().String()+"/", "index_names", c.flags.indexNames.String(), "auto_index", c.flags.autoIndex)
 	return s, nil
 }
