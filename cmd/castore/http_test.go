@@ -228,3 +228,25 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(c)
 	return certFile, keyFile, pool
 }
+
+// The HTTP side's metrics are on serve's /metrics beside gRPC's:
+// otelhttp's request durations, by method and status.
+func TestServeHTTPMetrics(t *testing.T) {
+	c := newCLI(t)
+	web, metrics := freeAddr(t), freeAddr(t)
+	c.serve("--data-dir", filepath.Join(t.TempDir(), "server"), "--http-listen", web, "--metrics-listen", metrics)
+	waitHTTP(t, http.DefaultClient, "http://"+web+"/")
+	get(t, http.DefaultClient, "http://"+web+"/b3/"+castore.EmptyDigest.Hex()+"/")
+	text := scrape(t, metrics)
+	for _, want := range [][2]string{
+		{"http_server_request_duration_seconds_count{", `http_response_status_code="200"`},
+		{"http_server_request_duration_seconds_count{", `http_response_status_code="404"`},
+	} {
+		if !hasMetric(text, want[0], want[1]) {
+			t.Errorf("/metrics has no %s with %s", want[0], want[1])
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", text)
+	}
+}
