@@ -325,3 +325,15 @@ func TestIndexNames(t *testing.T) {
 		t.Errorf("docs/ with index names deep, page.txt: %q", got)
 	}
 }
+
+// An index file served for a directory varies by Accept too: the same URL
+// is the listing as JSON.
+func TestIndexVary(t *testing.T) {
+	f := newFixture(t, httpfront.Options{IndexNames: []string{"index.html"}, AutoIndex: true})
+	resp := f.do(t, "GET", f.url("docs/"))
+	wantStatus(t, resp, 200)
+	wantHeader(t, resp, "Vary", "Accept")
+	resp = f.do(t, "GET", f.url("docs/"), "Accept", "application/json")
+	wantHeader(t, resp, "Content-Type", "application/json")
+	wantHeader(t, resp, "Vary", "Accept")
+}

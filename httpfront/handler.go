@@ -246,6 +246,8 @@ func (h *Handler) serveTreePath(w http.ResponseWriter, r *http.Request, t tree, 
 		h.storeError(w, r, err)
 		return
 	}
+	// The same URL is a listing in HTML or JSON, or an index file.
+	w.Header().Add("Vary", "Accept")
 	switch format {
 	case "tar", "tar.zst":
 		if !h.o.AutoIndex {

@@ -131,7 +131,6 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, t tree, p
 		return
 	}
 	hdr := w.Header()
-	hdr.Add("Vary", "Accept")
 	variant := "html"
 	if asJSON {
 		variant = "json"
