@@ -56,7 +56,7 @@ func (c *Chunked) fetchChunk(ctx context.Context, d castore.Digest, size int64) 
 	if err != nil {
 		return nil, err
 	}
-	c.known.add(d)
+	c.known.addSize(d, int64(len(data)))
 	return data, nil
 }
 

@@ -108,12 +108,13 @@ func (w *chunkedWriter) start() {
 // read (file, memory) do not, when it is there already, as on a second
 // import of the same tree.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
-	return c.storeChunk(ctx, d, &lazyChunk{enc: c.enc, data: data})
+	return c.storeChunk(ctx, d, int64(len(data)), &lazyChunk{enc: c.enc, data: data})
 }
 
 // storeChunk stores the chunk object body reads as, unless chunk d is
-// known to be stored, and counts the write.
-func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, body io.Reader) error {
+// known to be stored, and counts the write. size is the chunk's length,
+// or -1 if not known.
+func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, size int64, body io.Reader) error {
 	if c.known.has(d) {
 		c.m.chunkWrite(ctx, false)
 		return nil
@@ -123,7 +124,7 @@ func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, body io.Read
 		return fmt.Errorf("store chunk %s: %w", d, err)
 	}
 	c.m.chunkWrite(ctx, created)
-	c.known.add(d)
+	c.known.addSize(d, size)
 	return nil
 }
 
@@ -188,7 +189,7 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 			return castore.Digest{}, err
 		}
 		w.small = nil
-		w.c.known.add(d)
+		w.c.known.addSize(d, w.n)
 		return d, nil
 	}
 	w.pw.Close()
@@ -213,7 +214,7 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 			return castore.Digest{}, fmt.Errorf("store index of blob %s: %w", d, err)
 		}
 	}
-	w.c.known.add(d)
+	w.c.known.addSize(d, w.n)
 	return d, nil
 }
 
@@ -240,6 +241,10 @@ func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []casto
 	if _, err := c.store.PutIfAbsent(ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(chunks))); err != nil {
 		return fmt.Errorf("store index of blob %s: %w", d, err)
 	}
-	c.known.add(d)
+	var size uint64
+	for _, cm := range chunks {
+		size += cm.Size
+	}
+	c.known.addSize(d, int64(size))
 	return nil
 }

@@ -38,5 +38,5 @@ func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]
 
 // PutCompressedChunk stores comp, checked by the caller, as chunk d.
 func (c *Chunked) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
-	return c.storeChunk(ctx, d, bytes.NewReader(comp))
+	return c.storeChunk(ctx, d, -1, bytes.NewReader(comp))
 }

@@ -46,6 +46,7 @@ var (
 	_ castore.ChunkReaderService    = indexingFar{}
 	_ castore.ChunkUploader         = indexingFar{}
 	_ castore.MissingFinder         = indexingFar{}
+	_ castore.BlobStatter           = indexingFar{}
 )
 
 func (f indexingFar) Missing(ctx context.Context, ds []castore.Digest) ([]castore.Digest, error) {
@@ -87,4 +88,8 @@ func (f indexingFar) ReadBlobs(ctx context.Context, blobs []castore.ChunkMeta, f
 
 func (f indexingFar) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
 	return castore.OpenSized(ctx, f.BlobService, d, size)
+}
+
+func (f indexingFar) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, uint64, bool) error) error {
+	return castore.StatBlobs(ctx, f.BlobService, ds, fn)
 }

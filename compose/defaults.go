@@ -164,6 +164,7 @@ var (
 	_ castore.SizedOpener           = (*closingBlobs)(nil)
 	_ castore.ChunkUploader         = (*closingBlobs)(nil)
 	_ castore.MissingFinder         = (*closingBlobs)(nil)
+	_ castore.BlobStatter           = (*closingBlobs)(nil)
 )
 
 func (c *closingBlobs) Missing(ctx context.Context, ds []castore.Digest) ([]castore.Digest, error) {
@@ -178,6 +179,10 @@ func (c *closingBlobs) OpenSized(ctx context.Context, d castore.Digest, size uin
 // import to a server that takes chunks sends only those it lacks.
 func (c *closingBlobs) CreateChunked(ctx context.Context) (castore.BlobWriter, error) {
 	return castore.CreateChunked(ctx, c.BlobService)
+}
+
+func (c *closingBlobs) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, uint64, bool) error) error {
+	return castore.StatBlobs(ctx, c.BlobService, ds, fn)
 }
 
 func (c *closingBlobs) ReadCompressedChunks(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, []byte) error) error {

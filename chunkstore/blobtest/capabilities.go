@@ -249,6 +249,39 @@ func testCapabilities(t *testing.T, s castore.BlobService) {
 			t.Errorf("Missing = %v, %v; want the two never stored", got, err)
 		}
 	})
+	t.Run("BlobStatter", func(t *testing.T) {
+		if _, ok := s.(castore.BlobStatter); !ok {
+			t.Log("not claimed")
+			return
+		}
+		metas := []castore.ChunkMeta{{Digest: blob, Size: uint64(len(data))}, {Digest: castore.EmptyDigest}}
+		for _, p := range pieces {
+			metas = append(metas, p.cm)
+		}
+		ds := []castore.Digest{unknown.Digest}
+		for _, m := range metas {
+			ds = append(ds, m.Digest)
+		}
+		n := 0
+		err := castore.StatBlobs(ctxT(t), s, ds, func(d castore.Digest, size uint64, ok bool) error {
+			switch {
+			case n >= len(ds) || d != ds[n]:
+				t.Errorf("answer #%d is about %s, out of turn", n, d)
+			case n == 0 && ok:
+				t.Errorf("a blob never stored is there with %d bytes", size)
+			case n > 0 && (!ok || size != metas[n-1].Size):
+				t.Errorf("blob %s: StatBlobs says %d bytes (there: %v), want %d", d, size, ok, metas[n-1].Size)
+			}
+			n++
+			return nil
+		})
+		if refused(t, err) {
+			return
+		}
+		if err != nil || n != len(ds) {
+			t.Fatalf("StatBlobs answered %d of %d: %v", n, len(ds), err)
+		}
+	})
 	t.Run("IndexPutter", func(t *testing.T) {
 		if _, ok := s.(castore.IndexPutter); !ok {
 			t.Log("not claimed")
