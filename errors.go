@@ -19,6 +19,12 @@ var ErrInvalid = errors.New("invalid")
 // transit, as opposed to ErrInvalid, which blames the request.
 var ErrCorrupt = errors.New("corrupt data")
 
+// ErrIncomplete is wrapped when a directory names a blob the blob service
+// lacks, or has with another size: a closure accepted so would be a root
+// without its data. It blames neither the bytes nor the request's form but
+// the state of the store, which uploading the blobs first changes.
+var ErrIncomplete = errors.New("incomplete closure")
+
 // ErrUnsupported is wrapped when a service refuses an optional capability
 // (see CompressedChunkReader and the others beside it). It is
 // errors.ErrUnsupported, so either name tests for it.

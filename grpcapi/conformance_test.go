@@ -33,11 +33,19 @@ func clientsOf(t *testing.T, network string, blobs castore.BlobService, dirs cas
 	return grpcapi.NewBlobClient(conn), grpcapi.NewDirectoryClient(conn)
 }
 
+// fixtureBlobs holds the blobs the directory suite's directories name:
+// the server takes a directory only once its blobs are there.
+func fixtureBlobs(t *testing.T) castore.BlobService {
+	b := chunkstore.NewMemory()
+	dirtest.StoreBlobs(t, b)
+	return b
+}
+
 func TestDirectoryConformance(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network+"/memory", func(t *testing.T) {
 			dirtest.Run(t, func(t *testing.T) castore.DirectoryService {
-				_, dc := clientsOf(t, network, chunkstore.NewMemory(), dirstore.NewMemory())
+				_, dc := clientsOf(t, network, fixtureBlobs(t), dirstore.NewMemory())
 				return dc
 			}, dirtest.Options{PutLeavesOnly: true})
 		})
@@ -48,7 +56,7 @@ func TestDirectoryConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { e.Close() })
-				_, dc := clientsOf(t, network, chunkstore.NewMemory(), e)
+				_, dc := clientsOf(t, network, fixtureBlobs(t), e)
 				return dc
 			}, dirtest.Options{PutLeavesOnly: true})
 		})
@@ -61,7 +69,7 @@ func TestDirectoryConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { b.Close() })
-				_, dc := clientsOf(t, network, chunkstore.NewMemory(), b)
+				_, dc := clientsOf(t, network, fixtureBlobs(t), b)
 				return dc
 			}, dirtest.Options{RootsOnly: true})
 		})

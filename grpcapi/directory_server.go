@@ -64,7 +64,8 @@ func (s *DirectoryServer) Get(req *pb.GetDirectoryRequest, stream grpc.ServerStr
 
 // Put receives a closure, leaves first and the root last, and answers with
 // the root digest. Any invalid directory or closure is INVALID_ARGUMENT
-// naming the directory; a stream that breaks before the client half-closes
+// naming the directory, and a closure naming a blob the server lacks
+// (Register checks them) FAILED_PRECONDITION naming the entry; a stream that breaks before the client half-closes
 // it is abandoned and leaves no root.
 func (s *DirectoryServer) Put(stream grpc.ClientStreamingServer[pb.Directory, pb.PutDirectoryResponse]) error {
 	ctx, cancel := context.WithCancel(stream.Context())

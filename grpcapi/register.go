@@ -8,6 +8,7 @@ import (
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
+	"github.com/castore-go/castore/closure"
 )
 
 // Register adds the castore services to s, under tvix's names
@@ -17,7 +18,16 @@ import (
 // castore.v1.ChunkService as well; a service that has the method but
 // refuses (castore.ErrUnsupported) answers it with UNIMPLEMENTED, as a
 // server without it does.
+//
+// With both services, a directory a client puts is accepted only when
+// every blob it names is in blobs with the size its node gives
+// (closure.RequireBlobs): otherwise FAILED_PRECONDITION, and nothing of
+// the closure is stored. Without blobs, the directories are taken as they
+// come: whoever serves their blobs must check them.
 func Register(s grpc.ServiceRegistrar, blobs castore.BlobService, dirs castore.DirectoryService, opts ...Option) {
+	if blobs != nil && dirs != nil {
+		dirs = closure.RequireBlobs(dirs, blobs)
+	}
 	var bs *BlobServer
 	var ds *DirectoryServer
 	if blobs != nil {

@@ -15,8 +15,8 @@ import (
 )
 
 // toStatus maps a castore error to a gRPC status error:
-// ErrNotFound -> NOT_FOUND, ErrInvalid -> INVALID_ARGUMENT, ErrCorrupt ->
-// DATA_LOSS, context errors -> CANCELED / DEADLINE_EXCEEDED,
+// ErrIncomplete -> FAILED_PRECONDITION, ErrNotFound -> NOT_FOUND,
+// ErrInvalid -> INVALID_ARGUMENT, ErrCorrupt -> DATA_LOSS, context errors -> CANCELED / DEADLINE_EXCEEDED,
 // errors.ErrUnsupported -> UNIMPLEMENTED, and any other
 // backend failure -> UNAVAILABLE (the caller may retry; it is never a
 // silent success). A status error passes through unchanged.
@@ -29,6 +29,8 @@ func toStatus(err error) error {
 	}
 	var code codes.Code
 	switch {
+	case errors.Is(err, castore.ErrIncomplete):
+		code = codes.FailedPrecondition
 	case errors.Is(err, castore.ErrNotFound):
 		code = codes.NotFound
 	case errors.Is(err, castore.ErrInvalid):
@@ -70,6 +72,8 @@ func fromStatus(op string, err error) error {
 	}
 	var sentinel error
 	switch st.Code() {
+	case codes.FailedPrecondition:
+		sentinel = castore.ErrIncomplete
 	case codes.NotFound:
 		sentinel = castore.ErrNotFound
 	case codes.InvalidArgument:

@@ -43,8 +43,32 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// file is an entry for the blob of seed: the bytes of fmt.Sprint(seed).
 func file(name string, seed int) castore.Entry {
-	return castore.Entry{Name: castore.PathComponent(name), Node: castore.FileNode(castore.Sum([]byte(fmt.Sprint(seed))), uint64(seed), seed%2 == 0)}
+	if seed > maxSeed {
+		panic("dirtest: a seed beyond maxSeed")
+	}
+	b := []byte(fmt.Sprint(seed))
+	return castore.Entry{Name: castore.PathComponent(name), Node: castore.FileNode(castore.Sum(b), uint64(len(b)), seed%2 == 0)}
+}
+
+// maxSeed bounds the seeds of the suite's files.
+const maxSeed = 10000
+
+// StoreBlobs stores in blobs every blob the suite's directories name, for
+// a service that takes a directory only once its blobs are there (a gRPC
+// server checks them: closure.RequireBlobs).
+func StoreBlobs(t testing.TB, blobs castore.BlobService) {
+	t.Helper()
+	for seed := range maxSeed + 1 {
+		w := blobs.Create(context.Background())
+		if _, err := w.Write([]byte(fmt.Sprint(seed))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // collect runs GetRecursive and returns the digests in order.
