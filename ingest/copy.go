@@ -23,16 +23,22 @@ type CopyStats struct {
 
 // Copy copies the tree of n, its directories and the blobs of its files,
 // from one pair of services to another, sending only what the target
-// lacks: a blob it has is skipped, and so is the whole closure if it
+// lacks: a blob it has is skipped, and so are the directories if it
 // already has the root. Blobs are copied in parallel, and the directories
 // are put (leaves first, through one putter) only after every blob is
 // stored, so the target never holds a root whose data is missing.
+//
+// A root the target has already is not taken on trust: its blobs are
+// looked up all the same (a store written before servers checked
+// closures, or by one that does not, may hold a root without them), and
+// those missing are copied, so copying again heals such a store.
 func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.DirectoryService, toBlobs castore.BlobService, toDirs castore.DirectoryService, n castore.Node, o Options, st *CopyStats) error {
 	if st == nil {
 		st = &CopyStats{}
 	}
 	var all map[castore.Digest]*castore.Directory
 	var files []castore.Node
+	haveRoot := false
 	switch n.Type {
 	case castore.NodeSymlink:
 		return nil
@@ -41,10 +47,9 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 		o.Progress.setTotal(1, int64(n.Size))
 	default:
 		if _, err := toDirs.Get(ctx, n.Digest); err == nil {
-			st.DirectoriesSkipped++
 			// The root is there, so (by the putter's contract) its
-			// closure is; its blobs were stored before it was.
-			return nil
+			// closure is; its blobs may not be.
+			haveRoot = true
 		}
 		var err error
 		if all, err = closure.Read(ctx, fromDirs, n.Digest); err != nil {
@@ -67,6 +72,10 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 		return err
 	}
 	if n.Type == castore.NodeFile {
+		return nil
+	}
+	if haveRoot {
+		st.DirectoriesSkipped += int64(len(all))
 		return nil
 	}
 	p := toDirs.NewPutter(ctx)
