@@ -103,3 +103,58 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		}
 	}
 }
+
+// ContentSize reads the size our encoder declares for any chunk that
+// declares one, and refuses what is not exactly one frame.
+func TestContentSize(t *testing.T) {
+	declared := 0
+	for _, n := range []int{0, 1, 100, 300, 5000, 200 << 10, 512 << 10} {
+		data := bytes.Repeat([]byte("castore "), n/8+1)[:n]
+		comp := compress(t, data)
+		size, ok := chunkfmt.ContentSize(comp)
+		if ok {
+			declared++
+			if size != int64(n) {
+				t.Errorf("%d bytes: ContentSize says %d", n, size)
+			}
+		}
+		if n >= 5000 && !ok {
+			t.Errorf("%d bytes: our encoder's frame declares no size", n)
+		}
+		if ok {
+			for _, bad := range [][]byte{comp[:len(comp)-1], append(bytes.Clone(comp), comp...), append(bytes.Clone(comp), 0)} {
+				if s, ok := chunkfmt.ContentSize(bad); ok {
+					t.Errorf("%d bytes: a frame truncated or followed by more says %d", n, s)
+				}
+			}
+		}
+	}
+	if declared < 4 {
+		t.Errorf("only %d of 7 frames declared their size", declared)
+	}
+}
+
+// FuzzContentSize: never panics; a size it reads from a frame that
+// decompresses is the size it decompresses to.
+//
+//	go test ./chunkfmt -run '^$' -fuzz FuzzContentSize -fuzztime 1m
+func FuzzContentSize(f *testing.F) {
+	f.Add(compress(f, bytes.Repeat([]byte("abc"), 3000)))
+	f.Add(compress(f, []byte("x")))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58})
+	f.Fuzz(func(t *testing.T, comp []byte) {
+		size, ok := chunkfmt.ContentSize(comp)
+		if !ok {
+			return
+		}
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(chunkfmt.MaxChunkObject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dec.Close()
+		data, err := dec.DecodeAll(comp, nil)
+		if err == nil && int64(len(data)) != size {
+			t.Fatalf("ContentSize %d, decompresses to %d bytes", size, len(data))
+		}
+	})
+}

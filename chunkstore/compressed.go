@@ -36,7 +36,10 @@ func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]
 	return slices.Clone(buf.Bytes()), nil
 }
 
-// PutCompressedChunk stores comp, checked by the caller, as chunk d.
+// PutCompressedChunk stores comp, checked by the caller, as chunk d. The
+// size its frame declares is remembered with it (StatBlobs answers with
+// it then).
 func (c *Chunked) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
-	return c.storeChunk(ctx, d, -1, bytes.NewReader(comp))
+	size, _ := chunkfmt.ContentSize(comp)
+	return c.storeChunk(ctx, d, size, bytes.NewReader(comp))
 }

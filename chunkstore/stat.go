@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -19,8 +20,9 @@ var (
 
 // StatBlobs tells the sizes of blobs: a blob this store wrote or read
 // costs nothing (the known set), any other one a request or two, Uploads
-// of them at once. A blob of one chunk is read and verified (its object
-// has only its compressed size); a blob of several, its index.
+// of them at once. A blob of one chunk is read (its object has only its
+// compressed size; the frame declares the other); a blob of several, its
+// index.
 func (c *Chunked) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, uint64, bool) error) error {
 	sizes := make([]int64, len(ds))
 	g, gctx := errgroup.WithContext(ctx)
@@ -52,11 +54,10 @@ func (c *Chunked) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(ca
 
 // statOne returns d's size, or -1 if it is not stored, and remembers it.
 func (c *Chunked) statOne(ctx context.Context, d castore.Digest) (int64, error) {
-	data, err := c.fetchChunk(ctx, d, -1)
-	if err == nil {
-		return int64(len(data)), nil // fetchChunk remembered it
-	}
-	if !errors.Is(err, objectstore.ErrNotFound) {
+	if n, err := c.chunkSize(ctx, d); err == nil {
+		c.known.addSize(d, n)
+		return n, nil
+	} else if !errors.Is(err, objectstore.ErrNotFound) {
 		return 0, fmt.Errorf("stat blob %s: %w", d, err)
 	}
 	chunks, err := c.readIndex(ctx, d)
@@ -128,4 +129,23 @@ func (nf *NearFar) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(c
 		}
 	}
 	return nil
+}
+
+// chunkSize reads chunk d's object and returns the size its frame
+// declares, or, for a frame that declares none, the size it decompresses
+// to (verified then).
+func (c *Chunked) chunkSize(ctx context.Context, d castore.Digest) (int64, error) {
+	buf := getCompBuf()
+	defer putCompBuf(buf)
+	if err := c.readObject(ctx, d, chunkfmt.CompressedLimit(-1), buf); err != nil {
+		return 0, err
+	}
+	if size, ok := chunkfmt.ContentSize(buf.Bytes()); ok {
+		return size, nil
+	}
+	data, err := chunkfmt.DecodeChunk(d, buf.Bytes(), -1)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(data)), nil
 }

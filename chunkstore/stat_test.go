@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore/blobtest"
 	"github.com/castore-go/castore/objectstore/memstore"
 )
@@ -52,5 +53,22 @@ func TestStatBlobsRequests(t *testing.T) {
 	stat(fresh)
 	if n := cnt.total(); n != 0 {
 		t.Errorf("a second StatBlobs made %d requests, want 0", n)
+	}
+	// A chunk taken compressed is known with the size its frame declares.
+	enc, err := chunkfmt.NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := blobtest.Data(100<<10, 62)
+	cd := castore.Sum(data)
+	if err := castore.PutCompressedChunk(t.Context(), fresh, cd, enc.Encode(data)); err != nil {
+		t.Fatal(err)
+	}
+	ds, want = []castore.Digest{cd}, want[:1]
+	want[0].size = uint64(len(data))
+	cnt.reset()
+	stat(fresh)
+	if n := cnt.total(); n != 0 {
+		t.Errorf("StatBlobs of a chunk just taken compressed made %d requests, want 0", n)
 	}
 }
