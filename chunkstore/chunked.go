@@ -101,17 +101,23 @@ func (c *Chunked) Close() error {
 
 // Has reports whether d is a stored blob or chunk. A digest seen stored
 // before costs no request; otherwise a chunk (or single-chunk blob) costs
-// one and a chunked blob two.
+// one and a chunked blob two. They are reads, not HEADs (sizeOf): the
+// same requests, and the store learns the blob's size, which StatBlobs
+// then answers without another (a directory put after a client's Has of
+// its files). They are reads, not HEADs: the same number
+// of requests, and the store learns the blob's size (the chunk's frame
+// declares it, the index sums it), which StatBlobs then answers without
+// another (a directory put after the client asked Has of its files).
 func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
 	if d == castore.EmptyDigest || c.known.has(d) {
 		return true, nil
 	}
-	ok, err := c.hasObject(ctx, d)
+	size, ok, err := c.sizeOf(ctx, d, false)
 	if err != nil {
 		return false, fmt.Errorf("has blob %s: %w", d, err)
 	}
 	if ok {
-		c.known.add(d)
+		c.known.addSize(d, size) // -1 if it could not tell
 	}
 	return ok, nil
 }

@@ -61,24 +61,3 @@ func (c *Chunked) headChunk(ctx context.Context, d castore.Digest) (bool, error)
 	}
 	return false, nil
 }
-
-// hasObject reports whether d has a chunk (in either layout) or an index:
-// the likelier chunk key first (most blobs are one chunk), then the index,
-// then the other chunk key. A chunked blob costs two requests, as with one
-// layout; a digest not stored, three.
-func (c *Chunked) hasObject(ctx context.Context, d castore.Digest) (bool, error) {
-	first, second := c.readLayouts()
-	for i, key := range []string{first.ChunkKey(d), chunkfmt.IndexKey(d), second.ChunkKey(d)} {
-		_, err := c.store.Head(ctx, key)
-		if err == nil {
-			if i == 2 {
-				c.found(second)
-			}
-			return true, nil
-		}
-		if !errors.Is(err, objectstore.ErrNotFound) {
-			return false, err
-		}
-	}
-	return false, nil
-}

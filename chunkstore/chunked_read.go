@@ -67,12 +67,28 @@ func (c *Chunked) readObject(ctx context.Context, d castore.Digest, limit int64,
 	if err != nil {
 		return err
 	}
+	return readLimited(r, "chunk "+d.String(), limit, buf)
+}
+
+// readKey reads the object at key into buf, refusing one larger than
+// limit.
+func (c *Chunked) readKey(ctx context.Context, key string, limit int64, buf *bytes.Buffer) error {
+	r, err := c.store.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	return readLimited(r, key, limit, buf)
+}
+
+// readLimited reads r into buf and closes it, refusing more than limit
+// bytes.
+func readLimited(r io.ReadCloser, what string, limit int64, buf *bytes.Buffer) error {
 	defer r.Close()
 	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
-		return fmt.Errorf("read chunk %s: %w", d, err)
+		return fmt.Errorf("read %s: %w", what, err)
 	}
 	if int64(buf.Len()) > limit {
-		return fmt.Errorf("chunk %s: stored object is larger than %d bytes: %w", d, limit, castore.ErrCorrupt)
+		return fmt.Errorf("%s: stored object is larger than %d bytes: %w", what, limit, castore.ErrCorrupt)
 	}
 	return nil
 }

@@ -241,10 +241,6 @@ func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []casto
 	if _, err := c.store.PutIfAbsent(ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(chunks))); err != nil {
 		return fmt.Errorf("store index of blob %s: %w", d, err)
 	}
-	var size uint64
-	for _, cm := range chunks {
-		size += cm.Size
-	}
-	c.known.addSize(d, int64(size))
+	c.known.addSize(d, indexSize(chunks))
 	return nil
 }

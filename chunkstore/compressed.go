@@ -40,6 +40,9 @@ func (c *Chunked) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([]
 // size its frame declares is remembered with it (StatBlobs answers with
 // it then).
 func (c *Chunked) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
-	size, _ := chunkfmt.ContentSize(comp)
+	size, err := frameSize(d, comp, false)
+	if err != nil {
+		return fmt.Errorf("put chunk %s compressed: %w", d, err)
+	}
 	return c.storeChunk(ctx, d, size, bytes.NewReader(comp))
 }

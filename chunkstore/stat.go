@@ -54,28 +54,93 @@ func (c *Chunked) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(ca
 
 // statOne returns d's size, or -1 if it is not stored, and remembers it.
 func (c *Chunked) statOne(ctx context.Context, d castore.Digest) (int64, error) {
-	if n, err := c.chunkSize(ctx, d); err == nil {
-		c.known.addSize(d, n)
-		return n, nil
-	} else if !errors.Is(err, objectstore.ErrNotFound) {
+	size, ok, err := c.sizeOf(ctx, d, true)
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("stat blob %s: %w", d, err)
-	}
-	chunks, err := c.readIndex(ctx, d)
-	if errors.Is(err, objectstore.ErrNotFound) {
+	case !ok:
 		return -1, nil
 	}
-	if err != nil {
-		return 0, fmt.Errorf("stat blob %s: %w", d, err)
+	c.known.addSize(d, size)
+	return size, nil
+}
+
+// sizeOf finds d, reading the likelier chunk key first (most blobs are
+// one chunk), then the index, then the other chunk key (a chunked blob
+// costs two requests, as with one layout; a digest not stored, three),
+// and returns its size: the one a chunk's frame declares (else, for a
+// small object or with decode set, the one it decompresses to), or the
+// sum of an index. size is -1 if d is there but that does not tell (a
+// large chunk whose frame declares none, without decode; a damaged
+// object, which reading says more about).
+func (c *Chunked) sizeOf(ctx context.Context, d castore.Digest, decode bool) (size int64, ok bool, err error) {
+	first, second := c.readLayouts()
+	buf := getCompBuf()
+	defer putCompBuf(buf)
+	for i, key := range []string{first.ChunkKey(d), chunkfmt.IndexKey(d), second.ChunkKey(d)} {
+		buf.Reset()
+		err := c.readKey(ctx, key, chunkfmt.CompressedLimit(-1), buf)
+		if errors.Is(err, objectstore.ErrNotFound) {
+			continue
+		}
+		if err != nil && !errors.Is(err, castore.ErrCorrupt) {
+			return 0, false, err
+		}
+		if i == 2 {
+			c.found(second)
+		}
+		if err != nil {
+			return -1, true, nil // too large to be what it says
+		}
+		if i == 1 {
+			chunks, err := chunkfmt.DecodeIndex(buf.Bytes())
+			if err != nil {
+				return -1, true, nil
+			}
+			return indexSize(chunks), true, nil
+		}
+		size, err := frameSize(d, buf.Bytes(), decode)
+		if err != nil {
+			if decode {
+				return 0, false, err // a damaged chunk: not a size to check against
+			}
+			return -1, true, nil
+		}
+		return size, true, nil
 	}
-	var size uint64
+	return -1, false, nil
+}
+
+// indexSize is the size of a blob of chunks, or -1 beyond int64.
+func indexSize(chunks []castore.ChunkMeta) int64 {
+	var n uint64
 	for _, cm := range chunks {
-		size += cm.Size // DecodeIndex checked the total fits
+		n += cm.Size // DecodeIndex checked the total fits a uint64
 	}
-	if size > 1<<63-1 {
-		return 0, fmt.Errorf("stat blob %s: index sums to %d bytes: %w", d, size, castore.ErrCorrupt)
+	if n > 1<<63-1 {
+		return -1
 	}
-	c.known.addSize(d, int64(size))
-	return int64(size), nil
+	return int64(n)
+}
+
+// smallFrame is the largest chunk object whose size is found by
+// decompressing it when its frame declares none.
+const smallFrame = 4 << 10
+
+// frameSize is the size chunk object comp declares, or decompresses to
+// if it is small or decode is set; -1 if neither.
+func frameSize(d castore.Digest, comp []byte, decode bool) (int64, error) {
+	if size, ok := chunkfmt.ContentSize(comp); ok {
+		return size, nil
+	}
+	if !decode && len(comp) > smallFrame {
+		return -1, nil
+	}
+	data, err := chunkfmt.DecodeChunk(d, comp, -1)
+	if err != nil {
+		return -1, err
+	}
+	return int64(len(data)), nil
 }
 
 // StatBlobs tells the sizes of the blobs held.
@@ -129,23 +194,4 @@ func (nf *NearFar) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(c
 		}
 	}
 	return nil
-}
-
-// chunkSize reads chunk d's object and returns the size its frame
-// declares, or, for a frame that declares none, the size it decompresses
-// to (verified then).
-func (c *Chunked) chunkSize(ctx context.Context, d castore.Digest) (int64, error) {
-	buf := getCompBuf()
-	defer putCompBuf(buf)
-	if err := c.readObject(ctx, d, chunkfmt.CompressedLimit(-1), buf); err != nil {
-		return 0, err
-	}
-	if size, ok := chunkfmt.ContentSize(buf.Bytes()); ok {
-		return size, nil
-	}
-	data, err := chunkfmt.DecodeChunk(d, buf.Bytes(), -1)
-	if err != nil {
-		return 0, err
-	}
-	return int64(len(data)), nil
 }

@@ -38,21 +38,35 @@ func TestStatBlobsRequests(t *testing.T) {
 	}
 	cnt.reset()
 	stat(c)
-	// The absent blob costs its two lookups; the others none.
-	if n := cnt.total(); n != 2 {
-		t.Errorf("StatBlobs of blobs just written made %d requests, want 2 (for the absent one)", n)
+	// The absent blob costs its three lookups (two chunk layouts and the
+	// index); the others none.
+	if n := cnt.total(); n != 3 {
+		t.Errorf("StatBlobs of blobs just written made %d requests, want 3 (for the absent one)", n)
 	}
 	fresh := chunked(t, cnt)
 	cnt.reset()
 	stat(fresh)
-	if n := cnt.total(); n != 1+2+2 {
-		t.Errorf("StatBlobs on a fresh store made %d requests, want 5 (1 for the small blob, 2 for the chunked one and for the absent one)", n)
+	if n := cnt.total(); n != 1+2+3 {
+		t.Errorf("StatBlobs on a fresh store made %d requests, want 6 (1 for the small blob, 2 for the chunked one, 3 for the absent one)", n)
 	}
 	cnt.reset()
 	ds, want = ds[:2], want[:2]
 	stat(fresh)
 	if n := cnt.total(); n != 0 {
 		t.Errorf("a second StatBlobs made %d requests, want 0", n)
+	}
+	// Has reads what it finds, so a directory put after the client asked
+	// Has of its files costs nothing more.
+	hasFirst := chunked(t, cnt)
+	for _, d := range ds {
+		if ok, err := hasFirst.Has(t.Context(), d); !ok || err != nil {
+			t.Fatalf("Has(%s) = %v, %v", d, ok, err)
+		}
+	}
+	cnt.reset()
+	stat(hasFirst)
+	if n := cnt.total(); n != 0 {
+		t.Errorf("StatBlobs after Has made %d requests, want 0", n)
 	}
 	// A chunk taken compressed is known with the size its frame declares.
 	enc, err := chunkfmt.NewEncoder()
