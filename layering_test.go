@@ -51,6 +51,7 @@ var layers = []layerRule{
 	{"cmd/castore", []string{"", "closure", "compose", "grpcapi", "ingest", "fusefront", "httpfront", "internal/..."}, "the binary reaches stores only through compose (grpcapi for serving them)"},
 	{"internal/...", nil, "test servers and helpers stand alone"},
 	{"deploy", nil, "the deployment checks are tests only"},
+	{"deploy/image", nil, "the container image check is a test only"},
 }
 
 // layerException is an import a row forbids, allowed from one file for a
