@@ -1,7 +1,6 @@
 package packstore_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,11 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/castore-go/castore/objectstore"
@@ -178,86 +174,16 @@ func TestCacheBound(t *testing.T) {
 	check(t, s, "cold1999")
 }
 
-// TestCrash kills (SIGKILL) a process in the middle of concurrent puts:
-// every put it acknowledged reads back whole.
+// TestCrash is the crash test (storetest.Crash): SIGKILL during
+// concurrent puts, then every acknowledged put reads back whole.
 func TestCrash(t *testing.T) {
-	if dir := os.Getenv("CASTORE_PACK_CRASH_DIR"); dir != "" {
-		crashChild(dir)
-		return
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$")
-	cmd.Env = append(os.Environ(), "CASTORE_PACK_CRASH_DIR="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	acked := map[string]bool{}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && len(acked) < 500 {
-		if key, ok := strings.CutPrefix(sc.Text(), "ACK "); ok {
-			acked[key] = true
-		}
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	for sc.Scan() {
-		if key, ok := strings.CutPrefix(sc.Text(), "ACK "); ok {
-			acked[key] = true
-		}
-	}
-	cmd.Wait()
-	if len(acked) < 500 {
-		t.Fatalf("the child acknowledged only %d puts", len(acked))
-	}
-	s := open(t, dir, packstore.Options{PackSize: 1 << 20})
-	defer s.Close()
-	for key := range acked {
-		check(t, s, key)
-	}
-	n := 0
-	for info, err := range s.List(t.Context(), "") {
+	storetest.Crash(t, "TestCrash", 500, func(dir string) (objectstore.Store, error) {
+		s, err := packstore.Open(dir, packstore.Options{PackSize: 1 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		check(t, s, info.Key)
-		n++
-	}
-	t.Logf("%d puts acknowledged, %d objects after the kill, all whole", len(acked), n)
-}
-
-func crashChild(dir string) {
-	s, err := packstore.Open(dir, packstore.Options{PackSize: 1 << 20})
-	if err != nil {
-		fmt.Println("ERR", err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				key := fmt.Sprintf("chunks/b3/%02x/k%d-%d", i%16, w, i)
-				var err error
-				if i%2 == 0 {
-					err = s.Put(ctx, key, bytes.NewReader(content(key)))
-				} else {
-					_, err = s.PutIfAbsent(ctx, key, bytes.NewReader(content(key)))
-				}
-				mu.Lock()
-				if err != nil {
-					fmt.Println("ERR", err)
-				} else {
-					fmt.Println("ACK", key)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+		return s, nil
+	})
 }
 
 // FuzzOpen opens a store whose one pack holds arbitrary bytes: never a
