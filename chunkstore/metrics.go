@@ -19,6 +19,9 @@ type metrics struct {
 	// nearReads counts NearFar reads of chunks and unsplit blobs, by
 	// result: "hit" (near had it) or "miss" (fetched from far).
 	nearReads metric.Int64Counter
+	// nearDamaged counts NearFar's near copies (chunks, unsplit blobs,
+	// blob indexes) that failed verification and were read from far.
+	nearDamaged metric.Int64Counter
 	// prefetchBlobs and prefetchBytes count what NearFar.Prefetch brought
 	// into near; prefetchUsed the prefetched blobs read since.
 	prefetchBlobs, prefetchBytes, prefetchUsed metric.Int64Counter
@@ -28,10 +31,11 @@ func newMetrics() *metrics {
 	m := otel.Meter("github.com/castore-go/castore/chunkstore")
 	writes, _ := m.Int64Counter("castore_chunk_writes", metric.WithDescription("chunks written, by outcome: uploaded or deduplicated"))
 	reads, _ := m.Int64Counter("castore_near_cache_blob_reads", metric.WithDescription("near/far blob cache reads of chunks and unsplit blobs, by result: hit or miss"))
+	damaged, _ := m.Int64Counter("castore_near_cache_damaged", metric.WithDescription("near/far cache copies that failed verification, were read from far and replaced"))
 	pBlobs, _ := m.Int64Counter("castore_prefetch_blobs", metric.WithDescription("blobs a near/far cache prefetched from far"))
 	pBytes, _ := m.Int64Counter("castore_prefetch_bytes", metric.WithDescription("bytes of the blobs a near/far cache prefetched from far"))
 	pUsed, _ := m.Int64Counter("castore_prefetch_used_blobs", metric.WithDescription("prefetched blobs read since"))
-	return &metrics{chunkWrites: writes, nearReads: reads, prefetchBlobs: pBlobs, prefetchBytes: pBytes, prefetchUsed: pUsed}
+	return &metrics{chunkWrites: writes, nearReads: reads, nearDamaged: damaged, prefetchBlobs: pBlobs, prefetchBytes: pBytes, prefetchUsed: pUsed}
 }
 
 var (

@@ -21,8 +21,12 @@ type NearFarOptions struct {
 	// ReadAhead is how many chunks a reader fetches ahead (default 4).
 	ReadAhead int
 	// Logger gets a warning when near cannot take a chunk read from far
-	// (the read still succeeds). Default slog.Default().
+	// (the read still succeeds), and when a copy in near fails
+	// verification (it is read from far and replaced). Default
+	// slog.Default().
 	Logger *slog.Logger
+	// Name is how warnings name the cache (a service name, a directory).
+	Name string
 }
 
 // NearFar is a read-through cache of two blob services: reads try near
@@ -105,6 +109,10 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 		return nil, err
 	}
 	chunks, err := nf.near.Chunks(ctx, d)
+	badIndex := errors.Is(err, castore.ErrCorrupt)
+	if badIndex {
+		nf.damaged(ctx, "blob", d, err)
+	}
 	if err == nil && len(chunks) == 0 {
 		// Near holds it unsplit (or as one chunk).
 		r, err := nf.near.Open(ctx, d)
@@ -113,14 +121,20 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 			if nf.prefetched.used(d) {
 				nf.m.prefetchUsed.Add(ctx, 1)
 			}
+			return r, nil
 		}
-		if err == nil || !errors.Is(err, castore.ErrNotFound) {
-			return r, err
+		if errors.Is(err, castore.ErrCorrupt) {
+			nf.damaged(ctx, "blob", d, err)
+			nf.m.nearRead(ctx, false)
+			return nf.openWhole(ctx, d, true)
+		}
+		if !errors.Is(err, castore.ErrNotFound) {
+			return nil, err
 		}
 	}
 	fromFar := false
 	if err != nil || len(chunks) == 0 {
-		if err != nil && !errors.Is(err, castore.ErrNotFound) {
+		if err != nil && !errors.Is(err, castore.ErrNotFound) && !badIndex {
 			return nil, fmt.Errorf("near: %w", err)
 		}
 		chunks, err = nf.far.Chunks(ctx, d)
@@ -128,28 +142,42 @@ func (nf *NearFar) Open(ctx context.Context, d castore.Digest) (castore.BlobRead
 			return nil, err
 		}
 		fromFar = true
+		if badIndex && len(chunks) > 1 {
+			nf.replaceIndex(ctx, d, chunks)
+		}
 	} else if nf.prefetched.used(d) {
 		nf.m.prefetchUsed.Add(ctx, 1)
 	}
 	if len(chunks) == 0 {
 		nf.m.nearRead(ctx, false)
-		return nf.openWhole(ctx, d)
+		return nf.openWhole(ctx, d, badIndex)
 	}
 	fill := &indexFill{nf: nf, blob: d, chunks: chunks, have: make([]bool, len(chunks)), index: fromFar}
 	return chunkfmt.NewChunkReader(ctx, chunks, fill.fetch, nf.o.ReadAhead), nil
 }
 
 // openWhole copies a blob far does not split into near, then reads it
-// from near. If near cannot take it, it is read from far directly.
-func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
+// from near. If near cannot take it, it is read from far directly. With
+// replace, near's copy failed verification: the one from far replaces it.
+func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest, replace bool) (castore.BlobReader, error) {
 	v, err := nf.shared(ctx, "blob "+string(d[:]), func(ctx context.Context) (any, error) {
 		// One chunk, as far keeps it.
-		if fc, err := nf.fillCompressed(ctx, d, -1); err != nil || fc != nil {
+		if fc, err := nf.fillCompressed(ctx, d, -1, replace); err != nil || fc != nil {
 			if err != nil {
 				return nil, err
 			}
 			if !fc.inNear {
 				return fc.data, nil
+			}
+			return nil, nil
+		}
+		if replace {
+			data, err := readWhole(ctx, nf.far, d)
+			if err != nil {
+				return nil, err
+			}
+			if !nf.replaceChunk(ctx, d, nil, data) {
+				return data, nil
 			}
 			return nil, nil
 		}
@@ -193,3 +221,21 @@ func (nf *NearFar) openWhole(ctx context.Context, d castore.Digest) (castore.Blo
 type errNearFailed struct{ err error }
 
 func (e errNearFailed) Error() string { return "near: " + e.err.Error() }
+
+// readWhole reads blob d from s whole, as one chunk's worth at most, and
+// verifies it.
+func readWhole(ctx context.Context, s castore.BlobService, d castore.Digest) ([]byte, error) {
+	r, err := s.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, chunkfmt.MaxChunkObject+1))
+	if err != nil {
+		return nil, fmt.Errorf("far: blob %s: %w", d, err)
+	}
+	if len(data) > chunkfmt.MaxChunkObject || castore.Sum(data) != d {
+		return nil, fmt.Errorf("far: blob %s: not its bytes, or more than one chunk holds: %w", d, castore.ErrCorrupt)
+	}
+	return data, nil
+}

@@ -20,8 +20,12 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 		return data, true, nil
 	}
 	nf.m.nearRead(ctx, false)
-	if !errors.Is(err, castore.ErrNotFound) && !errors.Is(err, castore.ErrCorrupt) {
+	damaged := errors.Is(err, castore.ErrCorrupt)
+	if !damaged && !errors.Is(err, castore.ErrNotFound) {
 		return nil, false, fmt.Errorf("near: %w", err)
+	}
+	if damaged {
+		nf.damaged(ctx, "chunk", cm.Digest, err)
 	}
 	type result struct {
 		data   []byte
@@ -32,10 +36,12 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 	v, err := nf.shared(ctx, "chunk "+string(cm.Digest[:]), func(ctx context.Context) (any, error) {
 		// A fetch that ended between our look into near and this one
 		// has put the chunk there: far is asked for each chunk once.
-		if data, err := readChunk(ctx, nf.near, cm); err == nil {
-			return result{data, true}, nil
+		if !damaged {
+			if data, err := readChunk(ctx, nf.near, cm); err == nil {
+				return result{data, true}, nil
+			}
 		}
-		if fc, err := nf.fillCompressed(ctx, cm.Digest, int64(cm.Size)); err != nil || fc != nil {
+		if fc, err := nf.fillCompressed(ctx, cm.Digest, int64(cm.Size), damaged); err != nil || fc != nil {
 			if err != nil {
 				return nil, err
 			}
@@ -45,7 +51,7 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 		if err != nil {
 			return nil, err
 		}
-		inNear, err := nf.putNear(ctx, cm.Digest, data)
+		inNear, err := nf.putNear(ctx, cm.Digest, data, damaged)
 		if err != nil {
 			return nil, err
 		}
@@ -58,9 +64,13 @@ func (nf *NearFar) chunk(ctx context.Context, cm castore.ChunkMeta) (data []byte
 	return r.data, r.inNear, nil
 }
 
-// putNear writes chunk d's verified bytes into near. inNear is false if
-// near cannot take them (the read goes on; a warning says why).
-func (nf *NearFar) putNear(ctx context.Context, d castore.Digest, data []byte) (inNear bool, err error) {
+// putNear writes chunk d's verified bytes into near, over a damaged copy
+// there with replace. inNear is false if near cannot take them (the read
+// goes on; a warning says why).
+func (nf *NearFar) putNear(ctx context.Context, d castore.Digest, data []byte, replace bool) (inNear bool, err error) {
+	if replace {
+		return nf.replaceChunk(ctx, d, nil, data), nil
+	}
 	w := nf.near.Create(ctx)
 	_, werr := w.Write(data)
 	got, cerr := w.Close()

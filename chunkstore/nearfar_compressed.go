@@ -20,8 +20,9 @@ type farChunk struct {
 // (size is its length, or -1) and stores it in near as it came: no
 // compressing again what far compressed. It returns nil, and no error, if
 // far or near cannot pass chunks compressed, or far has no compressed copy
-// of d that checks out: the caller reads d with Open then.
-func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size int64) (*farChunk, error) {
+// of d that checks out: the caller reads d with Open then. With replace,
+// near's copy failed verification, and the one from far replaces it.
+func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size int64, replace bool) (*farChunk, error) {
 	if _, ok := nf.near.(castore.CompressedChunkWriter); !ok {
 		return nil, nil
 	}
@@ -40,11 +41,15 @@ func (nf *NearFar) fillCompressed(ctx context.Context, d castore.Digest, size in
 		return nil, nil
 	}
 	fc := &farChunk{comp: comp, data: data, inNear: true}
+	if replace {
+		fc.inNear = nf.replaceChunk(ctx, d, comp, data)
+		return fc, nil
+	}
 	switch err := castore.PutCompressedChunk(ctx, nf.near, d, comp); {
 	case errors.Is(err, castore.ErrUnsupported):
 		// Near has the method but refuses (a wrapper of a store that
 		// takes no compressed chunks): it takes the bytes.
-		if fc.inNear, err = nf.putNear(ctx, d, data); err != nil {
+		if fc.inNear, err = nf.putNear(ctx, d, data, false); err != nil {
 			return nil, err
 		}
 	case err != nil:
@@ -72,7 +77,7 @@ func (nf *NearFar) ReadCompressedChunk(ctx context.Context, d castore.Digest) ([
 	}
 	nf.m.nearRead(ctx, false)
 	v, err := nf.shared(ctx, "compressed "+string(d[:]), func(ctx context.Context) (any, error) {
-		fc, err := nf.fillCompressed(ctx, d, -1)
+		fc, err := nf.fillCompressed(ctx, d, -1, false)
 		if err != nil {
 			return nil, err
 		}

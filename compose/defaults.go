@@ -86,7 +86,7 @@ func DefaultRegistry() *Registry {
 		if err != nil {
 			return nil, err
 		}
-		return chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{Write: w})
+		return chunkstore.NewNearFar(near, far, chunkstore.NearFarOptions{Write: w, Name: "near " + p.Near + " of far " + p.Far})
 	})
 	RegisterDirectoryService(r, "cache", func(ctx context.Context, c *Composition, p *CacheParams) (castore.DirectoryService, error) {
 		near, far, err := nearFar(ctx, c.DirectoryService, p.Near, p.Far)

@@ -108,7 +108,7 @@ func OpenLocalBlobCache(dir string, max int64, far castore.BlobService, log *slo
 		packs.Close()
 		return nil, err
 	}
-	nf, err := chunkstore.NewNearFar(near, chunkstore.NewIndexingFar(far, packs, log), chunkstore.NearFarOptions{Logger: log})
+	nf, err := chunkstore.NewNearFar(near, chunkstore.NewIndexingFar(far, packs, log), chunkstore.NearFarOptions{Logger: log, Name: "local cache " + dir})
 	if err != nil {
 		near.Close()
 		return nil, err
