@@ -72,12 +72,19 @@ type SizedOpener interface {
 }
 
 // OpenSized opens blob d of the given size with s's OpenSized, or with
-// Open for a service without one.
+// Open for a service without one. Either way the size is checked before
+// a byte is read (CheckedSize): every reader of a file node opens its
+// blob so, and a blob of another size is an error naming both sizes,
+// never bytes cut short or run on.
 func OpenSized(ctx context.Context, s BlobService, d Digest, size uint64) (BlobReader, error) {
 	if o, ok := s.(SizedOpener); ok {
 		return o.OpenSized(ctx, d, size)
 	}
-	return s.Open(ctx, d)
+	r, err := s.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return CheckedSize(r, d, size)
 }
 
 // CheckedSize returns r if the blob it reads has exactly size bytes, and

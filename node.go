@@ -39,6 +39,12 @@ type Node struct {
 	Target string
 }
 
+// MaxFileSize is the largest file a store holds: readers address a
+// blob's bytes with int64 offsets (io.Seeker, io.ReaderAt, tar headers).
+// Every putter refuses a file node claiming more (closure.CheckChildren),
+// though the wire format has room for it.
+const MaxFileSize = 1<<63 - 1
+
 // FileNode returns the Node of a file.
 func FileNode(d Digest, size uint64, executable bool) Node {
 	return Node{Type: NodeFile, Digest: d, Size: size, Executable: executable}

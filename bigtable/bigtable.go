@@ -425,21 +425,21 @@ func (s *Service) Put(ctx context.Context, dir *castore.Directory) (castore.Dige
 			kids = append(kids, e.Node.Digest)
 		}
 	}
+	got := map[castore.Digest]*castore.Directory{}
 	if len(kids) > 0 {
-		got, err := s.readMany(ctx, kids)
-		if err != nil {
+		if got, err = s.readMany(ctx, kids); err != nil {
 			return d, fmt.Errorf("put directory %s: %w", d, err)
 		}
-		err = closure.CheckChildren(dir, "is not stored", func(c castore.Digest) (uint64, bool, error) {
-			child, ok := got[c]
-			if !ok {
-				return 0, false, nil
-			}
-			return child.Size(), true, nil
-		})
-		if err != nil {
-			return d, err
+	}
+	err = closure.CheckChildren(dir, "is not stored", func(c castore.Digest) (uint64, bool, error) {
+		child, ok := got[c]
+		if !ok {
+			return 0, false, nil
 		}
+		return child.Size(), true, nil
+	})
+	if err != nil {
+		return d, err
 	}
 	return d, s.insert(ctx, d, b)
 }

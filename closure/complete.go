@@ -36,7 +36,9 @@ type requireBlobs struct {
 
 func (r *requireBlobs) Put(ctx context.Context, dir *castore.Directory) (castore.Digest, error) {
 	c := newBlobCheck(ctx, r.blobs)
-	c.add(dir)
+	if err := c.add(dir); err != nil {
+		return castore.Digest{}, err
+	}
 	if err := c.wait(); err != nil {
 		return castore.Digest{}, err
 	}
@@ -77,7 +79,9 @@ func (p *checkedPutter) Put(dir *castore.Directory) error {
 	if err := p.inner.Put(dir); err != nil {
 		return p.fail(err)
 	}
-	p.check.add(dir)
+	if err := p.check.add(dir); err != nil {
+		return p.fail(err)
+	}
 	return nil
 }
 
@@ -129,11 +133,16 @@ func newBlobCheck(ctx context.Context, blobs castore.BlobService) *blobCheck {
 	return &blobCheck{ctx: ctx, blobs: blobs, seen: map[castore.ChunkMeta]struct{}{}, slots: make(chan struct{}, checkInFlight)}
 }
 
-func (c *blobCheck) add(dir *castore.Directory) {
+// add queues the blobs of dir's files; a file no store can hold is
+// refused at once.
+func (c *blobCheck) add(dir *castore.Directory) error {
 	var dg castore.Digest
 	for _, e := range dir.Entries() {
 		if e.Node.Type != castore.NodeFile {
 			continue
+		}
+		if e.Node.Size > castore.MaxFileSize {
+			return tooLarge(dir, e)
 		}
 		cm := castore.ChunkMeta{Digest: e.Node.Digest, Size: e.Node.Size}
 		if _, ok := c.seen[cm]; ok || cm == (castore.ChunkMeta{Digest: castore.EmptyDigest}) {
@@ -148,6 +157,7 @@ func (c *blobCheck) add(dir *castore.Directory) {
 			c.flush()
 		}
 	}
+	return nil
 }
 
 func (c *blobCheck) flush() {

@@ -35,9 +35,13 @@ func Invalid(d castore.Digest, format string, args ...any) error {
 // An entry naming a directory that is not there, or giving it another
 // size than it has, is an Invalid error naming dir and the entry, saying
 // the first with absent ("is not stored"). An error of have is returned
-// as it is.
+// as it is. A file larger than castore.MaxFileSize is Invalid too: no
+// store can hold it, nor any reader read it.
 func CheckChildren(dir *castore.Directory, absent string, have func(c castore.Digest) (size uint64, ok bool, err error)) error {
 	for _, e := range dir.Entries() {
+		if e.Node.Type == castore.NodeFile && e.Node.Size > castore.MaxFileSize {
+			return tooLarge(dir, e)
+		}
 		if e.Node.Type != castore.NodeDirectory {
 			continue
 		}
@@ -52,6 +56,12 @@ func CheckChildren(dir *castore.Directory, absent string, have func(c castore.Di
 		}
 	}
 	return nil
+}
+
+// tooLarge is the error of file entry e of dir, larger than any store
+// holds.
+func tooLarge(dir *castore.Directory, e castore.Entry) error {
+	return Invalid(dir.Digest(), "entry %q gives file %s size %d, more than the %d bytes a file may have", e.Name, e.Node.Digest, e.Node.Size, uint64(castore.MaxFileSize))
 }
 
 // Add checks the next directory and reports whether it is new.

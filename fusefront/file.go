@@ -69,7 +69,7 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	want := int(min(int64(len(dest)), int64(n.node.Size)-off))
 	pr, err := n.f.readers.acquire(ctx, n.f, n.node.Digest, n.node.Size)
 	if err != nil {
-		return nil, n.f.errno(err, "fusefront: open blob", "blob", n.node.Digest.String())
+		return nil, n.f.errno(err, "fusefront: open blob", "path", n.Path(nil), "blob", n.node.Digest.String(), "size", n.node.Size)
 	}
 	bp := readBufs.Get().(*[]byte)
 	if cap(*bp) < want {
@@ -89,11 +89,11 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 		if err != errInterrupted {
 			readBufs.Put(bp) // the ReadAt is over; otherwise it still owns buf
 		}
-		return nil, n.f.errno(err, "fusefront: read blob", "blob", n.node.Digest.String(), "offset", off, "length", want)
+		return nil, n.f.errno(err, "fusefront: read blob", "path", n.Path(nil), "blob", n.node.Digest.String(), "offset", off, "length", want)
 	}
 	if got < want {
 		readBufs.Put(bp)
-		return nil, n.f.errno(io.ErrUnexpectedEOF, "fusefront: read blob: blob shorter than its node says", "blob", n.node.Digest.String(), "offset", off, "got", got, "want", want)
+		return nil, n.f.errno(io.ErrUnexpectedEOF, "fusefront: read blob: blob shorter than its node says", "path", n.Path(nil), "blob", n.node.Digest.String(), "offset", off, "got", got, "want", want)
 	}
 	return &pooledResult{buf: bp, n: got}, 0
 }

@@ -3,6 +3,7 @@ package fusefront
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/castore-go/castore"
@@ -22,6 +23,7 @@ type readerPool struct {
 
 type pooledReader struct {
 	d     castore.Digest
+	size  uint64 // checked when it was opened
 	users int
 	elem  *list.Element // in idle, when users == 0
 	ready chan struct{} // closed once r or err is set
@@ -40,7 +42,7 @@ func (p *readerPool) acquire(ctx context.Context, f *FS, d castore.Digest, size 
 	p.mu.Lock()
 	pr, ok := p.open[d]
 	if !ok {
-		pr = &pooledReader{d: d, ready: make(chan struct{})}
+		pr = &pooledReader{d: d, size: size, ready: make(chan struct{})}
 		p.open[d] = pr
 		go func() {
 			r, err := call(f.ctx, f, func(ctx context.Context) (castore.BlobReader, error) { return castore.OpenSized(ctx, f.blobs, d, size) })
@@ -73,6 +75,12 @@ func (p *readerPool) acquire(ctx context.Context, f *FS, d castore.Digest, size 
 	if pr.err != nil {
 		p.release(pr)
 		return nil, pr.err
+	}
+	if pr.size != size {
+		// Two file nodes name the blob with different sizes: at most one
+		// is right, and the reader was checked against the other.
+		p.release(pr)
+		return nil, fmt.Errorf("blob %s was opened for a file node of %d bytes; this one says %d: %w", d, pr.size, size, castore.ErrCorrupt)
 	}
 	return pr, nil
 }

@@ -1,6 +1,7 @@
 package fusefront
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -26,6 +27,10 @@ type countedReader struct {
 
 func (r countedReader) Close() error { r.c.closes.Add(1); return nil }
 
+type emptyReader struct{ *bytes.Reader }
+
+func (emptyReader) Close() error { return nil }
+
 func (c *countingBlobs) Open(ctx context.Context, d castore.Digest) (castore.BlobReader, error) {
 	if c.gate != nil {
 		<-c.gate
@@ -34,7 +39,7 @@ func (c *countingBlobs) Open(ctx context.Context, d castore.Digest) (castore.Blo
 		return nil, castore.ErrNotFound
 	}
 	c.opens.Add(1)
-	return countedReader{nil, c}, nil
+	return countedReader{emptyReader{bytes.NewReader(nil)}, c}, nil // the pool's tests open blobs of size 0
 }
 
 func TestReaderPool(t *testing.T) {

@@ -143,11 +143,16 @@ func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p 
 	if n.Executable {
 		mode = 0o755
 	}
+	c, err := openContents(ctx, blobs, n, data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	defer c.close()
 	f, err := root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	if err := writeBlob(ctx, blobs, f, n, data, o.Progress); err != nil {
+	if err := c.writeTo(f, o.Progress); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", p, err)
 	}
@@ -155,37 +160,70 @@ func writeLeaf(ctx context.Context, blobs castore.BlobService, root *os.Root, p 
 }
 
 // writeBlob writes the contents of file node n to w: data if it is not
-// nil, else the blob read from blobs (copyBlob).
+// nil, else the blob read from blobs. Its size is checked before anything
+// is written.
 func writeBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n castore.Node, data []byte, prog *Progress) error {
-	if data == nil {
-		return copyBlob(ctx, blobs, w, n, prog)
-	}
-	if uint64(len(data)) != n.Size {
-		return fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", n.Digest, len(data), n.Size, castore.ErrCorrupt)
-	}
-	if _, err := w.Write(data); err != nil {
+	c, err := openContents(ctx, blobs, n, data)
+	if err != nil {
 		return err
 	}
-	prog.add(1, int64(len(data)))
-	return nil
+	defer c.close()
+	return c.writeTo(w, prog)
 }
 
-// copyBlob writes the blob of file node n to w, checking its size, and
-// counts it into prog (if set).
-func copyBlob(ctx context.Context, blobs castore.BlobService, w io.Writer, n castore.Node, prog *Progress) error {
+// contents are a file node's bytes, ready to write: data read ahead, or
+// its blob opened. Its size was checked against the node's when it was
+// opened, so a writer fails before it writes a byte of a blob that does
+// not fit its node (a file created, a tar header).
+type contents struct {
+	n    castore.Node
+	data []byte
+	r    castore.BlobReader
+}
+
+// openContents checks and opens the contents of file node n: data if it
+// is not nil (read and verified already), else its blob, opened with its
+// size checked (castore.OpenSized).
+func openContents(ctx context.Context, blobs castore.BlobService, n castore.Node, data []byte) (*contents, error) {
+	if n.Size > castore.MaxFileSize {
+		return nil, fmt.Errorf("the file node says %d bytes, more than a file may have: %w", n.Size, castore.ErrInvalid)
+	}
+	if data != nil {
+		if uint64(len(data)) != n.Size {
+			return nil, fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", n.Digest, len(data), n.Size, castore.ErrCorrupt)
+		}
+		return &contents{n: n, data: data}, nil
+	}
 	r, err := castore.OpenSized(ctx, blobs, n.Digest, n.Size)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer r.Close()
+	return &contents{n: n, r: r}, nil
+}
+
+func (c *contents) close() {
+	if c.r != nil {
+		c.r.Close()
+	}
+}
+
+// writeTo writes the contents to w, and counts them into prog (if set).
+func (c *contents) writeTo(w io.Writer, prog *Progress) error {
+	if c.r == nil {
+		if _, err := w.Write(c.data); err != nil {
+			return err
+		}
+		prog.add(1, int64(len(c.data)))
+		return nil
+	}
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
-	got, err := copyBuffer(counting(w, prog), r, *buf)
+	got, err := copyBuffer(counting(w, prog), c.r, *buf)
 	if err != nil {
-		return fmt.Errorf("blob %s: %w", n.Digest, err)
+		return fmt.Errorf("blob %s: %w", c.n.Digest, err)
 	}
-	if uint64(got) != n.Size {
-		return fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", n.Digest, got, n.Size, castore.ErrCorrupt)
+	if uint64(got) != c.n.Size {
+		return fmt.Errorf("blob %s has %d bytes, the file node says %d: %w", c.n.Digest, got, c.n.Size, castore.ErrCorrupt)
 	}
 	prog.add(1, 0) // its bytes were counted as they were written
 	return nil
@@ -239,12 +277,19 @@ func ExportTar(ctx context.Context, blobs castore.BlobService, dirs castore.Dire
 		if f.node.Executable {
 			mode = 0o755
 		}
+		// The contents are checked before the header goes out: a tar
+		// stream never holds a header it cannot finish.
+		c, err := openContents(ctx, blobs, f.node, data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+		defer c.close()
 		h := hdr(f.path, tar.TypeReg, mode)
 		h.Size = int64(f.node.Size)
 		if err := tw.WriteHeader(h); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", f.path, err)
 		}
-		if err := writeBlob(ctx, blobs, tw, f.node, data, o.Progress); err != nil {
+		if err := c.writeTo(tw, o.Progress); err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
 		return nil

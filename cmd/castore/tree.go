@@ -178,7 +178,15 @@ func runCat(ctx context.Context, env *environment, args []string) error {
 		if n.Type != castore.NodeFile {
 			return fmt.Errorf("%s is a %s, not a file", p, n.Type)
 		}
-		d = n.Digest
+		r, err := castore.OpenSized(ctx, svcs.Blobs, n.Digest, n.Size)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		defer r.Close()
+		if _, err := io.Copy(env.stdout, struct{ io.Reader }{r}); err != nil {
+			return fmt.Errorf("%s: blob %s: %w", p, n.Digest, err)
+		}
+		return nil
 	}
 	r, err := svcs.Blobs.Open(ctx, d)
 	if err != nil {

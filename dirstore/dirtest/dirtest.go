@@ -273,6 +273,8 @@ func testRejects(t *testing.T, newService func(t *testing.T) castore.DirectorySe
 	wrong := MustDir(t, castore.Entry{Name: "a", Node: castore.DirectoryNode(a.Digest(), a.Size()+1)})
 	c := MustDir(t, Sub("b", b))
 	other := MustDir(t, file("o", 2))
+	one := file("huge", 1)
+	huge := MustDir(t, castore.Entry{Name: one.Name, Node: castore.FileNode(one.Node.Digest, castore.MaxFileSize+1, false)})
 	for _, tc := range []struct {
 		name string
 		dirs []*castore.Directory
@@ -284,6 +286,7 @@ func testRejects(t *testing.T, newService func(t *testing.T) castore.DirectorySe
 		{"disconnected", []*castore.Directory{a, b, other}},
 		{"two roots", []*castore.Directory{a, other, b}},
 		{"skipped level", []*castore.Directory{a, c}},
+		{"file larger than a store holds", []*castore.Directory{huge}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newService(t)
@@ -298,6 +301,9 @@ func testRejects(t *testing.T, newService func(t *testing.T) castore.DirectorySe
 				}
 			}
 		})
+	}
+	if _, err := newService(t).Put(ctx(t), huge); !errors.Is(err, castore.ErrInvalid) {
+		t.Errorf("Put of a directory with a file larger than a store holds: %v, want an error wrapping ErrInvalid", err)
 	}
 }
 
