@@ -175,6 +175,32 @@ func newWorkload() *workload {
 	return w
 }
 
+// seed stores the pool at addr, as a client uploads files before the
+// directories that name them.
+func (w *workload) seed(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := grpcapi.Dial(context.Background(), "grpc+http://"+addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	blobs := grpcapi.NewBlobClient(conn)
+	for _, data := range w.pool {
+		bw := blobs.Create(t.Context())
+		_, err := bw.Write(data)
+		var d castore.Digest
+		if err == nil {
+			d, err = bw.Close()
+		}
+		if err != nil {
+			t.Fatalf("storing the pool: %v", err)
+		}
+		w.mu.Lock()
+		w.blobs[d] = data
+		w.mu.Unlock()
+	}
+}
+
 func randBytes(r *rand.Rand, n int) []byte {
 	b := make([]byte, n)
 	for i := 0; i < n; i += 8 {
@@ -207,8 +233,10 @@ func (w *workload) anyRoot() (castore.Digest, int, bool) {
 }
 
 // closure makes a small random tree: a root over k subdirectories with a
-// few files each, sometimes identical across clients.
-func closure(r *rand.Rand, shared bool) []*castore.Directory {
+// few files each, sometimes identical across clients. Its files are blobs
+// of the pool, which runLoad stores first: a server accepts a directory
+// only once it has the blobs it names.
+func closure(r *rand.Rand, shared bool, pool [][]byte) []*castore.Directory {
 	seed := r.Uint64()
 	if shared {
 		seed = uint64(r.IntN(8))
@@ -219,8 +247,9 @@ func closure(r *rand.Rand, shared bool) []*castore.Directory {
 	for i := range 1 + rr.IntN(4) {
 		var es []castore.Entry
 		for j := range 1 + rr.IntN(20) {
+			data := pool[rr.IntN(len(pool))]
 			es = append(es, castore.Entry{Name: castore.PathComponent(fmt.Sprintf("f%d", j)),
-				Node: castore.FileNode(castore.Sum([]byte(fmt.Sprint(rr.Uint64()))), rr.Uint64()>>40, j%3 == 0)})
+				Node: castore.FileNode(castore.Sum(data), uint64(len(data)), j%3 == 0)})
 		}
 		d, _ := castore.NewDirectory(es...)
 		dirs = append(dirs, d)
@@ -232,6 +261,7 @@ func closure(r *rand.Rand, shared bool) []*castore.Directory {
 
 // runLoad runs clients against addr for d and returns the stats.
 func runLoad(t *testing.T, addr string, w *workload, nClients int, d time.Duration, allowUnavailable bool) *stats {
+	w.seed(t, addr)
 	st := newStats()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -331,7 +361,7 @@ func client(ctx context.Context, conn *grpc.ClientConn, w *workload, st *stats, 
 			}
 		case k < 9: // directory Put
 			op = "dir.Put"
-			cl := closure(r, r.IntN(2) == 0)
+			cl := closure(r, r.IntN(2) == 0, w.pool)
 			p := dirs.NewPutter(callCtx)
 			for _, d := range cl {
 				if err = p.Put(d); err != nil {
