@@ -57,20 +57,20 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 		mode := de.Type()
 		switch {
 		case mode.IsDir():
-			return t.addDir(p)
+			return t.addDir(p, rel)
 		case mode&fs.ModeSymlink != 0:
 			n, err := readSymlink(full)
 			if err != nil {
 				return err
 			}
-			_, err = t.addLeaf(p, n)
+			_, err = t.addLeaf(p, n, rel)
 			return err
 		case mode.IsRegular():
 			fi, err := de.Info()
 			if err != nil {
 				return err
 			}
-			leaf, err := t.addLeaf(p, castore.FileNode(castore.Digest{}, uint64(fi.Size()), fi.Mode()&0o100 != 0))
+			leaf, err := t.addLeaf(p, castore.FileNode(castore.Digest{}, uint64(fi.Size()), fi.Mode()&0o100 != 0), rel)
 			if err != nil {
 				return err
 			}

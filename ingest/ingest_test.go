@@ -156,7 +156,7 @@ func TestImportSpecialFiles(t *testing.T) {
 }
 
 // tarOf builds an archive from raw headers (and contents for files).
-func tarOf(t *testing.T, entries ...any) []byte {
+func tarOf(t testing.TB, entries ...any) []byte {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for i := 0; i < len(entries); i++ {

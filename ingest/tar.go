@@ -164,13 +164,13 @@ func entryPath(name string) (castore.Path, bool, error) {
 func addEntry(u *uploader, t *tree, tr *tar.Reader, h *tar.Header, p castore.Path) error {
 	switch h.Typeflag {
 	case tar.TypeDir:
-		return t.addDir(p)
+		return t.addDir(p, h.Name)
 	case tar.TypeSymlink:
 		n := castore.SymlinkNode(h.Linkname)
 		if err := n.Validate(); err != nil {
 			return err
 		}
-		_, err := t.addLeaf(p, n)
+		_, err := t.addLeaf(p, n, h.Name)
 		return err
 	case tar.TypeLink:
 		target, _, err := entryPath(h.Linkname)
@@ -181,7 +181,7 @@ func addEntry(u *uploader, t *tree, tr *tar.Reader, h *tar.Header, p castore.Pat
 		if src == nil || src.isDir || src.node.Type != castore.NodeFile {
 			return fmt.Errorf("hard link to %q, which is not a file earlier in the archive", h.Linkname)
 		}
-		leaf, err := t.addLeaf(p, castore.Node{})
+		leaf, err := t.addLeaf(p, castore.FileNode(castore.Digest{}, 0, false), h.Name)
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func addEntry(u *uploader, t *tree, tr *tar.Reader, h *tar.Header, p castore.Pat
 		return nil
 	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont:
 		exec := h.Mode&0o100 != 0
-		leaf, err := t.addLeaf(p, castore.FileNode(castore.Digest{}, uint64(h.Size), exec))
+		leaf, err := t.addLeaf(p, castore.FileNode(castore.Digest{}, uint64(h.Size), exec), h.Name)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,9 @@ type node struct {
 	isDir    bool
 	node     castore.Node // files and symlinks; directories once finished
 	children map[castore.PathComponent]*node
+	// entry is the input entry that made it (an archive member's name),
+	// or that implied a directory by naming something below it.
+	entry string
 }
 
 // tree collects entries in any order (tar archives have none) and turns
@@ -27,20 +30,21 @@ func newTree() *tree {
 	return &tree{root: &node{isDir: true, children: map[castore.PathComponent]*node{}}}
 }
 
-// dir returns the directory at p, creating missing parents. It refuses to
-// go through anything that is not a directory: a symlink or file entry
+// dir returns the directory at p, creating missing parents; entry is the
+// input entry that names p or something below it. It refuses to go
+// through anything that is not a directory: a symlink or file entry
 // followed by an entry "below" it is an error naming both.
-func (t *tree) dir(p castore.Path) (*node, error) {
+func (t *tree) dir(p castore.Path, entry string) (*node, error) {
 	n := t.root
 	var walked castore.Path
 	for _, c := range p.Components() {
 		walked = walked.Join(c)
 		child, ok := n.children[c]
 		if !ok {
-			child = &node{isDir: true, children: map[castore.PathComponent]*node{}}
+			child = &node{isDir: true, children: map[castore.PathComponent]*node{}, entry: entry}
 			n.children[c] = child
 		} else if !child.isDir {
-			return nil, fmt.Errorf("%s: %s is a %s, not a directory", p, walked, child.node.Type)
+			return nil, fmt.Errorf("%s: %s is a %s (entry %q), not a directory", p, walked, child.node.Type, child.entry)
 		}
 		n = child
 	}
@@ -48,25 +52,31 @@ func (t *tree) dir(p castore.Path) (*node, error) {
 }
 
 // addDir records a directory entry (its parents are implied).
-func (t *tree) addDir(p castore.Path) error {
-	_, err := t.dir(p)
+func (t *tree) addDir(p castore.Path, entry string) error {
+	_, err := t.dir(p, entry)
 	return err
 }
 
-// addLeaf records a file or symlink at p and returns its entry (a file's
-// digest is filled in once its upload finishes). A later entry at the same path
-// replaces an earlier one, as when a tar archive is extracted; replacing a
-// directory drops what was below it.
-func (t *tree) addLeaf(p castore.Path, n castore.Node) (*node, error) {
+// addLeaf records a file or symlink at p, from input entry entry, and
+// returns its node (a file's digest is filled in once its upload
+// finishes). A later file or symlink at the same path replaces an earlier
+// one, as when a tar archive is extracted; but a directory is never
+// replaced (nor, in dir, a file by a directory): a directory and a file
+// of the same name in one archive is an error naming both entries, not a
+// directory and what was below it silently dropped.
+func (t *tree) addLeaf(p castore.Path, n castore.Node, entry string) (*node, error) {
 	if p == "" {
 		return nil, fmt.Errorf("a %s cannot be the root of an archive", n.Type)
 	}
 	parent, name := p.Split()
-	d, err := t.dir(parent)
+	d, err := t.dir(parent, entry)
 	if err != nil {
 		return nil, err
 	}
-	leaf := &node{node: n}
+	if old, ok := d.children[name]; ok && old.isDir {
+		return nil, fmt.Errorf("%s: a %s of the name of directory %s (entry %q)", p, n.Type, p, old.entry)
+	}
+	leaf := &node{node: n, entry: entry}
 	d.children[name] = leaf
 	return leaf, nil
 }
