@@ -174,7 +174,7 @@ func runHTTP(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("telemetry: %w", err)
 	}
 	defer tel.close()
-	svcs, err := openClientStores(ctx, sf)
+	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(env.stderr, nil))
 
-	svcs, err := openClientStores(ctx, sf)
+	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}

@@ -309,7 +309,9 @@ func TestMountUsage(t *testing.T) {
 	}
 	// A missing root is an error naming it, before anything is mounted.
 	missing := "b3:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-	code, _, errs := c.run(nil, "mount", "--data-dir", t.TempDir(), "--cache-dir", "off", missing, mnt)
+	store := t.TempDir()
+	c.ok("import", "--data-dir", store, t.TempDir()) // a store, without that root
+	code, _, errs := c.run(nil, "mount", "--data-dir", store, "--cache-dir", "off", missing, mnt)
 	if code != 1 || !strings.Contains(errs, missing) || isMountpoint(mnt) {
 		t.Errorf("mount of a missing root: exit %d: %s", code, errs)
 	}

@@ -64,7 +64,7 @@ func runExport(ctx context.Context, env *environment, args []string) error {
 	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
 		return err
 	}
-	svcs, err := openClientStores(ctx, sf)
+	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func runLs(ctx context.Context, env *environment, args []string) error {
 	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
 		return err
 	}
-	svcs, err := openClientStores(ctx, sf)
+	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func runCat(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	svcs, err := openClientStores(ctx, sf)
+	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func runStat(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return usagef("digest %q: %v", fs.Arg(0), err)
 	}
-	svcs, err := openClientStores(ctx, sf)
+	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func runCopy(ctx context.Context, env *environment, args []string) error {
 	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
 		return err
 	}
-	from, err := openClientStores(ctx, sf)
+	from, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}
