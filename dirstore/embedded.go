@@ -2,11 +2,13 @@ package dirstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/closure"
@@ -27,6 +29,10 @@ type Embedded struct {
 // process holding the file is an error after a second, not a hang.
 func OpenEmbedded(path string) (*Embedded, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		// The file's lock is held.
+		return nil, fmt.Errorf("directory store %s is in use by another process (a castore serve or mount on the same data dir? talk to it, or stop it): %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open directory store %s: %w", path, err)
 	}
