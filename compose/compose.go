@@ -26,7 +26,7 @@ const (
 
 // builder decodes a spec's parameters and builds the service.
 type builder struct {
-	decode func(node *yaml.Node) (any, error)
+	decode func(pairs []pair) (any, error)
 	build  func(ctx context.Context, c *Composition, params any) (any, error)
 }
 
@@ -55,20 +55,10 @@ func register[P, S any](r *Registry, k Kind, typ string, build func(ctx context.
 		panic(fmt.Sprintf("compose: %s type %q registered twice", k, typ))
 	}
 	r.types[k][typ] = builder{
-		decode: func(node *yaml.Node) (any, error) {
+		decode: func(pairs []pair) (any, error) {
 			p := new(P)
-			if node == nil {
-				return p, nil
-			}
-			// Round-trip through bytes so that unknown keys are errors.
-			b, err := yaml.Marshal(node)
-			if err != nil {
+			if err := decodeParams(pairs, p); err != nil {
 				return nil, err
-			}
-			dec := yaml.NewDecoder(bytes.NewReader(b))
-			dec.KnownFields(true)
-			if err := dec.Decode(p); err != nil && !errors.Is(err, io.EOF) {
-				return nil, cleanYAMLError(err)
 			}
 			return p, nil
 		},
@@ -145,22 +135,32 @@ func (c *Composition) LoadFile(path string) error {
 // Load parses a YAML configuration. Every spec is decoded and checked here
 // (unknown keys and types); references are checked by Validate and Build.
 func (c *Composition) Load(b []byte) error {
-	var doc struct {
-		BlobServices      map[string]yaml.Node `yaml:"blobservices"`
-		DirectoryServices map[string]yaml.Node `yaml:"directoryservices"`
-	}
+	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return cleanYAMLError(err)
 	}
-	for _, k := range []Kind{Blobs, Directories} {
-		nodes := doc.BlobServices
-		if k == Directories {
-			nodes = doc.DirectoryServices
+	if resolve(&doc) == nil {
+		return nil // an empty file
+	}
+	top, err := mappingPairs(&doc)
+	if err != nil {
+		return fmt.Errorf("line %d: want a mapping of blobservices and directoryservices", resolve(&doc).Line)
+	}
+	for _, kv := range top {
+		k := Kind(kv.key.Value)
+		if k != Blobs && k != Directories {
+			return fmt.Errorf("line %d: unknown top-level key %q (want blobservices and directoryservices)", kv.key.Line, kv.key.Value)
 		}
-		for name, node := range nodes {
-			if err := c.addNode(k, name, &node); err != nil {
+		if v := resolve(kv.val); v == nil || v.Tag == "!!null" {
+			continue
+		}
+		services, err := mappingPairs(kv.val)
+		if err != nil {
+			return fmt.Errorf("line %d: %s: want a mapping of service names", kv.val.Line, k)
+		}
+		for _, s := range services {
+			if err := c.addNode(k, s.key.Value, s.val); err != nil {
 				return err
 			}
 		}
@@ -170,32 +170,32 @@ func (c *Composition) Load(b []byte) error {
 
 func (c *Composition) addNode(k Kind, name string, node *yaml.Node) error {
 	where := fmt.Sprintf("%s.%s", k, name)
-	if node.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s: want a mapping with a type key", where)
+	pairs, err := mappingPairs(node)
+	if err != nil {
+		return fmt.Errorf("line %d: %s: want a mapping with a type key", node.Line, where)
 	}
 	typ := ""
-	rest := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		key, val := node.Content[i], node.Content[i+1]
-		if key.Value == "type" {
-			typ = val.Value
+	var rest []pair
+	for _, kv := range pairs {
+		if kv.key.Value == "type" {
+			typ = resolve(kv.val).Value
 			continue
 		}
-		rest.Content = append(rest.Content, key, val)
+		rest = append(rest, kv)
 	}
 	if typ == "" {
-		return fmt.Errorf("%s: the type key is missing (one of: %s)", where, strings.Join(c.reg.Types(k), ", "))
+		return fmt.Errorf("line %d: %s: the type key is missing (one of: %s)", node.Line, where, strings.Join(c.reg.Types(k), ", "))
 	}
 	b, ok := c.reg.types[k][typ]
 	if !ok {
-		return fmt.Errorf("%s: unknown type %q (one of: %s)", where, typ, strings.Join(c.reg.Types(k), ", "))
+		return fmt.Errorf("line %d: %s: unknown type %q (one of: %s)", node.Line, where, typ, strings.Join(c.reg.Types(k), ", "))
 	}
 	params, err := b.decode(rest)
 	if err != nil {
 		return fmt.Errorf("%s (type %s): %w", where, typ, err)
 	}
 	if _, dup := c.specs[k][name]; dup {
-		return fmt.Errorf("%s: defined twice", where)
+		return fmt.Errorf("line %d: %s: defined twice", node.Line, where)
 	}
 	c.specs[k][name] = spec{typ: typ, params: params}
 	return nil
