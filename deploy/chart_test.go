@@ -97,6 +97,7 @@ storage:
   directories: {type: bigtable, bigtable: {projectId: p, instanceName: i, tableName: t, familyName: f, timeout: 2s}}
   cache: {type: none}
 auth: {enabled: true, existingSecret: tokens}
+tls: {enabled: true, existingSecret: castore-tls}
 insecure: false
 metrics: {serviceMonitor: {enabled: true}}
 `, kinds: []string{"ServiceMonitor"}},

@@ -45,13 +45,17 @@ func (h *httpFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&h.autoIndex, "auto-index", true, "HTTP: list directories that have no index file (--auto-index=false: 403, as snix's castore-http without --auto-index)")
 }
 
-// checkListen applies serve's rule to an address: not loopback needs TLS
-// or tokens, or --insecure-listen.
+// checkListen applies serve's rule to an address: not loopback needs
+// TLS, or --insecure-listen. Tokens do not make up for it: without TLS
+// they cross the network in clear text, for anyone on the path to take.
 func checkListen(flagName, addr string, tls, tokens, insecure bool) error {
-	if !isLocalListen(addr) && !tls && !tokens && !insecure {
-		return usagef("refusing to listen on %s (%s), which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", addr, flagName)
+	switch {
+	case isLocalListen(addr) || tls || insecure:
+		return nil
+	case tokens:
+		return usagef("refusing to listen on %s (%s), which is not loopback, with --auth-tokens but without --tls-cert: the tokens would cross the network in clear text (say --insecure-listen if you mean it)", addr, flagName)
 	}
-	return nil
+	return usagef("refusing to listen on %s (%s), which is not loopback, without --tls-cert (say --insecure-listen if you mean it)", addr, flagName)
 }
 
 // httpServer is the HTTP gateway as serve and http run it.
@@ -139,7 +143,7 @@ func runHTTP(ctx context.Context, env *environment, args []string) error {
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	tlsClientCA := fs.String("tls-client-ca", "", "PEM CA that client certificates must be signed by (mutual TLS)")
 	authTokens := fs.String("auth-tokens", "", "file of bearer tokens: one 'SHA256-HEX read|write' per line; every request then needs one with the read role (Authorization: Bearer, or as the password of Basic authentication)")
-	insecure := fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
+	insecure := fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS (plaintext: anyone on the path reads the data, and any tokens)")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on this address (host:port) at /metrics")
 	grace := fs.Duration("grace-period", 10*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish")
 	logFormat := fs.String("log-format", "text", "log format: text or json")

@@ -139,7 +139,7 @@ func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
 	f.tlsClientCA = fs.String("tls-client-ca", "", "PEM CA that client certificates must be signed by (mutual TLS)")
 	f.authTokens = fs.String("auth-tokens", "", "file of bearer tokens: one 'SHA256-HEX read|write' per line; every call then needs one")
 	f.readOnly = fs.Bool("read-only", false, "refuse every write")
-	f.insecureListen = fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS or tokens")
+	f.insecureListen = fs.Bool("insecure-listen", false, "allow listening on a non-loopback address without TLS (plaintext: anyone on the path reads the data, and any tokens)")
 	f.metricsListen = fs.String("metrics-listen", "", "serve Prometheus metrics on this address (host:port) at /metrics")
 	f.maxStreams = fs.Uint("max-concurrent-streams", 256, "most concurrent calls one client connection may have")
 	f.backendTimeout = fs.Duration("backend-timeout", compose.DefaultBackendTimeout, "bound on each object store call (a chunk, an index, a bundle); 0 means none")
@@ -163,8 +163,8 @@ func parseServeFlags(env *environment, args []string) (*flag.FlagSet, *serveFlag
 	if *f.tlsClientCA != "" && *f.tlsCert == "" {
 		return nil, nil, usagef("--tls-client-ca needs --tls-cert and --tls-key")
 	}
-	if !isLocalListen(*f.listen) && *f.tlsCert == "" && *f.authTokens == "" && !*f.insecureListen {
-		return nil, nil, usagef("refusing to listen on %s, which is not loopback, without --tls-cert or --auth-tokens (say --insecure-listen if you mean it)", *f.listen)
+	if err := checkListen("--listen", *f.listen, *f.tlsCert != "", *f.authTokens != "", *f.insecureListen); err != nil {
+		return nil, nil, err
 	}
 	if *f.httpListen != "" {
 		if err := checkListen("--http-listen", *f.httpListen, *f.tlsCert != "", *f.authTokens != "", *f.insecureListen); err != nil {

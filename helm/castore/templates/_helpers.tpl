@@ -168,8 +168,11 @@ Rules that cross keys, with messages that say what to do. (Types, enums
 and formats are checked by values.schema.json.)
 */}}
 {{- define "castore.validate" -}}
-{{- if not (or .Values.tls.enabled .Values.auth.enabled .Values.insecure) }}
-{{- fail "castore refuses to serve a non-loopback address without protection: set tls.enabled, auth.enabled, or insecure: true (plaintext, no tokens)" }}
+{{- if not (or .Values.tls.enabled .Values.insecure) }}
+{{- if .Values.auth.enabled }}
+{{- fail "castore refuses to serve a non-loopback address without protection: auth.enabled without tls.enabled sends the tokens in clear text; set tls.enabled, or insecure: true (plaintext)" }}
+{{- end }}
+{{- fail "castore refuses to serve a non-loopback address without protection: set tls.enabled, or insecure: true (plaintext)" }}
 {{- end }}
 {{- if and (not .Values.storage.config) (eq .Values.storage.directories.type "bundles") (eq .Values.storage.cache.type "none") }}
 {{- fail "storage.cache.type none does not work with storage.directories.type bundles: bundles keep only whole closures by their root, and the near cache serves subdirectories; use memory or emptyDir" }}
