@@ -86,10 +86,10 @@ func (nf *NearFar) PrefetchStats() castore.PrefetchStats {
 // prefetchBatch fetches one batch from far into near, once no demand read
 // is fetching from far.
 func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta, ahead bool) error {
-	if !ahead {
-		// A reader waits for it: no waiting behind other readers.
-	} else if err := nf.demand.waitIdle(ctx); err != nil {
-		return err
+	if ahead { // a reader waiting for it does not wait behind others
+		if err := nf.demand.waitIdle(ctx); err != nil {
+			return err
+		}
 	}
 	ds := make([]castore.Digest, len(batch))
 	sizes := make(map[castore.Digest]uint64, len(batch))
