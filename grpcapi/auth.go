@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -128,12 +129,16 @@ var openMethods = map[string]bool{
 }
 
 // Access decides who may call what: with Tokens set, every RPC but health
-// checks needs "authorization: Bearer TOKEN" with a role that allows it
+// checks needs "authorization: Bearer TOKEN" (the scheme in any case) with a role that allows it
 // (no or unknown token: UNAUTHENTICATED; a read token on a write:
 // PERMISSION_DENIED); with ReadOnly, writes are refused for everybody.
 type Access struct {
 	Tokens   *Tokens
 	ReadOnly bool
+	// Logger, if set, gets a warning for every call refused here, and
+	// every call answered PERMISSION_DENIED or DATA_LOSS, with its
+	// method and peer (never its token).
+	Logger *slog.Logger
 }
 
 func (a *Access) check(ctx context.Context, method string) error {
@@ -147,8 +152,8 @@ func (a *Access) check(ctx context.Context, method string) error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var token string
 	for _, v := range md.Get("authorization") {
-		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
-			token = strings.TrimSpace(t)
+		if t, ok := BearerToken(v); ok {
+			token = t
 		}
 	}
 	if token == "" {
@@ -169,15 +174,21 @@ func (a *Access) Interceptors() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if err := a.check(ctx, info.FullMethod); err != nil {
+				a.logRefusal(ctx, info.FullMethod, err)
 				return nil, err
 			}
-			return h(ctx, req)
+			resp, err := h(ctx, req)
+			a.logRefusal(ctx, info.FullMethod, err)
+			return resp, err
 		}),
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			if err := a.check(ss.Context(), info.FullMethod); err != nil {
+				a.logRefusal(ss.Context(), info.FullMethod, err)
 				return err
 			}
-			return h(srv, ss)
+			err := h(srv, ss)
+			a.logRefusal(ss.Context(), info.FullMethod, err)
+			return err
 		}),
 	}
 }

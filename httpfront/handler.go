@@ -142,8 +142,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 // password of Basic authentication (the user name is not looked at).
 func bearerToken(r *http.Request) string {
 	auth := r.Header.Get("Authorization")
-	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
-		return strings.TrimSpace(tok)
+	if scheme, tok, ok := strings.Cut(strings.TrimSpace(auth), " "); ok && strings.EqualFold(scheme, "bearer") {
+		return strings.TrimSpace(tok) // the scheme in any case (RFC 9110)
 	}
 	if _, pass, ok := r.BasicAuth(); ok {
 		return pass

@@ -297,10 +297,12 @@ func TestTokens(t *testing.T) {
 			{"", 401},
 			{"Bearer nobody", 401},
 			{"Bearer ", 401},
-			{"bearer reader", 401},
+			{"Basic reader", 401}, // a Basic value is base64 of user:password
 			{basic("x", "nobody"), 401},
 			{"Bearer reader", 0},
 			{"Bearer writer", 0},
+			{"bearer reader", 0}, // the scheme in any case (RFC 9110)
+			{"BEARER reader", 0},
 			{basic("anyone", "reader"), 0},
 		} {
 			var hdr []string

@@ -221,11 +221,12 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		}
 		access.Tokens = tokens
 	}
-	srvOpts = append(srvOpts, access.Interceptors()...)
 	log, err := newLogger(env, *f.logFormat, *f.logLevel)
 	if err != nil {
 		return err
 	}
+	access.Logger = log
+	srvOpts = append(srvOpts, access.Interceptors()...)
 	opts, err := f.store.options(env)
 	if err != nil {
 		return err
