@@ -44,4 +44,3 @@ func (a *Access) logRefusal(ctx context.Context, method string, err error) {
 	}
 	a.Logger.Warn("call refused or data lost", "method", method, "peer", addr, "code", st.Code().String(), "msg", st.Message())
 }
-
