@@ -53,6 +53,7 @@ func commands() []command {
 		{"cat", "write a stored file or blob to stdout", runCat},
 		{"stat", "describe a stored directory or blob", runStat},
 		{"copy", "copy a tree and its blobs to other stores", runCopy},
+		{"verify", "read a whole store and check every chunk, index and directory", runVerify},
 		{"mount", "mount a stored tree read-only through FUSE", runMount},
 		{"http", "serve stored trees to web browsers and HTTP clients", runHTTP},
 		{"version", "print the version and source revision castore was built from", runVersion},
