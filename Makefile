@@ -141,8 +141,8 @@ deploy-check: $(BIN)/.helm@$(HELM_VERSION) $(BIN)/.terraform@$(TERRAFORM_VERSION
 	$(GO) test -count=1 ./deploy/...
 	$(GO) test -count=1 -run '^TestChartServe' ./cmd/castore
 
-## unit: every test, under the race detector (about 6 minutes on 2 cores,
-## against 2 without it: two races this project had showed up only under
+## unit: every test, under the race detector (about 10 minutes on 2 cores
+## under load, a third of that without it: races this project had showed up only under
 ## load, in tests that passed without -race). `make unit RACE=` runs them
 ## without it.
 RACE ?= -race
