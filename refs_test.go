@@ -1,0 +1,72 @@
+package castore
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateTagName(t *testing.T) {
+	good := []string{"main", "ci/myrepo/main", "ci/myrepo/pr-123/build-7", "a.b_c-d+e=f@g", strings.Repeat("x", MaxTagNameLength), "..a", "a..b"}
+	for _, n := range good {
+		if err := ValidateTagName(n); err != nil {
+			t.Errorf("ValidateTagName(%q) = %v, want nil", n, err)
+		}
+	}
+	bad := map[string]error{
+		"":                                      ErrTagNameEmpty,
+		strings.Repeat("x", MaxTagNameLength+1): ErrTagNameLength,
+		"/main":                                 ErrTagNameSegment,
+		"main/":                                 ErrTagNameSegment,
+		"a//b":                                  ErrTagNameSegment,
+		"a/../b":                                ErrTagNameSegment,
+		"..":                                    ErrTagNameSegment,
+		"a/./b":                                 ErrTagNameSegment,
+		"a b":                                   ErrTagNameChar,
+		"a\x00b":                                ErrTagNameChar,
+		"a\\b":                                  ErrTagNameChar,
+		"ä":                                     ErrTagNameChar,
+		"a:b":                                   ErrTagNameChar,
+	}
+	for n, want := range bad {
+		err := ValidateTagName(n)
+		if !errors.Is(err, want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateTagName(%q) = %v, want %v", n, err, want)
+		}
+	}
+	for _, p := range []string{"", "ci", "ci/", "ci/myrepo/"} {
+		if err := ValidateTagPrefix(p); err != nil {
+			t.Errorf("ValidateTagPrefix(%q) = %v", p, err)
+		}
+	}
+	for _, p := range []string{"/", "ci//", "../", "ci/.."} {
+		if err := ValidateTagPrefix(p); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateTagPrefix(%q) = %v, want ErrInvalid", p, err)
+		}
+	}
+}
+
+func TestExpect(t *testing.T) {
+	a := FileNode(Digest{1}, 1, false)
+	b := FileNode(Digest{2}, 1, false)
+	cur := &Tag{Name: "x", Root: a}
+	cases := []struct {
+		e    Expect
+		cur  *Tag
+		want bool
+	}{
+		{ExpectAny, nil, true}, {ExpectAny, cur, true},
+		{ExpectAbsent(), nil, true}, {ExpectAbsent(), cur, false},
+		{ExpectRoot(a), cur, true}, {ExpectRoot(b), cur, false}, {ExpectRoot(a), nil, false},
+	}
+	for i, c := range cases {
+		if got := c.e.Holds(c.cur); got != c.want {
+			t.Errorf("case %d: %v.Holds = %v, want %v", i, c.e, got, c.want)
+		}
+	}
+	now := time.Now()
+	if (Tag{}).Expired(now) || !(Tag{Expires: now}).Expired(now) || (Tag{Expires: now.Add(time.Second)}).Expired(now) {
+		t.Error("Expired is wrong")
+	}
+}
