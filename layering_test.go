@@ -45,10 +45,11 @@ var layers = []layerRule{
 	{"bigtable", []string{"", "closure"}, "a DirectoryService of its own, not built on dirstore"},
 	{"grpcapi", []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "internal/redact"}, "a gRPC client or server links no store"},
 	{"ingest", []string{"", "closure"}, "importing and exporting need only the contracts"},
+	{"ingest/statcache", []string{"", "ingest"}, "the import's stat cache is a local file beside the importer"},
 	{"fusefront", []string{"", "closure"}, "the mount needs only the contracts"},
 	{"httpfront", []string{"", "closure", "ingest"}, "the HTTP gateway needs only the contracts (and ingest's tar export)"},
 	{"compose", []string{"", "closure", "castorepb", "chunkfmt", "objectstore/...", "chunkstore", "dirstore", "bigtable", "grpcapi", "internal/..."}, "the one place that builds stacks of services"},
-	{"cmd/castore", []string{"", "closure", "compose", "grpcapi", "ingest", "fusefront", "httpfront", "internal/..."}, "the binary reaches stores only through compose (grpcapi for serving them)"},
+	{"cmd/castore", []string{"", "closure", "compose", "grpcapi", "ingest", "ingest/statcache", "fusefront", "httpfront", "internal/..."}, "the binary reaches stores only through compose (grpcapi for serving them)"},
 	{"internal/...", nil, "test servers and helpers stand alone"},
 	{"deploy", nil, "the deployment checks are tests only"},
 	{"deploy/image", nil, "the container image check is a test only"},
@@ -75,7 +76,7 @@ var testSupport = []string{"chunkstore/blobtest", "dirstore/dirtest", "objectsto
 // cloud SDK, so that a gRPC client, a mount or an importer links none;
 // cloudSDKs are the SDKs' import path prefixes.
 var (
-	noCloud   = []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "grpcapi", "ingest", "fusefront", "httpfront"}
+	noCloud   = []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "grpcapi", "ingest", "ingest/statcache", "fusefront", "httpfront"}
 	cloudSDKs = []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "cloud.google.com/go/storage", "cloud.google.com/go/bigtable", "google.golang.org/api/"}
 )
 

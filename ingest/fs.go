@@ -27,7 +27,7 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 	u := newUploader(ctx, blobs, &o)
 	switch {
 	case fi.Mode().IsRegular():
-		d, err := u.uploadFile(path, fi.Size())
+		d, err := u.cachedFile(o.FileCache, path, fi)
 		if err != nil {
 			return castore.Node{}, err
 		}
@@ -77,7 +77,7 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 			held := u.acquire(min(fi.Size(), streamHold))
 			u.g.Go(func() error {
 				defer u.release(held)
-				d, err := u.uploadFile(full, fi.Size())
+				d, err := u.cachedFile(o.FileCache, full, fi)
 				leaf.node.Digest = d
 				return err
 			})
@@ -102,6 +102,25 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 		return castore.Node{}, upErr
 	}
 	return putClosure(ctx, dirs, t.root)
+}
+
+// cachedFile stores the regular file at path (fi its lstat), or, if the
+// file cache knows its digest and the blob service has that blob, reads
+// nothing.
+func (u *uploader) cachedFile(c FileCache, path string, fi fs.FileInfo) (castore.Digest, error) {
+	if c == nil {
+		return u.uploadFile(path, fi.Size())
+	}
+	if d, ok := c.Lookup(path, fi); ok {
+		if ok, err := u.known(path, d, fi.Size()); ok || err != nil {
+			return d, err
+		}
+	}
+	d, err := u.uploadFile(path, fi.Size())
+	if err == nil {
+		c.Record(path, fi, d)
+	}
+	return d, err
 }
 
 func readSymlink(path string) (castore.Node, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"sync"
@@ -41,6 +42,27 @@ type Options struct {
 	// reading and hashing every new file twice cost a first import of
 	// GOROOT on tmpfs about a fifth more CPU.
 	SkipKnown bool
+	// FileCache, if set, remembers the digests of files by how they stat:
+	// a directory import reads only the files whose stat changed since the
+	// cache recorded them (and those the blob service lacks), and records
+	// what it read. See FileCache.
+	FileCache FileCache
+}
+
+// FileCache maps a file, by its path and what lstat says of it, to the
+// digest of its contents, so that a re-import does not read unchanged
+// files. A hit is used only if the blob service still has the blob.
+// Lookup and Record are called concurrently.
+type FileCache interface {
+	// Lookup returns the digest recorded for the file at path if fi (an
+	// lstat of it) still matches what was recorded.
+	Lookup(path string, fi fs.FileInfo) (castore.Digest, bool)
+	// Record notes that the file at path, as fi (an lstat taken before it
+	// was read) describes it, had contents hashing to d. An implementation
+	// must not keep an entry a later change could leave matching (a file
+	// changed within the file system's timestamp granularity of being
+	// read).
+	Record(path string, fi fs.FileInfo, d castore.Digest)
 }
 
 func (o *Options) concurrency() int {

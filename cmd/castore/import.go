@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/ingest"
+	"github.com/castore-go/castore/ingest/statcache"
 )
 
 func runImport(ctx context.Context, env *environment, args []string) error {
@@ -19,6 +22,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	skipSpecial := fs.Bool("skip-special", false, "leave out sockets, devices and fifos instead of failing")
 	wrap := fs.Bool("wrap", false, "make an archive's top-level entries the children of one root directory")
 	concurrency := fs.Int("concurrency", 0, "files uploaded at once (default 8 x cores, at least 32)")
+	statCache := fs.String("stat-cache", "", "remember each file's digest by its stat in FILE, so a re-import reads only changed files; off to read everything (default: DATA_DIR/statcache.db with --data-dir, else off)")
 	skipKnown := fs.Bool("skip-known", false, "hash each file first and send only those the blob service lacks; default: on for a gRPC blob service (a second import sends only what changed), off for a local store (it dedups anyway)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
@@ -36,6 +40,19 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	defer svcs.Close()
 	var prog ingest.Progress
 	o := ingest.Options{SkipSpecial: *skipSpecial, Wrap: *wrap, Concurrency: *concurrency, Progress: &prog, SkipKnown: *skipKnown}
+	var cache *statcache.Cache
+	if path := statCachePath(*statCache, sf); path != "" && *tarFile == "" {
+		cache, err = statcache.Open(path)
+		if errors.Is(err, statcache.ErrInUse) {
+			// Another import on the same data dir: go on reading everything.
+			fmt.Fprintf(env.stderr, "castore import: %v; reading every file\n", err)
+		} else if err != nil {
+			return err
+		} else {
+			defer cache.Close()
+			o.FileCache = cache
+		}
+	}
 	stop := showProgress(env.stderr, &prog)
 	var n castore.Node
 	if *tarFile != "" {
@@ -57,6 +74,12 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.FileCache != nil {
+		if err := cache.Commit(fs.Arg(0)); err != nil {
+			// The import stands; the next one reads more.
+			fmt.Fprintf(env.stderr, "castore import: %v\n", err)
+		}
+	}
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(nodeJSON(n))
 	}
@@ -65,6 +88,20 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	}
 	_, err = fmt.Fprintln(env.stdout, n.Digest)
 	return err
+}
+
+// statCachePath is the stat cache file an import uses: flag, or the data
+// dir's by default; "" for none.
+func statCachePath(flag string, sf *storeFlags) string {
+	switch {
+	case flag == "off":
+		return ""
+	case flag != "":
+		return flag
+	case sf.dataDir != "" && sf.config == "" && sf.blobAddr == "":
+		return filepath.Join(sf.dataDir, "statcache.db")
+	}
+	return ""
 }
 
 // jsonNode is the JSON form of a node.

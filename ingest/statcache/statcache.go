@@ -1,0 +1,200 @@
+package statcache
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/ingest"
+)
+
+var bucketFiles = []byte("files")
+
+// ErrInUse is wrapped by Open when another process holds the file.
+var ErrInUse = errors.New("stat cache is in use by another process")
+
+// racyWindow is how much older than the import's start a file's times must
+// be for its entry to be recorded.
+const racyWindow = time.Second
+
+// Cache is a FileCache on one bbolt file.
+type Cache struct {
+	db    *bolt.DB
+	start time.Time
+
+	mu   sync.Mutex
+	seen map[string][]byte // path -> encoded entry, to commit
+}
+
+var _ ingest.FileCache = (*Cache)(nil)
+
+// Open opens (creating if needed) the cache at path for one import that
+// starts now. Another process holding the file makes it fail after a
+// second with an error wrapping ErrInUse.
+func Open(path string) (*Cache, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%s: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open stat cache %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketFiles)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open stat cache %s: %w", path, err)
+	}
+	return &Cache{db: db, start: time.Now(), seen: map[string][]byte{}}, nil
+}
+
+// Close closes the file, dropping what was not committed.
+func (c *Cache) Close() error { return c.db.Close() }
+
+// stat is the part of an lstat an entry records.
+type stat struct {
+	dev, ino, size uint64
+	mtime, ctime   int64 // ns since the epoch
+}
+
+const entryLen = 5*8 + 32
+
+func statOf(fi fs.FileInfo) (stat, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() {
+		return stat{}, false
+	}
+	return stat{
+		dev: uint64(st.Dev), ino: st.Ino, size: uint64(fi.Size()),
+		mtime: fi.ModTime().UnixNano(), ctime: time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)).UnixNano(),
+	}, true
+}
+
+func encode(s stat, d castore.Digest) []byte {
+	b := make([]byte, 0, entryLen)
+	b = binary.BigEndian.AppendUint64(b, s.dev)
+	b = binary.BigEndian.AppendUint64(b, s.ino)
+	b = binary.BigEndian.AppendUint64(b, s.size)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.mtime))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.ctime))
+	return append(b, d[:]...)
+}
+
+// decode reads an entry; anything but exactly entryLen bytes is no entry.
+func decode(b []byte) (stat, castore.Digest, bool) {
+	if len(b) != entryLen {
+		return stat{}, castore.Digest{}, false
+	}
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(b[8*i:]) }
+	s := stat{dev: u(0), ino: u(1), size: u(2), mtime: int64(u(3)), ctime: int64(u(4))}
+	var d castore.Digest
+	copy(d[:], b[40:])
+	return s, d, true
+}
+
+func key(path string) (string, bool) {
+	abs, err := filepath.Abs(path)
+	return abs, err == nil
+}
+
+// Lookup implements ingest.FileCache.
+func (c *Cache) Lookup(path string, fi fs.FileInfo) (castore.Digest, bool) {
+	k, ok := key(path)
+	if !ok {
+		return castore.Digest{}, false
+	}
+	want, ok := statOf(fi)
+	if !ok {
+		return castore.Digest{}, false
+	}
+	var v []byte
+	c.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketFiles).Get([]byte(k)); b != nil {
+			v = append([]byte(nil), b...)
+		}
+		return nil
+	})
+	got, d, ok := decode(v)
+	if !ok || got != want {
+		return castore.Digest{}, false
+	}
+	c.mu.Lock()
+	c.seen[k] = v
+	c.mu.Unlock()
+	return d, true
+}
+
+// Record implements ingest.FileCache. A file changed less than a second
+// before the import started is not recorded (see the package doc).
+func (c *Cache) Record(path string, fi fs.FileInfo, d castore.Digest) {
+	k, ok := key(path)
+	if !ok {
+		return
+	}
+	s, ok := statOf(fi)
+	if !ok {
+		return
+	}
+	limit := c.start.Add(-racyWindow).UnixNano()
+	if s.mtime >= limit || s.ctime >= limit {
+		return
+	}
+	c.mu.Lock()
+	c.seen[k] = encode(s, d)
+	c.mu.Unlock()
+}
+
+// Commit replaces every entry at or below root (a path as given to the
+// import) with the ones this import looked up or recorded, in one
+// transaction.
+func (c *Cache) Commit(root string) error {
+	r, ok := key(root)
+	if !ok {
+		return fmt.Errorf("stat cache: cannot make %q absolute", root)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFiles)
+		if err := deleteTree(b, r); err != nil {
+			return err
+		}
+		for k, v := range c.seen {
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("stat cache: commit: %w", err)
+	}
+	clear(c.seen)
+	return nil
+}
+
+// deleteTree deletes the entry of root and every entry below it.
+func deleteTree(b *bolt.Bucket, root string) error {
+	if err := b.Delete([]byte(root)); err != nil {
+		return err
+	}
+	prefix := strings.TrimSuffix(root, "/") + "/"
+	cur := b.Cursor()
+	for k, _ := cur.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = cur.Seek([]byte(prefix)) {
+		if err := cur.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package statcache
+
+import (
+	bolt "go.etcd.io/bbolt"
+
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/castore-go/castore"
+)
+
+// write writes path with an mtime an hour ago; its change time stays now,
+// so tests open the cache as if the import started later (openLater).
+func write(t *testing.T, path, content string) os.FileInfo {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	return lstat(t, path)
+}
+
+func lstat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
+
+// openLater opens the cache as an import starting after every file the
+// test wrote has aged past the racy window.
+func openLater(t *testing.T, db string) *Cache {
+	t.Helper()
+	c, err := Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.start = time.Now().Add(2 * racyWindow)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestRecordLookupCommit(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(t.TempDir(), "statcache.db")
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "sub", "b")
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	fa, fb := write(t, a, "aaa"), write(t, b, "bbb")
+	da, db2 := castore.Sum([]byte("aaa")), castore.Sum([]byte("bbb"))
+
+	c := openLater(t, db)
+	if _, ok := c.Lookup(a, fa); ok {
+		t.Fatal("hit in an empty cache")
+	}
+	c.Record(a, fa, da)
+	c.Record(b, fb, db2)
+	if _, ok := c.Lookup(a, fa); ok {
+		t.Fatal("hit before Commit: lookups read only committed entries")
+	}
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	c = openLater(t, db)
+	if d, ok := c.Lookup(a, fa); !ok || d != da {
+		t.Fatalf("Lookup(a) = %v, %v; want %v", d, ok, da)
+	}
+	// Relative paths name the same entry.
+	wd, _ := os.Getwd()
+	if rel, err := filepath.Rel(wd, b); err == nil {
+		if d, ok := c.Lookup(rel, fb); !ok || d != db2 {
+			t.Fatalf("Lookup(relative b) = %v, %v", d, ok)
+		}
+	}
+	c.Close()
+	// b deleted: a commit after an import that saw only a drops b.
+	os.Remove(b)
+	c = openLater(t, db)
+	c.Lookup(a, fa)
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c = openLater(t, db)
+	if _, ok := c.Lookup(b, fb); ok {
+		t.Fatal("entry of a deleted file survived a commit of its root")
+	}
+	if _, ok := c.Lookup(a, fa); !ok {
+		t.Fatal("entry looked up in the last import was dropped")
+	}
+}
+
+func TestChangedStatMisses(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(t.TempDir(), "statcache.db")
+	p := filepath.Join(dir, "f")
+	fi := write(t, p, "one")
+	c := openLater(t, db)
+	c.Record(p, fi, castore.Sum([]byte("one")))
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	// Same size, modification time put back: the change time moved.
+	time.Sleep(20 * time.Millisecond)
+	if err := os.WriteFile(p, []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	c = openLater(t, db)
+	if _, ok := c.Lookup(p, lstat(t, p)); ok {
+		t.Fatal("hit for a file rewritten with the same size and mtime")
+	}
+	// A different size, a different inode.
+	for name, fi2 := range map[string]os.FileInfo{
+		"size":  write(t, filepath.Join(dir, "g"), "longer"),
+		"inode": write(t, filepath.Join(dir, "h"), "one"),
+	} {
+		if _, ok := c.Lookup(p, fi2); ok {
+			t.Errorf("hit for a stat with another %s", name)
+		}
+	}
+}
+
+func TestRacyFilesNotRecorded(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("fresh"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi := lstat(t, p)
+	c, err := Open(filepath.Join(t.TempDir(), "statcache.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Record(p, fi, castore.Sum([]byte("fresh")))
+	if len(c.seen) != 0 {
+		t.Fatal("a file changed within a second of the import's start was recorded")
+	}
+}
+
+func TestInUse(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "statcache.db")
+	c, err := Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := Open(db); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second Open = %v, want ErrInUse", err)
+	}
+}
+
+// A damaged cache is a miss, never a wrong digest or a panic.
+func TestHostileEntries(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	fi := write(t, p, "x")
+	db := filepath.Join(t.TempDir(), "statcache.db")
+	c := openLater(t, db)
+	c.Record(p, fi, castore.Sum([]byte("x")))
+	c.Commit(dir)
+	k, _ := key(p)
+	for _, v := range [][]byte{nil, {}, make([]byte, entryLen-1), make([]byte, entryLen+1), []byte("garbage")} {
+		c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketFiles).Put([]byte(k), v) })
+		if _, ok := c.Lookup(p, fi); ok {
+			t.Errorf("hit for a stored value of %d bytes", len(v))
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(encode(stat{1, 2, 3, 4, 5}, castore.Digest{6}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, d, ok := decode(b)
+		if !ok {
+			return
+		}
+		if string(encode(s, d)) != string(b) {
+			t.Fatal("decode does not invert encode")
+		}
+	})
+}
