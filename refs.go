@@ -88,13 +88,20 @@ func (t Tag) Expired(now time.Time) bool {
 	return !t.Expires.IsZero() && !now.Before(t.Expires)
 }
 
-// Validate checks the tag's name and root node.
+// ErrTagExpires is wrapped when a tag's expiry is outside the years
+// 1..9999, which is what the wire and the stored records can carry.
+var ErrTagExpires error = invalidError("tag expiry is outside the years 1 to 9999")
+
+// Validate checks the tag's name, root node and expiry.
 func (t Tag) Validate() error {
 	if err := ValidateTagName(t.Name); err != nil {
 		return err
 	}
 	if err := t.Root.Validate(); err != nil {
 		return fmt.Errorf("tag %q: root: %w", t.Name, err)
+	}
+	if y := t.Expires.UTC().Year(); !t.Expires.IsZero() && (y < 1 || y > 9999) {
+		return fmt.Errorf("tag %q: expires %v: %w", t.Name, t.Expires, ErrTagExpires)
 	}
 	return nil
 }

@@ -70,3 +70,17 @@ func TestExpect(t *testing.T) {
 		t.Error("Expired is wrong")
 	}
 }
+
+func TestTagValidateExpires(t *testing.T) {
+	root := SymlinkNode("t")
+	for _, exp := range []time.Time{{}, time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Now()} {
+		if err := (Tag{Name: "a", Root: root, Expires: exp}).Validate(); err != nil {
+			t.Errorf("Validate with Expires %v: %v", exp, err)
+		}
+	}
+	for _, exp := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if err := (Tag{Name: "a", Root: root, Expires: exp}).Validate(); !errors.Is(err, ErrTagExpires) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("Validate with Expires %v: %v, want ErrTagExpires", exp, err)
+		}
+	}
+}
