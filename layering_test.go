@@ -42,6 +42,8 @@ var layers = []layerRule{
 	{"chunkstore", []string{"", "chunkfmt", "objectstore/..."}, "blobs on object stores"},
 	{"dirstore/dirtest", []string{"", "closure"}, "the directory suite tests any DirectoryService"},
 	{"dirstore", []string{"", "closure", "objectstore/..."}, "directories on object stores and files"},
+	{"reftest", []string{""}, "the ref suite tests any RefService"},
+	{"refstore", []string{"", "closure", "castorepb", "objectstore"}, "tags in memory, in a bolt file and on object stores"},
 	{"bigtable", []string{"", "closure"}, "a DirectoryService of its own, not built on dirstore"},
 	{"grpcapi", []string{"", "closure", "castorepb", "castorepb/snixpb", "chunkfmt", "internal/redact"}, "a gRPC client or server links no store"},
 	{"ingest", []string{"", "closure"}, "importing and exporting need only the contracts"},
@@ -70,7 +72,7 @@ var layerExceptions = []layerException{
 
 // testSupport are the packages written for tests. Non-test code imports
 // them only from another of them (objectstore/storetest uses testenv).
-var testSupport = []string{"chunkstore/blobtest", "dirstore/dirtest", "objectstore/storetest", "internal/testenv", "internal/loadtest"}
+var testSupport = []string{"chunkstore/blobtest", "dirstore/dirtest", "reftest", "objectstore/storetest", "internal/testenv", "internal/loadtest"}
 
 // noCloud are the packages whose whole dependency closure must hold no
 // cloud SDK, so that a gRPC client, a mount or an importer links none;
