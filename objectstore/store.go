@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"time"
 
 	"github.com/castore-go/castore"
 )
@@ -27,6 +28,11 @@ func NotFound(op, key string) error {
 type ObjectInfo struct {
 	Key  string
 	Size int64
+	// ModTime is when the object was last written or touched (see
+	// Toucher), in the backend's clock and at its granularity (S3's is a
+	// second): never later than the write it reports, so an object looks
+	// at most as old as it is. Head and List set it on every backend.
+	ModTime time.Time
 }
 
 // Store is a flat key/value object store under a base prefix.
@@ -55,7 +61,7 @@ type Store interface {
 	// Backends use a native precondition where they have one, so the
 	// common "already there" case costs one request and no upload race.
 	PutIfAbsent(ctx context.Context, key string, r io.Reader) (created bool, err error)
-	// Head returns the object's size.
+	// Head returns the object's size and modification time.
 	Head(ctx context.Context, key string) (ObjectInfo, error)
 	// Delete removes the object.
 	Delete(ctx context.Context, key string) error

@@ -157,7 +157,7 @@ func (f *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return file, nil
 }
 
-// Head returns the file's size.
+// Head returns the file's size and mtime.
 func (f *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	p, err := f.path("head", key)
 	if err != nil {
@@ -170,7 +170,7 @@ func (f *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, 
 	if !fi.Mode().IsRegular() {
 		return objectstore.ObjectInfo{}, objectstore.NotFound("head", key)
 	}
-	return objectstore.ObjectInfo{Key: key, Size: fi.Size()}, nil
+	return objectstore.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
 // Put writes r to a temporary file and renames it over key. An error from
@@ -448,7 +448,7 @@ func (f *driver) walk(ctx context.Context, prefix, dir, base string, yield func(
 		if err != nil {
 			return yield(objectstore.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
 		}
-		if !yield(objectstore.ObjectInfo{Key: dir + e.Name(), Size: fi.Size()}, nil) {
+		if !yield(objectstore.ObjectInfo{Key: dir + e.Name(), Size: fi.Size(), ModTime: fi.ModTime()}, nil) {
 			return false
 		}
 	}

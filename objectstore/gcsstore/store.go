@@ -77,13 +77,14 @@ func (g *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return bucket.Reader("get", key, r), nil
 }
 
-// Head returns the object's size.
+// Head returns the object's size and when it or its metadata was last
+// updated (Updated, which a Touch moves).
 func (g *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	attrs, err := g.bucket.Object(g.base + key).Attrs(ctx)
 	if err != nil {
 		return objectstore.ObjectInfo{}, g.mapErr("head", key, err)
 	}
-	return objectstore.ObjectInfo{Key: key, Size: attrs.Size}, nil
+	return objectstore.ObjectInfo{Key: key, Size: attrs.Size, ModTime: attrs.Updated}, nil
 }
 
 // Put uploads r, replacing any object under key.
@@ -158,7 +159,7 @@ func (g *driver) Delete(ctx context.Context, key string) error {
 func (g *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.ObjectInfo, error] {
 	return func(yield func(objectstore.ObjectInfo, error) bool) {
 		q := &storage.Query{Prefix: g.base + prefix, Projection: storage.ProjectionNoACL}
-		if err := q.SetAttrSelection([]string{"Name", "Size"}); err != nil {
+		if err := q.SetAttrSelection([]string{"Name", "Size", "Updated"}); err != nil {
 			yield(objectstore.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, err))
 			return
 		}
@@ -173,7 +174,7 @@ func (g *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.
 				return
 			}
 			key := strings.TrimPrefix(attrs.Name, g.base)
-			if !yield(objectstore.ObjectInfo{Key: key, Size: attrs.Size}, nil) {
+			if !yield(objectstore.ObjectInfo{Key: key, Size: attrs.Size, ModTime: attrs.Updated}, nil) {
 				return
 			}
 		}

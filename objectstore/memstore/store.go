@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/castore-go/castore/objectstore"
 )
@@ -19,17 +20,20 @@ import (
 // failing reader or a cancelled context leaves nothing behind.
 type Store struct {
 	*objectstore.Portable
+	d *driver
 }
 
 // New returns an empty in-memory store.
 func New() *Store {
-	return &Store{objectstore.NewPortable(&driver{objects: make(map[string][]byte)})}
+	d := &driver{objects: make(map[string][]byte), mtimes: make(map[string]time.Time)}
+	return &Store{objectstore.NewPortable(d), d}
 }
 
 // driver is the store's side of its Portable.
 type driver struct {
 	mu      sync.RWMutex
 	objects map[string][]byte // values are never modified once stored
+	mtimes  map[string]time.Time
 	closed  bool
 }
 
@@ -44,13 +48,16 @@ func (m *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
-// Head returns the object's size.
+// Head returns the object's size and modification time.
 func (m *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	data, err := m.lookup("head", key)
 	if err != nil {
 		return objectstore.ObjectInfo{}, err
 	}
-	return objectstore.ObjectInfo{Key: key, Size: int64(len(data))}, nil
+	m.mu.RLock()
+	t := m.mtimes[key]
+	m.mu.RUnlock()
+	return objectstore.ObjectInfo{Key: key, Size: int64(len(data)), ModTime: t}, nil
 }
 
 func (m *driver) lookup(op, key string) ([]byte, error) {
@@ -105,6 +112,7 @@ func (m *driver) put(ctx context.Context, op, key string, r io.Reader, replace b
 		return false, nil
 	}
 	m.objects[key] = data
+	m.mtimes[key] = time.Now()
 	return true, nil
 }
 
@@ -119,6 +127,7 @@ func (m *driver) Delete(ctx context.Context, key string) error {
 		return objectstore.NotFound("delete", key)
 	}
 	delete(m.objects, key)
+	delete(m.mtimes, key)
 	return nil
 }
 
@@ -135,7 +144,7 @@ func (m *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.
 		var infos []objectstore.ObjectInfo
 		for k, v := range m.objects {
 			if strings.HasPrefix(k, prefix) {
-				infos = append(infos, objectstore.ObjectInfo{Key: k, Size: int64(len(v))})
+				infos = append(infos, objectstore.ObjectInfo{Key: k, Size: int64(len(v)), ModTime: m.mtimes[k]})
 			}
 		}
 		m.mu.RUnlock()

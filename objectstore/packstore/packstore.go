@@ -67,6 +67,9 @@ type pack struct {
 	// synced how far they are on disk (guarded by the syncer's lock).
 	written atomic.Int64
 	synced  int64
+	// modified is when the pack was last written (Unix nanoseconds): the
+	// modification time of every object in it (touch.go).
+	modified atomic.Int64
 }
 
 // Store is an objectstore.Store that appends objects to pack files in
@@ -170,6 +173,9 @@ func (s *driver) load() error {
 		}
 		p := &pack{id: id, f: f}
 		s.packs[id] = p
+		if fi, err := f.Stat(); err == nil {
+			p.modified.Store(fi.ModTime().UnixNano())
+		}
 		entries, size, sealed, err := readTrailer(f)
 		if err != nil {
 			return fmt.Errorf("pack %s: %w", f.Name(), err)
@@ -242,6 +248,7 @@ func (s *driver) newPack(id uint32) error {
 		return err
 	}
 	p := &pack{id: id, f: f}
+	p.touch()
 	s.packs[id] = p
 	s.cur = p
 	if !s.o.NoSync {
@@ -445,6 +452,7 @@ func (s *driver) write(rec []byte) (*pack, int64, error) {
 	}
 	p.size += int64(len(rec))
 	p.written.Store(p.size)
+	p.touch()
 	return p, off, nil
 }
 
@@ -475,15 +483,15 @@ func (s *driver) evictLocked() {
 	}
 }
 
-// Head returns the object's size.
+// Head returns the object's size and its pack's modification time.
 func (s *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	l, ok := s.index[key]
-	s.mu.RUnlock()
 	if !ok {
 		return objectstore.ObjectInfo{}, fmt.Errorf("head %q: %w", key, objectstore.ErrNotFound)
 	}
-	return objectstore.ObjectInfo{Key: key, Size: int64(l.n)}, nil
+	return objectstore.ObjectInfo{Key: key, Size: int64(l.n), ModTime: s.modTime(l)}, nil
 }
 
 // Delete removes the object: a tombstone record, durable like a Put.
@@ -515,7 +523,7 @@ func (s *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.
 		var infos []objectstore.ObjectInfo
 		for k, l := range s.index {
 			if strings.HasPrefix(k, prefix) {
-				infos = append(infos, objectstore.ObjectInfo{Key: k, Size: int64(l.n)})
+				infos = append(infos, objectstore.ObjectInfo{Key: k, Size: int64(l.n), ModTime: s.modTime(l)})
 			}
 		}
 		s.mu.RUnlock()

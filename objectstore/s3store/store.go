@@ -75,13 +75,13 @@ func (s *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return bucket.Reader("get", key, out.Body), nil
 }
 
-// Head returns the object's size.
+// Head returns the object's size and Last-Modified time.
 func (s *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.base + key)})
 	if err != nil {
 		return objectstore.ObjectInfo{}, s.mapErr("head", key, err)
 	}
-	return objectstore.ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength)}, nil
+	return objectstore.ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}, nil
 }
 
 // Put uploads r, in parts if it is large or of unknown size.
@@ -176,7 +176,7 @@ func (s *driver) List(ctx context.Context, prefix string) iter.Seq2[objectstore.
 			}
 			for _, obj := range page.Contents {
 				key := strings.TrimPrefix(aws.ToString(obj.Key), s.base)
-				if !yield(objectstore.ObjectInfo{Key: key, Size: aws.ToInt64(obj.Size)}, nil) {
+				if !yield(objectstore.ObjectInfo{Key: key, Size: aws.ToInt64(obj.Size), ModTime: aws.ToTime(obj.LastModified)}, nil) {
 					return
 				}
 			}

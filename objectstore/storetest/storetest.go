@@ -56,6 +56,9 @@ func Run(t *testing.T, newStore func(t *testing.T) objectstore.Store) {
 		{"InvalidKeys", testInvalidKeys},
 		{"FailingReader", testFailingReader},
 		{"CancelledContext", testCancelledContext},
+		{"ModTime", testModTime},
+		{"Touch", testTouch},
+		{"Copy", testCopy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
