@@ -1,0 +1,8 @@
+package refstore
+
+// For the tests of the record codec.
+var (
+	EncodeRecord = encodeRecord
+	DecodeRecord = decodeRecord
+	Tombstone    = tombstone
+)
