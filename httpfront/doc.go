@@ -13,6 +13,11 @@
 //	/tags/NAME/...               reserved for named roots: NAME resolved per
 //	                             request to a DIGEST, then as /b3/
 //
+// With ReadAllowed (tokens), a request also passes with a share token
+// (?share=TOKEN, then a cookie limited to the token's path): an HMAC of a
+// path and an expiry under Options.ShareKey, as `castore share` signs them
+// (share.go). Refusals are logged, without the token.
+//
 // DIGEST is in any of the forms people have at hand: "b3:" and standard
 // base64, as tvix prints it (its slashes are part of it: it has a fixed
 // length); URL-safe base64, padded or not, with or without "b3:"; or 64

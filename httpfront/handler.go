@@ -34,6 +34,10 @@ type Options struct {
 	// without a token it allows is 401 Unauthorized. cmd/castore passes
 	// the read role check of the server's grpcapi.Tokens.
 	ReadAllowed func(token string) bool
+	// ShareKey, if set, lets a request without a bearer token through
+	// when it carries a share token for its path (see share.go), as the
+	// links `castore share` prints do. It matters only with ReadAllowed.
+	ShareKey *ShareKey
 	// CacheEntries bounds the directories kept in memory, in entries
 	// (default DefaultCacheEntries).
 	CacheEntries int
@@ -104,18 +108,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusMethodNotAllowed, "only GET and HEAD are served")
 		return
 	}
-	if h.o.ReadAllowed != nil {
-		tok := bearerToken(r)
-		if tok == "" || !h.o.ReadAllowed(tok) {
-			hdr.Add("WWW-Authenticate", `Bearer realm="castore"`)
-			hdr.Add("WWW-Authenticate", `Basic realm="castore", charset="UTF-8"`)
-			msg := "a bearer token with the read role is required"
-			if tok != "" {
-				msg = "the bearer token is not known, or may not read"
-			}
-			h.fail(w, r, http.StatusUnauthorized, msg)
-			return
-		}
+	if h.o.ReadAllowed != nil && !h.authorized(w, r) {
+		return
 	}
 	p := r.URL.Path
 	if len(p) > MaxURLPath {
@@ -136,6 +130,33 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.fail(w, r, http.StatusNotFound, "no such page: trees are under /b3/DIGEST/, blobs under /blobs/DIGEST")
 	}
+}
+
+// authorized lets r through if its bearer token may read, or it carries a
+// share token for its path; otherwise it answers 401, logs the refusal
+// (never the token) and returns false.
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
+	tok := bearerToken(r)
+	if tok != "" && h.o.ReadAllowed(tok) {
+		return true
+	}
+	shared, why := h.shareAllowed(w, r)
+	if shared {
+		return true
+	}
+	msg := "a bearer token with the read role is required"
+	switch {
+	case why != nil:
+		msg = why.Error()
+	case tok != "":
+		msg = "the bearer token is not known, or may not read"
+	}
+	h.log.Warn("refused HTTP request", "remote", r.RemoteAddr, "route", route(r.URL.Path), "reason", msg, "token_given", tok != "")
+	hdr := w.Header()
+	hdr.Add("WWW-Authenticate", `Bearer realm="castore"`)
+	hdr.Add("WWW-Authenticate", `Basic realm="castore", charset="UTF-8"`)
+	h.fail(w, r, http.StatusUnauthorized, msg)
+	return false
 }
 
 // bearerToken returns the token of "Authorization: Bearer TOKEN", or the

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -36,13 +37,15 @@ func (n *indexNames) Set(v string) error {
 // httpFlags are the flags of the HTTP gateway, in castore serve and
 // castore http alike.
 type httpFlags struct {
-	indexNames indexNames
-	autoIndex  bool
+	indexNames   indexNames
+	autoIndex    bool
+	shareKeyFile string
 }
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
 	fs.Var(&h.indexNames, "index-names", "HTTP: the file a directory request is answered with instead of a listing, if it has one (repeatable, or comma-separated: index.html,index.htm)")
 	fs.BoolVar(&h.autoIndex, "auto-index", true, "HTTP: list directories that have no index file (--auto-index=false: 403, as snix's castore-http without --auto-index)")
+	fs.StringVar(&h.shareKeyFile, "share-key-file", "", "HTTP: file of the key (at least 32 bytes) that links printed by `castore share --key-file` are signed with: with --auth-tokens, such a link reads what it names without a token until it expires")
 }
 
 // checkListen applies serve's rule to an address: not loopback needs
@@ -86,6 +89,18 @@ func startHTTP(c httpConfig) (*httpServer, error) {
 	if c.tokens != nil {
 		tokens := c.tokens
 		o.ReadAllowed = func(tok string) bool { return tokens.Role(tok) >= grpcapi.RoleRead }
+	}
+	if f := c.flags.shareKeyFile; f != "" {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--share-key-file: %w", err)
+		}
+		if o.ShareKey, err = httpfront.NewShareKey(raw); err != nil {
+			return nil, fmt.Errorf("--share-key-file %s: %w", f, err)
+		}
+		if c.tokens == nil {
+			c.log.Warn("--share-key-file without --auth-tokens: every request may read anyway, share links add nothing")
+		}
 	}
 	srv := &http.Server{
 		Handler:           httpfront.New(c.blobs, c.dirs, o),

@@ -56,6 +56,7 @@ func commands() []command {
 		{"verify", "read a whole store and check every chunk, index and directory", runVerify},
 		{"mount", "mount a stored tree read-only through FUSE", runMount},
 		{"http", "serve stored trees to web browsers and HTTP clients", runHTTP},
+		{"share", "print a link to a stored tree or file that expires, for the HTTP gateway", runShare},
 		{"version", "print the version and source revision castore was built from", runVersion},
 	}
 }
