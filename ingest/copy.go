@@ -37,13 +37,13 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 		st = &CopyStats{}
 	}
 	var all map[castore.Digest]*castore.Directory
-	var files []castore.Node
+	var files []fileRef
 	haveRoot := false
 	switch n.Type {
 	case castore.NodeSymlink:
 		return nil
 	case castore.NodeFile:
-		files = []castore.Node{n}
+		files = []fileRef{{node: n}}
 		o.Progress.setTotal(1, int64(n.Size))
 	default:
 		if _, err := toDirs.Get(ctx, n.Digest); err == nil {
@@ -55,16 +55,10 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 		if all, err = closure.Read(ctx, fromDirs, n.Digest); err != nil {
 			return err
 		}
-		seen := map[castore.Digest]bool{}
+		files = uniqueFiles(n.Digest, all)
 		var size int64
-		for _, d := range all {
-			for _, e := range d.Entries() {
-				if e.Node.Type == castore.NodeFile && !seen[e.Node.Digest] {
-					seen[e.Node.Digest] = true
-					files = append(files, e.Node)
-					size += int64(e.Node.Size)
-				}
-			}
+		for _, f := range files {
+			size += int64(f.node.Size)
 		}
 		o.Progress.setTotal(int64(len(files)), size)
 	}
@@ -95,23 +89,70 @@ func Copy(ctx context.Context, fromBlobs castore.BlobService, fromDirs castore.D
 	return nil
 }
 
+// uniqueFiles returns one file of each distinct file node below root, with
+// the first path (depth first, in name order) that names it, so errors
+// about a blob can say where in the tree it is.
+func uniqueFiles(root castore.Digest, all map[castore.Digest]*castore.Directory) []fileRef {
+	var files []fileRef
+	seenFile := map[castore.Digest]bool{}
+	seenDir := map[castore.Digest]bool{}
+	var walk func(d castore.Digest, at string)
+	walk = func(d castore.Digest, at string) {
+		dir := all[d]
+		if dir == nil || seenDir[d] {
+			return
+		}
+		seenDir[d] = true
+		for _, e := range dir.Entries() {
+			p := string(e.Name)
+			if at != "" {
+				p = at + "/" + p
+			}
+			switch e.Node.Type {
+			case castore.NodeFile:
+				if !seenFile[e.Node.Digest] {
+					seenFile[e.Node.Digest] = true
+					files = append(files, fileRef{path: p, node: e.Node})
+				}
+			case castore.NodeDirectory:
+				walk(e.Node.Digest, p)
+			}
+		}
+	}
+	walk(root, "")
+	return files
+}
+
+// what names a file in errors: its path and blob, or the blob alone.
+func (f fileRef) what() string {
+	if f.path == "" {
+		return "blob " + f.node.Digest.String()
+	}
+	return fmt.Sprintf("%s (blob %s)", f.path, f.node.Digest)
+}
+
 // copyBlobs copies the blobs of files that toBlobs lacks: first it asks
 // toBlobs about them, in batches where it can (castore.MissingFinder),
 // else about each, in parallel; then it copies the missing ones, the
 // small ones read ahead from fromBlobs in batches where it can.
-func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, files []castore.Node, o Options, st *CopyStats) error {
+func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, files []fileRef, o Options, st *CopyStats) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.concurrency())
 	var mu sync.Mutex
 	var missing []fileRef
-	lacks, batched, err := missingOf(ctx, toBlobs, files)
+	nodes := make([]castore.Node, len(files))
+	for i, f := range files {
+		nodes[i] = f.node
+	}
+	lacks, batched, err := missingOf(ctx, toBlobs, nodes)
 	if err != nil {
 		return err
 	}
-	for _, fn := range files {
+	for _, f := range files {
+		fn := f.node
 		if batched {
 			if lacks[fn.Digest] {
-				missing = append(missing, fileRef{node: fn})
+				missing = append(missing, f)
 			} else {
 				st.BlobsSkipped.Add(1)
 				o.Progress.add(1, int64(fn.Size))
@@ -121,7 +162,7 @@ func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, file
 		g.Go(func() error {
 			ok, err := toBlobs.Has(gctx, fn.Digest)
 			if err != nil {
-				return fmt.Errorf("blob %s: %w", fn.Digest, err)
+				return fmt.Errorf("%s: %w", f.what(), err)
 			}
 			if ok {
 				st.BlobsSkipped.Add(1)
@@ -129,7 +170,7 @@ func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, file
 				return nil
 			}
 			mu.Lock()
-			missing = append(missing, fileRef{node: fn})
+			missing = append(missing, f)
 			mu.Unlock()
 			return nil
 		})
@@ -140,7 +181,7 @@ func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, file
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(o.concurrency())
 	rerr := newReadAhead(gctx, fromBlobs, missing).each(gctx, func(f fileRef, data []byte) error {
-		g.Go(func() error { return copyOne(gctx, fromBlobs, toBlobs, f.node, data, o, st) })
+		g.Go(func() error { return copyOne(gctx, fromBlobs, toBlobs, f, data, o, st) })
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -149,19 +190,20 @@ func copyBlobs(ctx context.Context, fromBlobs, toBlobs castore.BlobService, file
 	return rerr
 }
 
-// copyOne stores the blob of file node fn in toBlobs: data if it is not
+// copyOne stores the blob of file f in toBlobs: data if it is not
 // nil (read and verified already), else read from fromBlobs.
-func copyOne(ctx context.Context, fromBlobs, toBlobs castore.BlobService, fn castore.Node, data []byte, o Options, st *CopyStats) error {
+func copyOne(ctx context.Context, fromBlobs, toBlobs castore.BlobService, f fileRef, data []byte, o Options, st *CopyStats) error {
+	fn := f.node
 	w := create(ctx, toBlobs)
 	if err := writeBlob(ctx, fromBlobs, counting(w, o.Progress), fn, data, nil); err != nil {
-		return fmt.Errorf("blob %s: %w", fn.Digest, err)
+		return fmt.Errorf("%s: %w", f.what(), err)
 	}
 	d, err := w.Close()
 	if err != nil {
-		return fmt.Errorf("blob %s: %w", fn.Digest, err)
+		return fmt.Errorf("%s: %w", f.what(), err)
 	}
 	if d != fn.Digest {
-		return fmt.Errorf("blob %s: copied as %s: %w", fn.Digest, d, castore.ErrCorrupt)
+		return fmt.Errorf("%s: copied as %s: %w", f.what(), d, castore.ErrCorrupt)
 	}
 	st.Blobs.Add(1)
 	st.Bytes.Add(int64(fn.Size))

@@ -17,8 +17,8 @@ import (
 
 // Issue 19, case 3: a file node whose size disagrees with its blob is an
 // error naming the path and both sizes in every reader (cat, export,
-// export --tar before the entry's header, the mount with EIO and a log
-// line), never bytes cut short or run on.
+// export --tar before the entry's header, copy, the mount with EIO and a
+// log line), never bytes cut short or run on.
 func TestFileNodeSizeMismatch(t *testing.T) {
 	c := newCLI(t)
 	dataDir := t.TempDir()
@@ -66,6 +66,12 @@ func TestFileNodeSizeMismatch(t *testing.T) {
 	code, out, errs := c.run(nil, "export", "--data-dir", dataDir, "--tar", root)
 	if code == 0 || !strings.Contains(errs, "a-short") || strings.Contains(out, "a-short") {
 		t.Errorf("export --tar: exit %d, %q; want an error naming a-short and no header of it in the %d bytes out", code, errs, len(out))
+	}
+
+	other := t.TempDir()
+	code, _, errs = c.run(nil, "copy", "--data-dir", dataDir, root, "--to-blob-service-addr", "memory://", "--to-directory-service-addr", "bolt://"+filepath.Join(other, "dirs.db"))
+	if code == 0 || !strings.Contains(errs, "a-short (blob ") || !strings.Contains(errs, "6 bytes") || !strings.Contains(errs, "says 3") {
+		t.Errorf("copy: exit %d, %q; want an error naming a-short and both sizes", code, errs)
 	}
 
 	requireFUSE(t)
