@@ -425,7 +425,12 @@ type TagRecord struct {
 	// Set on a tombstone: the tag was deleted. Object stores that cannot
 	// delete conditionally keep one in place of the tag, so that a
 	// conditional Delete is a conditional put; readers treat it as absent.
-	Deleted       bool `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Random bytes new with every write, so that no two writes store the
+	// same bytes: a store whose versions are digests of the bytes (S3's
+	// ETags; castore's file and memory stores) tells any two apart, and of
+	// racing writers expecting one version exactly one wins.
+	Nonce         []byte `protobuf:"bytes,4,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,6 +486,13 @@ func (x *TagRecord) GetDeleted() bool {
 	return false
 }
 
+func (x *TagRecord) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
 var File_castore_v1_refs_proto protoreflect.FileDescriptor
 
 const file_castore_v1_refs_proto_rawDesc = "" +
@@ -506,11 +518,12 @@ const file_castore_v1_refs_proto_rawDesc = "" +
 	"\x06expect\x18\x02 \x01(\v2\x12.castore.v1.ExpectR\x06expect\"\x13\n" +
 	"\x11DeleteTagResponse\")\n" +
 	"\x0fListTagsRequest\x12\x16\n" +
-	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"b\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"x\n" +
 	"\tTagRecord\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12!\n" +
 	"\x03tag\x18\x02 \x01(\v2\x0f.castore.v1.TagR\x03tag\x12\x18\n" +
-	"\adeleted\x18\x03 \x01(\bR\adeleted2\xf1\x01\n" +
+	"\adeleted\x18\x03 \x01(\bR\adeleted\x12\x14\n" +
+	"\x05nonce\x18\x04 \x01(\fR\x05nonce2\xf1\x01\n" +
 	"\n" +
 	"RefService\x121\n" +
 	"\x03Get\x12\x19.castore.v1.GetTagRequest\x1a\x0f.castore.v1.Tag\x121\n" +
