@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) objectstore.Store) {
 		{"ModTime", testModTime},
 		{"Touch", testTouch},
 		{"Copy", testCopy},
+		{"Conditional", testConditional},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
