@@ -1,6 +1,7 @@
 package refstore
 
 import (
+	"crypto/rand"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -18,9 +19,9 @@ const recordVersion = 1
 // of ours.
 const maxRecord = 16 << 10
 
-// encodeRecord returns the stored form of t.
+// encodeRecord returns the stored form of t, with a new nonce.
 func encodeRecord(t castore.Tag) []byte {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&castorepb.TagRecord{Version: recordVersion, Tag: castorepb.FromTag(t)})
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&castorepb.TagRecord{Version: recordVersion, Tag: castorepb.FromTag(t), Nonce: nonce()})
 	if err != nil {
 		panic(fmt.Sprintf("refstore: marshalling a tag record: %v", err)) // a valid tag always marshals
 	}
@@ -30,7 +31,14 @@ func encodeRecord(t castore.Tag) []byte {
 // tombstone is the stored form of a deleted tag, for stores that cannot
 // delete conditionally.
 func tombstone() []byte {
-	b, _ := proto.Marshal(&castorepb.TagRecord{Version: recordVersion, Deleted: true})
+	b, _ := proto.Marshal(&castorepb.TagRecord{Version: recordVersion, Deleted: true, Nonce: nonce()})
+	return b
+}
+
+// nonce makes each write's bytes new (see TagRecord.nonce).
+func nonce() []byte {
+	b := make([]byte, 8)
+	rand.Read(b)
 	return b
 }
 
@@ -47,6 +55,9 @@ func decodeRecord(name string, b []byte) (t castore.Tag, deleted bool, err error
 	var rec castorepb.TagRecord
 	if err := proto.Unmarshal(b, &rec); err != nil {
 		return fail("%v", err)
+	}
+	if len(rec.Nonce) > 64 {
+		return fail("a nonce of %d bytes", len(rec.Nonce))
 	}
 	if rec.Version != recordVersion {
 		return fail("version %d, not %d (written by a newer castore?)", rec.Version, recordVersion)
