@@ -10,8 +10,12 @@
 //	/b3/DIGEST/path/to/file      a file of that tree (GET, HEAD, Range)
 //	/b3/DIGEST/path/?format=tar  the directory as a tar (or tar.zst) stream
 //	/blobs/DIGEST                a raw blob
-//	/tags/NAME/...               reserved for named roots: NAME resolved per
-//	                             request to a DIGEST, then as /b3/
+//	/tags/NAME:/path             the tree (or file) tag NAME names, resolved
+//	                             per request (Options.Refs): as /b3/, but
+//	                             Cache-Control no-cache; ?resolve redirects
+//	                             to the /b3/ URL. NAME ends at the first ':'
+//	                             (tag names have none); /tags/NAME alone
+//	                             redirects to /tags/NAME:/
 //
 // With ReadAllowed (tokens), a request also passes with a share token
 // (?share=TOKEN, then a cookie limited to the token's path): an HMAC of a

@@ -38,6 +38,9 @@ type Options struct {
 	// when it carries a share token for its path (see share.go), as the
 	// links `castore share` prints do. It matters only with ReadAllowed.
 	ShareKey *ShareKey
+	// Refs, if set, serves tags under /tags/NAME:/path, each resolved per
+	// request; without it /tags/ is 501 Not Implemented.
+	Refs castore.RefService
 	// CacheEntries bounds the directories kept in memory, in entries
 	// (default DefaultCacheEntries).
 	CacheEntries int
@@ -125,8 +128,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.serveTree(w, r, p[len("/b3/"):])
 	case strings.HasPrefix(p, "/blobs/"):
 		h.serveBlob(w, r, p[len("/blobs/"):])
-	case p == "/tags" || strings.HasPrefix(p, "/tags/"):
-		h.fail(w, r, http.StatusNotImplemented, "named roots are not served yet: use /b3/DIGEST/")
+	case strings.HasPrefix(p, "/tags/"):
+		h.serveTag(w, r, p[len("/tags/"):])
 	default:
 		h.fail(w, r, http.StatusNotFound, "no such page: trees are under /b3/DIGEST/, blobs under /blobs/DIGEST")
 	}

@@ -122,7 +122,7 @@ func TestOtherPages(t *testing.T) {
 	wantStatus(t, resp, 302)
 	wantHeader(t, resp, "Location", "/b3/"+f.root.String()+"/")
 	wantStatus(t, f.do(t, "GET", "/b3/?d=nonsense"), 400)
-	wantStatus(t, f.do(t, "GET", "/tags/release/"), 501)
+	wantStatus(t, f.do(t, "GET", "/tags/release/"), 501) // no Refs
 	wantStatus(t, f.do(t, "GET", "/nothing"), 404)
 	// A tree that is not stored; one whose digest is a blob's says so.
 	resp = f.do(t, "GET", "/b3/"+castore.Sum([]byte("x")).Hex()+"/")
