@@ -111,6 +111,8 @@ func (t Tag) Validate() error {
 type Expect struct {
 	kind expectKind
 	root Node
+	// expires and updated: what ExpectTag also requires.
+	expires, updated time.Time
 }
 
 type expectKind uint8
@@ -119,6 +121,7 @@ const (
 	expectAny expectKind = iota
 	expectAbsent
 	expectRoot
+	expectTag
 )
 
 // ExpectAny makes Set and Delete unconditional.
@@ -131,6 +134,14 @@ func ExpectAbsent() Expect { return Expect{kind: expectAbsent} }
 // ExpectRoot requires that the stored tag names root (Node.Equal).
 func ExpectRoot(root Node) Expect { return Expect{kind: expectRoot, root: root} }
 
+// ExpectTag requires that the stored tag is t as read: the same root,
+// expiry and Updated stamp. Garbage collection deletes an expired tag so:
+// a writer that sets the tag again meanwhile, even to the same root,
+// wins. To a service that only looks at Root it is ExpectRoot(t.Root).
+func ExpectTag(t Tag) Expect {
+	return Expect{kind: expectTag, root: t.Root, expires: t.Expires, updated: t.Updated}
+}
+
 // Holds reports whether the current value meets the expectation: cur is
 // the stored tag, or nil if there is none. Implementations call it inside
 // whatever makes their read-compare-write atomic.
@@ -140,6 +151,8 @@ func (e Expect) Holds(cur *Tag) bool {
 		return cur == nil
 	case expectRoot:
 		return cur != nil && cur.Root.Equal(e.root)
+	case expectTag:
+		return cur != nil && cur.Root.Equal(e.root) && cur.Expires.Equal(e.expires) && cur.Updated.Equal(e.updated)
 	default:
 		return true
 	}
@@ -151,8 +164,15 @@ func (e Expect) IsAny() bool { return e.kind == expectAny }
 // Absent reports whether the expectation is that no tag is stored.
 func (e Expect) Absent() bool { return e.kind == expectAbsent }
 
-// Root returns the root an ExpectRoot requires, and whether it is one.
-func (e Expect) Root() (Node, bool) { return e.root, e.kind == expectRoot }
+// Root returns the root an ExpectRoot (or ExpectTag) requires, and
+// whether it is one.
+func (e Expect) Root() (Node, bool) { return e.root, e.kind == expectRoot || e.kind == expectTag }
+
+// Tag returns the expiry and Updated stamp an ExpectTag also requires, and
+// whether it is one.
+func (e Expect) Tag() (expires, updated time.Time, ok bool) {
+	return e.expires, e.updated, e.kind == expectTag
+}
 
 // String describes the expectation for error messages.
 func (e Expect) String() string {
@@ -161,6 +181,8 @@ func (e Expect) String() string {
 		return "absent"
 	case expectRoot:
 		return "root " + e.root.Digest.String()
+	case expectTag:
+		return "root " + e.root.Digest.String() + " updated " + e.updated.UTC().Format(time.RFC3339Nano)
 	default:
 		return "any"
 	}

@@ -59,11 +59,21 @@ func TestExpect(t *testing.T) {
 		{ExpectAny, nil, true}, {ExpectAny, cur, true},
 		{ExpectAbsent(), nil, true}, {ExpectAbsent(), cur, false},
 		{ExpectRoot(a), cur, true}, {ExpectRoot(b), cur, false}, {ExpectRoot(a), nil, false},
+		{ExpectTag(*cur), cur, true}, {ExpectTag(*cur), nil, false},
+		{ExpectTag(*cur), &Tag{Name: "x", Root: b}, false},
+		{ExpectTag(*cur), &Tag{Name: "x", Root: a, Updated: time.Unix(1, 0)}, false},
+		{ExpectTag(*cur), &Tag{Name: "x", Root: a, Expires: time.Unix(1, 0)}, false},
 	}
 	for i, c := range cases {
 		if got := c.e.Holds(c.cur); got != c.want {
 			t.Errorf("case %d: %v.Holds = %v, want %v", i, c.e, got, c.want)
 		}
+	}
+	if r, ok := ExpectTag(*cur).Root(); !ok || !r.Equal(a) {
+		t.Error("ExpectTag's Root is not the tag's root")
+	}
+	if _, _, ok := ExpectRoot(a).Tag(); ok {
+		t.Error("ExpectRoot says it is an ExpectTag")
 	}
 	now := time.Now()
 	if (Tag{}).Expired(now) || !(Tag{Expires: now}).Expired(now) || (Tag{Expires: now.Add(time.Second)}).Expired(now) {
