@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkfmt"
@@ -40,6 +41,11 @@ type ChunkedOptions struct {
 	// ChunkLayout is where new chunks go: tvix's chunks/b3/ (the default)
 	// or snix's chunk/b3/. Chunks are read from both.
 	ChunkLayout chunkfmt.ChunkLayout
+	// FreshenAge: an object a write relies on (a chunk it skips, an index
+	// or blob found stored) that is older than this is touched first, so
+	// garbage collection with a grace of twice this keeps it (package gc,
+	// freshen.go). Default DefaultFreshenAge; negative turns it off.
+	FreshenAge time.Duration
 }
 
 func (o ChunkedOptions) withDefaults() ChunkedOptions {
@@ -54,6 +60,9 @@ func (o ChunkedOptions) withDefaults() ChunkedOptions {
 	}
 	if o.KnownChunks <= 0 {
 		o.KnownChunks = 1 << 20
+	}
+	if o.FreshenAge == 0 {
+		o.FreshenAge = DefaultFreshenAge
 	}
 	return o
 }
@@ -72,6 +81,9 @@ type Chunked struct {
 	// readOther: chunks were last found in the layout not written
 	// (chunked_layout.go).
 	readOther atomic.Bool
+	// noTouch: the object store cannot touch, so nothing is freshened
+	// (freshen.go).
+	noTouch atomic.Bool
 }
 
 var _ castore.BlobService = (*Chunked)(nil)
@@ -91,7 +103,11 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics()}, nil
+	c := &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics()}
+	if _, ok := s.(objectstore.Toucher); !ok {
+		c.noTouch.Store(true) // nothing to freshen with (freshen.go)
+	}
+	return c, nil
 }
 
 // Close releases the store underneath.
@@ -109,7 +125,7 @@ func (c *Chunked) Close() error {
 // declares it, the index sums it), which StatBlobs then answers without
 // another (a directory put after the client asked Has of its files).
 func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
-	if d == castore.EmptyDigest || c.known.has(d) {
+	if d == castore.EmptyDigest || c.usable(d) {
 		return true, nil
 	}
 	size, ok, err := c.sizeOf(ctx, d, false)
@@ -118,6 +134,12 @@ func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
 	}
 	if ok {
 		c.known.addSize(d, size) // -1 if it could not tell
+		// A yes is relied on (an upload skipped): keep it fresh.
+		if err := c.freshenBlob(ctx, d); errors.Is(err, castore.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, fmt.Errorf("has blob %s: %w", d, err)
+		}
 	}
 	return ok, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -108,24 +109,67 @@ func (w *chunkedWriter) start() {
 // read (file, memory) do not, when it is there already, as on a second
 // import of the same tree.
 func (c *Chunked) putChunk(ctx context.Context, d castore.Digest, data []byte) error {
-	return c.storeChunk(ctx, d, int64(len(data)), &lazyChunk{enc: c.enc, data: data})
+	return c.storeChunk(ctx, d, int64(len(data)), func() io.Reader { return &lazyChunk{enc: c.enc, data: data} })
 }
 
 // storeChunk stores the chunk object body reads as, unless chunk d is
-// known to be stored, and counts the write. size is the chunk's length,
-// or -1 if not known.
-func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, size int64, body io.Reader) error {
-	if c.known.has(d) {
+// known to be stored (and fresh), and counts the write. size is the
+// chunk's length, or -1 if not known. A chunk found stored is freshened
+// (freshen.go); one deleted between the put and that is put again.
+func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, size int64, body func() io.Reader) error {
+	if c.usable(d) {
 		c.m.chunkWrite(ctx, false)
 		return nil
 	}
-	created, err := c.store.PutIfAbsent(ctx, c.o.ChunkLayout.ChunkKey(d), body)
-	if err != nil {
-		return fmt.Errorf("store chunk %s: %w", d, err)
+	key := c.o.ChunkLayout.ChunkKey(d)
+	for attempt := 0; ; attempt++ {
+		began := time.Now()
+		created, err := c.store.PutIfAbsent(ctx, key, body())
+		if err != nil {
+			return fmt.Errorf("store chunk %s: %w", d, err)
+		}
+		c.m.chunkWrite(ctx, created)
+		if created {
+			c.created(d, size, began)
+			return nil
+		}
+		err = c.freshenKey(ctx, key, d, size)
+		if errors.Is(err, objectstore.ErrNotFound) && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store chunk %s: %w", d, err)
+		}
+		return nil
 	}
-	c.m.chunkWrite(ctx, created)
-	c.known.addSize(d, size)
-	return nil
+}
+
+// storeIndex stores blob d's index unless it is there, and freshens it if
+// it is (putting it again if it went meanwhile).
+func (c *Chunked) storeIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta, size int64) error {
+	key := chunkfmt.IndexKey(d)
+	for attempt := 0; ; attempt++ {
+		began := time.Now()
+		created, err := c.store.PutIfAbsent(ctx, key, bytes.NewReader(chunkfmt.EncodeIndex(chunks)))
+		if err != nil {
+			return fmt.Errorf("store index of blob %s: %w", d, err)
+		}
+		if created {
+			c.created(d, size, began)
+			return nil
+		}
+		if c.usable(d) {
+			return nil // written or freshened here lately
+		}
+		err = c.freshenKey(ctx, key, d, size)
+		if errors.Is(err, objectstore.ErrNotFound) && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store index of blob %s: %w", d, err)
+		}
+		return nil
+	}
 }
 
 func (w *chunkedWriter) Write(p []byte) (int, error) {
@@ -210,8 +254,8 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 	}
 	d := w.h.Sum()
 	if len(w.chunks) > 1 {
-		if _, err := w.c.store.PutIfAbsent(w.ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(w.chunks))); err != nil {
-			return castore.Digest{}, fmt.Errorf("store index of blob %s: %w", d, err)
+		if err := w.c.storeIndex(w.ctx, d, w.chunks, w.n); err != nil {
+			return castore.Digest{}, err
 		}
 	}
 	w.c.known.addSize(d, w.n)
@@ -227,7 +271,7 @@ func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []casto
 		return fmt.Errorf("index of blob %s: %d chunks; a blob of one chunk has no index", d, len(chunks))
 	}
 	for _, cm := range chunks {
-		if c.known.has(cm.Digest) {
+		if c.usable(cm.Digest) {
 			continue
 		}
 		if ok, err := c.headChunk(ctx, cm.Digest); err != nil || !ok {
@@ -237,10 +281,10 @@ func (c *Chunked) PutIndex(ctx context.Context, d castore.Digest, chunks []casto
 			return fmt.Errorf("index of blob %s: chunk %s: %w", d, cm.Digest, err)
 		}
 		c.known.add(cm.Digest)
+		// The index relies on the chunk: keep it fresh.
+		if err := c.freshenBlob(ctx, cm.Digest); err != nil {
+			return fmt.Errorf("index of blob %s: chunk %s: %w", d, cm.Digest, err)
+		}
 	}
-	if _, err := c.store.PutIfAbsent(ctx, chunkfmt.IndexKey(d), bytes.NewReader(chunkfmt.EncodeIndex(chunks))); err != nil {
-		return fmt.Errorf("store index of blob %s: %w", d, err)
-	}
-	c.known.addSize(d, indexSize(chunks))
-	return nil
+	return c.storeIndex(ctx, d, chunks, indexSize(chunks))
 }

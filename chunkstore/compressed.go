@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/castore-go/castore"
@@ -44,5 +45,5 @@ func (c *Chunked) PutCompressedChunk(ctx context.Context, d castore.Digest, comp
 	if err != nil {
 		return fmt.Errorf("put chunk %s compressed: %w", d, err)
 	}
-	return c.storeChunk(ctx, d, size, bytes.NewReader(comp))
+	return c.storeChunk(ctx, d, size, func() io.Reader { return bytes.NewReader(comp) })
 }

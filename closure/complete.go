@@ -229,6 +229,14 @@ func checkBlobs(ctx context.Context, blobs castore.BlobService, batch []need) er
 			return &castore.ValidationError{Name: n.name, Err: fmt.Errorf("entry of directory %s: gives blob %s size %d, the blob service has it with %d bytes: %w", n.dir, n.blob.Digest, n.blob.Size, sizes[i], castore.ErrIncomplete)}
 		}
 	}
+	// The directories rely on the blobs from now on: keep them from
+	// garbage collection (castore.Freshener).
+	if err := castore.Freshen(ctx, blobs, ds); err != nil && !errors.Is(err, castore.ErrUnsupported) {
+		if errors.Is(err, castore.ErrNotFound) {
+			return fmt.Errorf("look up the blobs of the directories: %w: %w", castore.ErrIncomplete, err)
+		}
+		return fmt.Errorf("look up the blobs of the directories: %w", err)
+	}
 	return nil
 }
 

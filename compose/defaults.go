@@ -181,6 +181,10 @@ func (c *closingBlobs) CreateChunked(ctx context.Context) (castore.BlobWriter, e
 	return castore.CreateChunked(ctx, c.BlobService)
 }
 
+func (c *closingBlobs) Freshen(ctx context.Context, ds []castore.Digest) error {
+	return castore.Freshen(ctx, c.BlobService, ds)
+}
+
 func (c *closingBlobs) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(castore.Digest, uint64, bool) error) error {
 	return castore.StatBlobs(ctx, c.BlobService, ds, fn)
 }

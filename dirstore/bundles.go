@@ -198,8 +198,20 @@ func (b *Bundles) commit(ctx context.Context, root castore.Digest, dirs []*casto
 	}
 	frames := AppendBundle(nil, closure.RootFirst(root, dirs))
 	obj := b.enc.EncodeAll(frames, make([]byte, 0, len(frames)/3))
-	if _, err := b.store.PutIfAbsent(ctx, BundleKey(root), bytes.NewReader(obj)); err != nil {
-		return fmt.Errorf("store closure %s: %w", root, err)
+	for attempt := 0; ; attempt++ {
+		created, err := b.store.PutIfAbsent(ctx, BundleKey(root), bytes.NewReader(obj))
+		if err != nil || created {
+			if err != nil {
+				return fmt.Errorf("store closure %s: %w", root, err)
+			}
+			return nil
+		}
+		// There already, and relied on: keep it fresh (freshen.go), or put
+		// it again if it went meanwhile.
+		err = b.freshen(ctx, root)
+		if errors.Is(err, castore.ErrNotFound) && attempt == 0 {
+			continue
+		}
+		return err
 	}
-	return nil
 }
