@@ -42,7 +42,24 @@ func CheckRoot(ctx context.Context, dirs castore.DirectoryService, blobs castore
 			return err
 		}
 	}
-	return c.wait()
+	if err := c.wait(); err != nil {
+		return err
+	}
+	return freshen(ctx, dirs, root)
+}
+
+// freshen keeps what a tag about to be set relies on (the root's bundle
+// or blob) from garbage collection (castore.Freshener); a service that
+// cannot is one garbage collection does not delete from.
+func freshen(ctx context.Context, s any, root castore.Node) error {
+	err := castore.Freshen(ctx, s, []castore.Digest{root.Digest})
+	switch {
+	case err == nil, errors.Is(err, castore.ErrUnsupported):
+		return nil
+	case errors.Is(err, castore.ErrNotFound):
+		return fmt.Errorf("root %s: gone while it was checked: %w (%w)", root.Digest, castore.ErrIncomplete, err)
+	}
+	return fmt.Errorf("root %s: %w", root.Digest, err)
 }
 
 func checkRootFile(ctx context.Context, blobs castore.BlobService, root castore.Node) error {
@@ -70,5 +87,5 @@ func checkRootFile(ctx context.Context, blobs castore.BlobService, root castore.
 	case uint64(sizes[0]) != root.Size:
 		return fmt.Errorf("root file: the node gives blob %s size %d, the blob service has it with %d bytes: %w", root.Digest, root.Size, sizes[0], castore.ErrIncomplete)
 	}
-	return nil
+	return freshen(ctx, blobs, root)
 }
