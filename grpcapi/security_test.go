@@ -84,6 +84,7 @@ func TestTokens(t *testing.T) {
 			l := listenTCP(t)
 			s := grpc.NewServer(tc.access.Interceptors()...)
 			grpcapi.Register(s, failing{}, failing{})
+			grpcapi.RegisterRefs(s, failingRefs{})
 			go s.Serve(l)
 			t.Cleanup(s.Stop)
 			tf := filepath.Join(t.TempDir(), "token")
@@ -124,8 +125,31 @@ func TestTokens(t *testing.T) {
 				}
 				wantCode(t, "snix "+name, err, want)
 			}
+			for name, err := range refCalls(ctx, conn) {
+				want := tc.read
+				if name == "Set" || name == "Delete" {
+					want = tc.write
+				}
+				wantCode(t, "RefService "+name, err, want)
+			}
 		})
 	}
+}
+
+// refCalls makes one call of each castore.v1.RefService method.
+func refCalls(ctx context.Context, conn grpc.ClientConnInterface) map[string]error {
+	rc := pb.NewRefServiceClient(conn)
+	root := pb.FromNode(nil, castore.SymlinkNode("x"))
+	calls := map[string]error{}
+	_, calls["Get"] = rc.Get(ctx, &pb.GetTagRequest{Name: "a"})
+	_, calls["Set"] = rc.Set(ctx, &pb.SetTagRequest{Tag: &pb.Tag{Name: "a", Root: root}})
+	_, calls["Delete"] = rc.Delete(ctx, &pb.DeleteTagRequest{Name: "a"})
+	ls, err := rc.List(ctx, &pb.ListTagsRequest{})
+	if err == nil {
+		_, err = ls.Recv()
+	}
+	calls["List"] = err
+	return calls
 }
 
 func TestTokenNotSentInClear(t *testing.T) {

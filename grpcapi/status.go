@@ -15,7 +15,7 @@ import (
 )
 
 // toStatus maps a castore error to a gRPC status error:
-// ErrIncomplete -> FAILED_PRECONDITION, ErrNotFound -> NOT_FOUND,
+// ErrConflict -> ABORTED, ErrIncomplete -> FAILED_PRECONDITION, ErrNotFound -> NOT_FOUND,
 // ErrInvalid -> INVALID_ARGUMENT, ErrCorrupt -> DATA_LOSS, context errors -> CANCELED / DEADLINE_EXCEEDED,
 // errors.ErrUnsupported -> UNIMPLEMENTED, and any other
 // backend failure -> UNAVAILABLE (the caller may retry; it is never a
@@ -29,6 +29,8 @@ func toStatus(err error) error {
 	}
 	var code codes.Code
 	switch {
+	case errors.Is(err, castore.ErrConflict):
+		code = codes.Aborted
 	case errors.Is(err, castore.ErrIncomplete):
 		code = codes.FailedPrecondition
 	case errors.Is(err, castore.ErrNotFound):
@@ -72,6 +74,8 @@ func fromStatus(op string, err error) error {
 	}
 	var sentinel error
 	switch st.Code() {
+	case codes.Aborted:
+		sentinel = castore.ErrConflict
 	case codes.FailedPrecondition:
 		sentinel = castore.ErrIncomplete
 	case codes.NotFound:
