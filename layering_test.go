@@ -50,7 +50,7 @@ var layers = []layerRule{
 	{"ingest/statcache", []string{"", "ingest"}, "the import's stat cache is a local file beside the importer"},
 	{"fusefront", []string{"", "closure"}, "the mount needs only the contracts"},
 	{"httpfront", []string{"", "closure", "ingest"}, "the HTTP gateway needs only the contracts (and ingest's tar export)"},
-	{"compose", []string{"", "closure", "castorepb", "chunkfmt", "objectstore/...", "chunkstore", "dirstore", "bigtable", "grpcapi", "internal/..."}, "the one place that builds stacks of services"},
+	{"compose", []string{"", "closure", "castorepb", "chunkfmt", "objectstore/...", "chunkstore", "dirstore", "refstore", "bigtable", "grpcapi", "internal/..."}, "the one place that builds stacks of services"},
 	{"cmd/castore", []string{"", "closure", "compose", "grpcapi", "ingest", "ingest/statcache", "fusefront", "httpfront", "internal/..."}, "the binary reaches stores only through compose (grpcapi for serving them)"},
 	{"internal/...", nil, "test servers and helpers stand alone"},
 	{"deploy", nil, "the deployment checks are tests only"},

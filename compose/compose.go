@@ -22,7 +22,11 @@ type Kind string
 const (
 	Blobs       Kind = "blobservices"
 	Directories Kind = "directoryservices"
+	Refs        Kind = "refservices"
 )
+
+// kinds are the kinds of service, in the order a configuration names them.
+var kinds = []Kind{Blobs, Directories, Refs}
 
 // builder decodes a spec's parameters and builds the service.
 type builder struct {
@@ -37,7 +41,7 @@ type Registry struct {
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{types: map[Kind]map[string]builder{Blobs: {}, Directories: {}}}
+	return &Registry{types: map[Kind]map[string]builder{Blobs: {}, Directories: {}, Refs: {}}}
 }
 
 // Types lists the registered type names of a kind, sorted.
@@ -115,8 +119,8 @@ func (c *Composition) backendTimeout() time.Duration {
 func New(reg *Registry) *Composition {
 	return &Composition{
 		reg:   reg,
-		specs: map[Kind]map[string]spec{Blobs: {}, Directories: {}},
-		built: map[Kind]map[string]any{Blobs: {}, Directories: {}},
+		specs: map[Kind]map[string]spec{Blobs: {}, Directories: {}, Refs: {}},
+		built: map[Kind]map[string]any{Blobs: {}, Directories: {}, Refs: {}},
 	}
 }
 
@@ -145,12 +149,12 @@ func (c *Composition) Load(b []byte) error {
 	}
 	top, err := mappingPairs(&doc)
 	if err != nil {
-		return fmt.Errorf("line %d: want a mapping of blobservices and directoryservices", resolve(&doc).Line)
+		return fmt.Errorf("line %d: want a mapping of blobservices, directoryservices and refservices", resolve(&doc).Line)
 	}
 	for _, kv := range top {
 		k := Kind(kv.key.Value)
-		if k != Blobs && k != Directories {
-			return fmt.Errorf("line %d: unknown top-level key %q (want blobservices and directoryservices)", kv.key.Line, kv.key.Value)
+		if !slices.Contains(kinds, k) {
+			return fmt.Errorf("line %d: unknown top-level key %q (want blobservices, directoryservices and refservices)", kv.key.Line, kv.key.Value)
 		}
 		if v := resolve(kv.val); v == nil || v.Tag == "!!null" {
 			continue
@@ -284,7 +288,7 @@ func (c *Composition) build(ctx context.Context, k Kind, name string) (any, erro
 // configuration's dangling references and cycles are found before use. It
 // relies on builders resolving references through Ref.
 func (c *Composition) Validate() error {
-	for _, k := range []Kind{Blobs, Directories} {
+	for _, k := range kinds {
 		names := make([]string, 0, len(c.specs[k]))
 		for n := range c.specs[k] {
 			names = append(names, n)

@@ -77,6 +77,7 @@ func DefaultRegistry() *Registry {
 		return b, nil
 	})
 	registerLocalCache(r)
+	registerRefServices(r, stores)
 	RegisterBlobService(r, "combined", func(ctx context.Context, c *Composition, p *CombinedParams) (castore.BlobService, error) {
 		near, far, err := nearFar(ctx, c.BlobService, p.Near, p.Far)
 		if err != nil {

@@ -19,13 +19,19 @@ type Options struct {
 	// SpecFromURL).
 	BlobServiceAddr      string
 	DirectoryServiceAddr string
+	// RefServiceAddr is the tag service's URL (memory://, bolt:///abs,
+	// objectstore+..., grpc+...); empty means DefaultRefAddr of
+	// DirectoryServiceAddr. A config file names it refservices.default,
+	// which is optional.
+	RefServiceAddr string
 	// BackendTimeout bounds every object store call; see
 	// Composition.BackendTimeout.
 	BackendTimeout time.Duration
 }
 
 // Services are the two services a program uses, and the composition that
-// owns them. Close releases them.
+// owns them (with the tag service, built when Refs asks for it). Close
+// releases them.
 type Services struct {
 	Blobs       castore.BlobService
 	Directories castore.DirectoryService
@@ -40,7 +46,7 @@ func Open(ctx context.Context, reg *Registry, opts Options) (*Services, error) {
 	c := New(reg)
 	c.BackendTimeout = opts.BackendTimeout
 	if opts.ConfigFile != "" {
-		if opts.BlobServiceAddr != "" || opts.DirectoryServiceAddr != "" {
+		if opts.BlobServiceAddr != "" || opts.DirectoryServiceAddr != "" || opts.RefServiceAddr != "" {
 			return nil, errors.New("a config file and service addresses exclude each other: give one or the other")
 		}
 		if err := c.LoadFile(opts.ConfigFile); err != nil {
@@ -69,6 +75,19 @@ func Open(ctx context.Context, reg *Registry, opts Options) (*Services, error) {
 			}
 			if err := c.Add(a.k, DefaultName, typ, params); err != nil {
 				return nil, fmt.Errorf("%s: %w", a.flag, err)
+			}
+		}
+		refs := opts.RefServiceAddr
+		if refs == "" {
+			refs = DefaultRefAddr(opts.DirectoryServiceAddr)
+		}
+		if refs != "" {
+			typ, params, err := SpecFromURL(Refs, refs)
+			if err != nil {
+				return nil, fmt.Errorf("ref service: %w", err)
+			}
+			if err := c.Add(Refs, DefaultName, typ, params); err != nil {
+				return nil, fmt.Errorf("ref service: %w", err)
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func positiveBytes(key, v string) (int64, error) {
 //	objectstore+gs://bucket/prefix             objectstore
 //	objectstore+file:///abs/path               objectstore
 //	objectstore+memory:///                     objectstore
-//	bolt:///abs/path.db                        embedded (directories only)
+//	bolt:///abs/path.db                        embedded (directories or tags)
 //	bigtable://INSTANCE?project_id=..&...      bigtable (directories only)
 //	grpc+http://host:port, grpc+https://.., grpc+unix:///..   grpc
 func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
@@ -210,12 +210,15 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 			}
 			return "objectstore", p, nil
 		}
+		if k == Refs {
+			return "objectstore", &ObjectStoreRefParams{URL: inner}, nil
+		}
 		return "objectstore", &ObjectStoreDirectoryParams{URL: inner}, nil
 	case strings.HasPrefix(u.Scheme, "grpc+"):
 		return "grpc", &GRPCParams{URL: raw}, nil
 	case u.Scheme == "bolt":
-		if k != Directories {
-			return bad("bolt:// holds directories, not blobs")
+		if k == Blobs {
+			return bad("bolt:// holds directories or tags, not blobs")
 		}
 		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
 			return bad("want bolt:///absolute/path.db")
@@ -223,7 +226,7 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 		return "embedded", &EmbeddedParams{Path: u.Path}, nil
 	case u.Scheme == "bigtable":
 		if k != Directories {
-			return bad("bigtable:// holds directories, not blobs")
+			return bad("bigtable:// holds directories only")
 		}
 		p := &BigtableParams{InstanceName: u.Host, ChannelSize: 4, Timeout: Duration(4 * time.Second), AppProfileID: "default"}
 		q := u.Query()

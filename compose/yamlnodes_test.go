@@ -13,7 +13,7 @@ import (
 // type), and YAML anchors, aliases and merge keys work.
 func TestConfigYAML(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
-		{"unknown top key", "blobservices: {}\nblobservice: {}\n", `line 2: unknown top-level key "blobservice" (want blobservices and directoryservices)`},
+		{"unknown top key", "blobservices: {}\nblobservice: {}\n", `line 2: unknown top-level key "blobservice" (want blobservices, directoryservices and refservices)`},
 		{"unknown key, its line in the file", "blobservices:\n  a:\n    type: leaf\n    label: a\n  b:\n    type: leaf\n\n    colour: red\n", `blobservices.b (type leaf): line 8: unknown key "colour" (want one of: label)`},
 		{"bad value, its line in the file", "blobservices:\n  a:\n    type: leaf\n  b:\n    type: leaf\n    label: [1, 2]\n", "line 6"},
 		{"missing type, its line", "blobservices:\n  a:\n    type: leaf\n  b:\n    label: q\n", "line 5: blobservices.b: the type key is missing"},
