@@ -127,7 +127,7 @@ type serveFlags struct {
 }
 
 func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
-	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC\n(and castore.v1.ChunkService, which castore clients read chunks through).\nWith no store flags it serves the embedded local default: chunked blobs in\npack files in DATA_DIR/packs and directories in DATA_DIR/directories.db.")
+	fs := newFlagSet(env, "serve", "", "Serve the tvix.castore.v1 BlobService and DirectoryService over gRPC\n(and castore.v1.ChunkService, which castore clients read chunks through,\nand castore.v1.RefService, tags: named roots).\nWith no store flags it serves the embedded local default: chunked blobs in\npack files in DATA_DIR/packs, directories in DATA_DIR/directories.db and\ntags in DATA_DIR/refs.db.")
 	f := &serveFlags{}
 	f.store.register(fs)
 	f.listen = fs.String("listen", "127.0.0.1:8000", "address to listen on: host:port, or unix:/path/to.sock")
@@ -253,6 +253,15 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	srv := grpc.NewServer(srvOpts...)
 	grpcapi.Register(srv, svcs.Blobs, svcs.Directories, grpcapi.WithMaxDirectoryPutBytes(*f.maxDirPut))
+	// Tags: Set refuses a root whose closure is not all here.
+	switch refs, err := svcs.CompleteRefs(ctx); {
+	case err == nil:
+		grpcapi.RegisterRefs(srv, refs)
+	case errors.Is(err, castore.ErrUnsupported):
+		log.Info("no ref service: castore.v1.RefService is not served", "reason", err)
+	default:
+		return fmt.Errorf("ref service: %w", err)
+	}
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
