@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/castorepb"
 )
@@ -39,4 +41,44 @@ func TestToExpectRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalid", why, err)
 		}
 	}
+}
+
+// FuzzSetTagRequest: the bytes of a request a client sends decode, if at
+// all, to a valid tag and expectation or to a refusal wrapping
+// ErrInvalid; never a panic.
+func FuzzSetTagRequest(f *testing.F) {
+	root := castore.DirectoryNode(castore.Sum([]byte("r")), 3)
+	for _, req := range []*castorepb.SetTagRequest{
+		{Tag: castorepb.FromTag(castore.Tag{Name: "ci/main", Root: root, Expires: time.Unix(1e9, 5)}), Expect: castorepb.FromExpect(castore.ExpectRoot(root))},
+		{Tag: castorepb.FromTag(castore.Tag{Name: "a", Root: castore.SymlinkNode("t")}), Expect: castorepb.FromExpect(castore.ExpectAbsent())},
+		{Tag: &castorepb.Tag{Name: "../x"}},
+	} {
+		b, err := proto.Marshal(req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req castorepb.SetTagRequest
+		if proto.Unmarshal(b, &req) != nil {
+			return
+		}
+		tag, err := castorepb.ToTag(req.GetTag())
+		if err != nil {
+			if !errors.Is(err, castore.ErrInvalid) {
+				t.Fatalf("a refusal not wrapping ErrInvalid: %v", err)
+			}
+		} else if err := tag.Validate(); err != nil {
+			t.Fatalf("accepted an invalid tag %+v: %v", tag, err)
+		}
+		e, err := castorepb.ToExpect(req.GetExpect())
+		if err != nil {
+			if !errors.Is(err, castore.ErrInvalid) {
+				t.Fatalf("a refusal not wrapping ErrInvalid: %v", err)
+			}
+		} else if r, ok := e.Root(); ok && r.Validate() != nil {
+			t.Fatalf("accepted an invalid expected root %+v", r)
+		}
+	})
 }

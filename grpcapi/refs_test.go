@@ -305,3 +305,42 @@ func TestRefClientRefusesHostileServers(t *testing.T) {
 		}
 	}
 }
+
+// A server without castore.v1.RefService (tvix's, or castore's without a
+// tag store) answers UNIMPLEMENTED: the client's calls are ErrUnsupported.
+func TestRefClientWithoutRefService(t *testing.T) {
+	l := listenTCP(t)
+	serve(t, l, chunkstore.NewMemory(), dirstore.NewMemory())
+	c := grpcapi.NewRefClient(dial(t, "grpc+http://"+l.Addr().String()))
+	ctx := ctxT(t)
+	_, err := c.Get(ctx, "a")
+	if !errors.Is(err, castore.ErrUnsupported) {
+		t.Fatalf("Get: %v, want ErrUnsupported", err)
+	}
+	if _, err := c.Set(ctx, castore.Tag{Name: "a", Root: reftest.Root(1)}, castore.ExpectAny); !errors.Is(err, castore.ErrUnsupported) {
+		t.Fatalf("Set: %v, want ErrUnsupported", err)
+	}
+	for _, err := range c.List(ctx, "") {
+		if !errors.Is(err, castore.ErrUnsupported) {
+			t.Fatalf("List: %v, want ErrUnsupported", err)
+		}
+	}
+}
+
+// A deadline that passes is DEADLINE_EXCEEDED, mapped back.
+func TestRefClientDeadline(t *testing.T) {
+	c := grpcapi.NewRefClient(serveRefs(t, slowRefs{}))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Get(ctx, "a"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get past its deadline: %v", err)
+	}
+}
+
+// slowRefs answers when the call's context ends.
+type slowRefs struct{ failingRefs }
+
+func (slowRefs) Get(ctx context.Context, _ string) (castore.Tag, error) {
+	<-ctx.Done()
+	return castore.Tag{}, ctx.Err()
+}
