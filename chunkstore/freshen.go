@@ -141,3 +141,7 @@ func (nf *NearFar) Freshen(ctx context.Context, ds []castore.Digest) error {
 func (f indexingFar) Freshen(ctx context.Context, ds []castore.Digest) error {
 	return castore.Freshen(ctx, f.BlobService, ds)
 }
+
+// ObjectStore returns the object store the chunked store keeps its
+// objects in: what garbage collection (package gc) sweeps.
+func (c *Chunked) ObjectStore() objectstore.Store { return c.store }
