@@ -130,9 +130,9 @@ func (r *run) sweepTrash(ctx context.Context, prefix string, live []*digestSet) 
 }
 
 // trash moves a candidate to trash: a copy, a second look at its time,
-// and a delete. kept reports that its time or size moved since the
-// listing (a writer touched or rewrote it): it stays, and its trash copy
-// goes.
+// and a delete. kept reports that it is young now, or changed size (a
+// writer touched or rewrote it since the listing): it stays, and its trash
+// copy goes.
 func (r *run) trash(ctx context.Context, listed objectstore.ObjectInfo) (kept bool, err error) {
 	key, tkey := listed.Key, PrefixTrash+listed.Key
 	if r.o.afterList != nil {
@@ -150,7 +150,9 @@ func (r *run) trash(ctx context.Context, listed objectstore.ObjectInfo) (kept bo
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("gc: move %s to trash: %w", key, err)
-	case !now.ModTime.Equal(listed.ModTime) || now.Size != listed.Size:
+	case !now.ModTime.Before(r.cutoff) || now.Size != listed.Size:
+		// Young now (a Head and a listing may give the time at different
+		// precisions, S3's Head in whole seconds: young is what counts).
 		if err := r.store.Delete(ctx, tkey); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return true, fmt.Errorf("gc: drop the trash copy of %s: %w", key, err)
 		}

@@ -54,6 +54,7 @@ func commands() []command {
 		{"stat", "describe a stored directory or blob", runStat},
 		{"copy", "copy a tree and its blobs to other stores", runCopy},
 		{"verify", "read a whole store and check every chunk, index and directory", runVerify},
+		{"gc", "delete what no unexpired tag reaches, safely while writers write", runGC},
 		{"mount", "mount a stored tree read-only through FUSE", runMount},
 		{"http", "serve stored trees to web browsers and HTTP clients", runHTTP},
 		{"share", "print a link to a stored tree or file that expires, for the HTTP gateway", runShare},

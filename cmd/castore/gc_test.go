@@ -1,0 +1,253 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/closure"
+	"github.com/castore-go/castore/compose"
+	"github.com/castore-go/castore/gc"
+	"github.com/castore-go/castore/internal/testenv"
+	"github.com/castore-go/castore/objectstore"
+	"github.com/castore-go/castore/objectstore/filestore"
+	"github.com/castore-go/castore/objectstore/s3store"
+	"github.com/castore-go/castore/refstore"
+)
+
+// gcFixture is a store a gc test runs castore gc on: a chunked store with
+// bundles on one object store URL, and a way to make its objects old.
+type gcFixture struct {
+	t     *testing.T
+	c     *cli
+	url   string // the object store's URL, without objectstore+
+	store objectstore.Store
+	grace time.Duration
+	// age makes the objects under prefix older than the grace: back-dated
+	// where the store lets a test, else waited for.
+	age func(prefix string)
+}
+
+func (f *gcFixture) addrs() []string {
+	return []string{"--blob-service-addr", "objectstore+" + f.url, "--directory-service-addr", "objectstore+" + f.url}
+}
+
+func gcWriteFile(t *testing.T, path string, size int, seed uint64) {
+	t.Helper()
+	b := make([]byte, size)
+	r := rand.New(rand.NewPCG(seed, 7))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// importTree imports files (name -> size, seed) and returns the root node.
+func (f *gcFixture) importTree(files map[string][2]int) castore.Node {
+	f.t.Helper()
+	src := f.t.TempDir()
+	for name, fs := range files {
+		gcWriteFile(f.t, filepath.Join(src, name), fs[0], uint64(fs[1]))
+	}
+	root := strings.TrimSpace(f.c.ok(append(append([]string{"import"}, f.addrs()...), src)...))
+	d, err := castore.ParseDigest(root)
+	if err != nil {
+		f.t.Fatalf("import printed %q: %v", root, err)
+	}
+	svcs := f.services()
+	defer svcs.Close()
+	dir, err := svcs.Directories.Get(f.t.Context(), d)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return dir.Node()
+}
+
+func (f *gcFixture) services() *compose.Services {
+	f.t.Helper()
+	svcs, err := compose.Open(f.t.Context(), compose.DefaultRegistry(), compose.Options{BlobServiceAddr: "objectstore+" + f.url, DirectoryServiceAddr: "objectstore+" + f.url})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return svcs
+}
+
+func (f *gcFixture) keys(prefix string) []string {
+	f.t.Helper()
+	var ks []string
+	for oi, err := range f.store.List(f.t.Context(), prefix) {
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if !strings.HasPrefix(oi.Key, "gc/") && !strings.HasPrefix(oi.Key, "refs/") {
+			ks = append(ks, oi.Key)
+		}
+	}
+	return ks
+}
+
+// readBack reads root's closure and every blob of it whole.
+func (f *gcFixture) readBack(root castore.Node) error {
+	svcs := f.services()
+	defer svcs.Close()
+	all, err := closure.Read(f.t.Context(), svcs.Directories, root.Digest)
+	if err != nil {
+		return err
+	}
+	for _, d := range all {
+		for _, e := range d.Entries() {
+			if e.Node.Type != castore.NodeFile {
+				continue
+			}
+			r, err := castore.OpenSized(f.t.Context(), svcs.Blobs, e.Node.Digest, e.Node.Size)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, r)
+			r.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *gcFixture) gc(args ...string) *gc.Stats {
+	f.t.Helper()
+	out := f.c.ok(append(append([]string{"gc", "--json", "--grace", f.grace.String()}, f.addrs()...), args...)...)
+	var st gc.Stats
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		f.t.Fatalf("gc --json printed %q: %v", out, err)
+	}
+	return &st
+}
+
+// testGCCommand: after tags are removed or expire, their unshared data
+// goes and shared data stays; the remaining tag's closure reads back
+// whole, and castore verify is clean. A dry run first changes nothing and
+// says what goes.
+func testGCCommand(t *testing.T, f *gcFixture) {
+	ctx := t.Context()
+	refs := refstore.NewObjectStore(f.store)
+	a := f.importTree(map[string][2]int{"shared": {300 << 10, 1}, "a": {200 << 10, 2}, "small-a": {10, 3}})
+	want := f.keys("")
+	b := f.importTree(map[string][2]int{"shared": {300 << 10, 1}, "b": {250 << 10, 4}, "small-b": {20, 5}})
+	c := f.importTree(map[string][2]int{"c": {100 << 10, 6}})
+	for _, tag := range []castore.Tag{
+		{Name: "keep/a", Root: a},
+		{Name: "removed/b", Root: b},
+		{Name: "expiring/c", Root: c, Expires: time.Now().Add(500 * time.Millisecond)},
+	} {
+		if _, err := refs.Set(ctx, tag, castore.ExpectAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := refs.Delete(ctx, "removed/b", castore.ExpectAny); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // expiring/c expires
+	f.age("")
+	before := f.keys("")
+
+	dry := f.gc("--dry-run")
+	if got := f.keys(""); !slices.Equal(got, before) {
+		t.Fatalf("gc --dry-run changed the store")
+	}
+	if dry.Swept == 0 || dry.Expired != 1 {
+		t.Errorf("dry run: %d objects would go, %d expired tags; want some and 1", dry.Swept, dry.Expired)
+	}
+	code, _, errs := f.c.run(nil, append([]string{"gc", "--dry-run", "--grace", f.grace.String()}, f.addrs()...)...)
+	if code != 0 || !strings.Contains(errs, "would move to trash") || !strings.Contains(errs, "chunks/b3/") {
+		t.Errorf("gc --dry-run's summary (exit %d) does not say what would go by prefix:\n%s", code, errs)
+	}
+
+	st := f.gc()
+	if st.Swept != dry.Swept || st.SweptBytes != dry.SweptBytes {
+		t.Errorf("the run moved %d objects (%d bytes), the dry run said %d (%d)", st.Swept, st.SweptBytes, dry.Swept, dry.SweptBytes)
+	}
+	if _, err := refs.Get(ctx, "expiring/c"); err == nil {
+		t.Error("the expired tag is still there")
+	}
+	if err := f.readBack(a); err != nil {
+		t.Fatalf("the kept tag's tree after gc: %v", err)
+	}
+	f.age(gc.PrefixTrash)
+	st = f.gc()
+	if st.Reclaimed == 0 {
+		t.Errorf("the second run reclaimed nothing: %+v", st)
+	}
+	if got := f.keys(""); !slices.Equal(got, want) {
+		t.Errorf("left after gc:\n%v\nwant exactly the kept tree's:\n%v", got, want)
+	}
+	if err := f.readBack(a); err != nil {
+		t.Fatalf("the kept tag's tree at the end: %v", err)
+	}
+	if code, _, errs := f.c.run(nil, append([]string{"verify"}, f.addrs()...)...); code != 0 {
+		t.Errorf("castore verify after gc: exit %d\n%s", code, errs)
+	}
+}
+
+func fileFixture(t *testing.T) *gcFixture {
+	dir := t.TempDir()
+	fs, err := filestore.New(dir, &filestore.Options{Sync: filestore.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	f := &gcFixture{t: t, c: newCLI(t), url: "file://" + dir, store: fs, grace: time.Hour}
+	f.age = func(prefix string) {
+		for oi, err := range fs.List(t.Context(), prefix) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fs.SetModTime(oi.Key, time.Now().Add(-3*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return f
+}
+
+func minioFixture(t *testing.T) *gcFixture {
+	m := testenv.MinIO(t)
+	m.SetEnv(t)
+	prefix := strings.ReplaceAll(t.Name(), "/", "-")
+	s, err := s3store.New(m.Client(), m.Bucket, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// MinIO's times are its own: objects get old by waiting, past a small
+	// grace (and a second for whole-second times).
+	f := &gcFixture{t: t, c: newCLI(t), url: m.URL(prefix), store: s, grace: 2 * time.Second}
+	f.age = func(string) { time.Sleep(f.grace + 2*time.Second) }
+	return f
+}
+
+func TestGCCommandFile(t *testing.T)  { testGCCommand(t, fileFixture(t)) }
+func TestGCCommandMinIO(t *testing.T) { testGCCommand(t, minioFixture(t)) }
+
+// gc refuses a blob service that is not a chunked store on an object
+// store, and a grace that is not positive.
+func TestGCCommandRefuses(t *testing.T) {
+	c := newCLI(t)
+	if code, _, errs := c.run(nil, "gc", "--blob-service-addr", "memory://", "--directory-service-addr", "memory://"); code != 1 || !strings.Contains(errs, "chunked blob store") {
+		t.Errorf("gc on memory: exit %d\n%s", code, errs)
+	}
+	if code, _, _ := c.run(nil, "gc", "--grace", "0s", "--data-dir", t.TempDir()); code != 2 {
+		t.Errorf("gc --grace 0s: exit %d, want 2", code)
+	}
+
+}
