@@ -140,7 +140,13 @@ func positiveBytes(key, v string) (int64, error) {
 //	bolt:///abs/path.db                        embedded (directories or tags)
 //	bigtable://INSTANCE?project_id=..&...      bigtable (directories only)
 //	grpc+http://host:port, grpc+https://.., grpc+unix:///..   grpc
+//
+// A grpc+ address goes to grpcapi.Dial as it is, which checks it: it may
+// name a list of hosts, which url.Parse does not take.
 func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
+	if scheme, _, ok := strings.Cut(raw, "://"); ok && strings.HasPrefix(strings.ToLower(scheme), "grpc+") {
+		return "grpc", &GRPCParams{URL: raw}, nil
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", nil, fmt.Errorf("service address %q: %w", redact.URL(raw, redact.NotSecret), errors.Unwrap(err))

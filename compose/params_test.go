@@ -28,6 +28,7 @@ func TestSpecFromURL(t *testing.T) {
 		{compose.Directories, "objectstore+gs://b/p", "objectstore", &compose.ObjectStoreDirectoryParams{URL: "gs://b/p"}},
 		{compose.Directories, "bolt:///tmp/d.db", "embedded", &compose.EmbeddedParams{Path: "/tmp/d.db"}},
 		{compose.Blobs, "grpc+unix:///run/c.sock", "grpc", &compose.GRPCParams{URL: "grpc+unix:///run/c.sock"}},
+		{compose.Blobs, "grpc+http://[::1]:1,127.0.0.2:1", "grpc", &compose.GRPCParams{URL: "grpc+http://[::1]:1,127.0.0.2:1"}},
 		{compose.Directories, "bigtable://inst?project_id=p&table_name=t&family_name=f&timeout=2s&channel_size=2&is_read_only=true", "bigtable",
 			&compose.BigtableParams{InstanceName: "inst", ProjectID: "p", TableName: "t", FamilyName: "f", AppProfileID: "default", ChannelSize: 2, Timeout: compose.Duration(2 * time.Second), IsReadOnly: true}},
 	} {

@@ -148,11 +148,26 @@ func (c *BlobClient) ReadCompressedChunks(ctx context.Context, ds []castore.Dige
 	return nil
 }
 
-// readBatch is one ReadCompressedBatch call for at most MaxBatchDigests
-// digests.
+// readBatch reads at most MaxBatchDigests digests with
+// ReadCompressedBatch. A stream that breaks after it began is started
+// again for the chunks not yet handed to fn (retry.go).
 func (c *BlobClient) readBatch(ctx context.Context, ds []castore.Digest, fn func(d castore.Digest, comp []byte) error) error {
+	for attempt := 0; ; attempt++ {
+		n, stream, broken, err := c.readBatchOnce(ctx, ds, fn)
+		if err == nil || !broken || !restartRead(ctx, stream, err, attempt) {
+			return err
+		}
+		if ds = ds[n:]; len(ds) == 0 {
+			return nil
+		}
+	}
+}
+
+// readBatchOnce is one ReadCompressedBatch call. It returns how many of
+// ds it handed to fn, and whether err is the stream's (it broke).
+func (c *BlobClient) readBatchOnce(ctx context.Context, ds []castore.Digest, fn func(d castore.Digest, comp []byte) error) (n int, _ grpc.ClientStream, broken bool, _ error) {
 	if c.PlainReads || c.noChunks.Load() || c.noBatch.Load() {
-		return fmt.Errorf("read %d chunks compressed: %w", len(ds), errors.ErrUnsupported)
+		return 0, nil, false, fmt.Errorf("read %d chunks compressed: %w", len(ds), errors.ErrUnsupported)
 	}
 	req := &pb.ReadCompressedBatchRequest{Digests: make([][]byte, len(ds))}
 	for i := range ds {
@@ -162,15 +177,37 @@ func (c *BlobClient) readBatch(ctx context.Context, ds []castore.Digest, fn func
 	defer cancel()
 	stream, err := c.chunks.ReadCompressedBatch(ctx, req)
 	what := fmt.Sprintf("read %d chunks compressed", len(ds))
-	fail := func(err error) error {
+	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
 			c.noBatch.Store(true)
 		}
-		return fromStatus(what, err)
+		return 0, nil, false, fromStatus(what, err)
 	}
-	if err != nil {
-		return fail(err)
+	given := fn
+	fn = func(d castore.Digest, comp []byte) error {
+		n++
+		return given(d, comp)
 	}
+	err = recvBatch(stream, what, ds, fn)
+	var be *batchBroken
+	if errors.As(err, &be) {
+		if status.Code(be.err) == codes.Unimplemented {
+			c.noBatch.Store(true)
+		}
+		return n, stream, true, fromStatus(what, be.err)
+	}
+	return n, stream, false, err
+}
+
+// batchBroken is the error of a ReadCompressedBatch stream's Recv.
+type batchBroken struct{ err error }
+
+func (e *batchBroken) Error() string { return e.err.Error() }
+
+// recvBatch receives a ReadCompressedBatch stream for ds, handing each
+// chunk to fn in order.
+func recvBatch(stream grpc.ServerStreamingClient[pb.CompressedChunk], what string, ds []castore.Digest, fn func(d castore.Digest, comp []byte) error) error {
+	fail := func(err error) error { return &batchBroken{err} }
 	limit := chunkfmt.CompressedLimit(-1)
 	next := 0      // index in ds of the next chunk to start
 	var cur []byte // data of the chunk being received

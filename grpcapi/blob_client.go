@@ -151,10 +151,17 @@ func (c *BlobClient) readCompressed(ctx context.Context, d castore.Digest, limit
 	if c.PlainReads || c.noChunks.Load() {
 		return nil, fmt.Errorf("read chunk %s compressed: %w", d, castore.ErrUnsupported)
 	}
-	stream, err := c.chunks.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
 	var comp []byte
-	if err == nil {
-		comp, err = recvData(stream, limit)
+	var err error
+	for attempt := 0; ; attempt++ {
+		var stream grpc.ServerStreamingClient[pb.CompressedData]
+		stream, err = c.chunks.ReadCompressed(ctx, &pb.ReadCompressedRequest{Digest: d[:]})
+		if err == nil {
+			comp, err = recvData(stream, limit)
+		}
+		if err == nil || !restartRead(ctx, stream, err, attempt) {
+			break
+		}
 	}
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
@@ -197,13 +204,19 @@ func recvData[M any, P interface {
 // fetchPlain reads one whole blob or chunk with Read into memory,
 // refusing more than size bytes, and verifies it.
 func (c *BlobClient) fetchPlain(ctx context.Context, d castore.Digest, size uint64) ([]byte, error) {
-	stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
-	if err != nil {
-		return nil, fromStatus("read chunk "+d.String(), err)
-	}
-	buf, err := recvData(stream, int64(min(size, math.MaxInt64)))
-	if err != nil {
-		return nil, fromStatus("read chunk "+d.String(), err)
+	var buf []byte
+	for attempt := 0; ; attempt++ {
+		stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
+		if err != nil {
+			return nil, fromStatus("read chunk "+d.String(), err)
+		}
+		buf, err = recvData(stream, int64(min(size, math.MaxInt64)))
+		if err == nil {
+			break
+		}
+		if !restartRead(ctx, stream, err, attempt) {
+			return nil, fromStatus("read chunk "+d.String(), err)
+		}
 	}
 	if uint64(len(buf)) != size {
 		return nil, fmt.Errorf("read chunk %s: got %d bytes, want %d: %w", d, len(buf), size, castore.ErrCorrupt)
@@ -223,10 +236,22 @@ func (c *BlobClient) spool(ctx context.Context, d castore.Digest) (castore.BlobR
 	if data, ok := c.fetchCompressed(ctx, d, -1); ok {
 		return nopCloser{bytes.NewReader(data)}, nil
 	}
-	stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
-	if err != nil {
-		return nil, fromStatus("read blob "+d.String(), err)
+	for attempt := 0; ; attempt++ {
+		stream, err := c.c.Read(ctx, &pb.ReadBlobRequest{Digest: d[:]})
+		if err != nil {
+			return nil, fromStatus("read blob "+d.String(), err)
+		}
+		r, err := c.spoolStream(d, stream)
+		if err == nil || !restartRead(ctx, stream, err, attempt) {
+			return r, err
+		}
 	}
+}
+
+// spoolStream receives a blob's Read stream into memory or a temporary
+// file, as spool says. A stream that breaks is an error keeping its
+// status.
+func (c *BlobClient) spoolStream(d castore.Digest, stream grpc.ServerStreamingClient[pb.BlobChunk]) (castore.BlobReader, error) {
 	h := castore.NewHasher()
 	var mem []byte
 	var f *os.File

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -54,6 +55,17 @@ const (
 //	grpc+unix:///path/to.sock
 //	grpc+http://host:port
 //	grpc+https://host:port[?ca=FILE][&cert=FILE&key=FILE]
+//	grpc+http://host:port,host:port,...   (and grpc+https): a fleet named in full
+//
+// A grpc+http(s) address balances its calls round_robin over every
+// frontend: every address the host's name resolves to (a headless
+// Kubernetes Service's name gives one per pod), or each host:port of a
+// comma-separated list (each once, each with its port; a name in the list
+// is one frontend, dialled at the first of its addresses that answers).
+// With more than one frontend, one whose health service says NOT_SERVING,
+// or that does not answer, gets no calls until it is back. The calls
+// that only read are retried on UNAVAILABLE, on another frontend when
+// there is one (balance.go).
 //
 // A bearer token for servers that want one is read from the file named by
 // ?token-file=FILE, else from the CASTORE_TOKEN environment variable; it is
@@ -66,7 +78,11 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 	if !strings.Contains(addr, "://") {
 		return nil, fmt.Errorf("grpc address %q: unknown scheme: write grpc+http://host:port, grpc+https://host:port or grpc+unix:///path.sock", redacted(addr))
 	}
-	u, err := url.Parse(addr)
+	hosts, single, err := splitHosts(addr)
+	if err != nil {
+		return nil, fmt.Errorf("grpc address %q: %w", redacted(addr), err)
+	}
+	u, err := url.Parse(single)
 	if err != nil {
 		return nil, fmt.Errorf("grpc address %q: %w", redacted(addr), errors.Unwrap(err))
 	}
@@ -90,6 +106,9 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 	var target string
 	creds := insecure.NewCredentials()
 	local := u.Scheme == "grpc+unix" || isLoopback(u.Hostname())
+	if len(hosts) > 1 && u.Scheme != "grpc+http" && u.Scheme != "grpc+https" {
+		return nil, fmt.Errorf("grpc address %q: only a grpc+http(s) address may name several hosts", redacted(addr))
+	}
 	switch u.Scheme {
 	case "grpc+unix":
 		if u.Host != "" {
@@ -109,7 +128,15 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 		if u.Port() == "" {
 			return nil, fmt.Errorf("grpc address %q: the port is missing", redacted(addr))
 		}
-		target = "dns:///" + u.Host
+		for _, h := range hosts[1:] {
+			if err := checkHost(h); err != nil {
+				return nil, fmt.Errorf("grpc address %q: %w", redacted(addr), err)
+			}
+			hu, _ := url.Parse("x://" + h)
+			local = local && isLoopback(hu.Hostname())
+		}
+		hosts[0] = u.Host
+		target = fleetScheme + ":///" + strings.Join(hosts, ",")
 		if u.Scheme == "grpc+https" {
 			cfg, err := clientTLS(q)
 			if err != nil {
@@ -143,6 +170,9 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 		grpc.WithInitialWindowSize(ClientStreamWindow),
 		grpc.WithInitialConnWindowSize(ClientConnWindow),
 		grpc.WithKeepaliveParams(clientKeepalive),
+		grpc.WithResolvers(fleetResolver{}),
+		grpc.WithDefaultServiceConfig(serviceConfig(false)),
+		grpc.WithConnectParams(connectParams),
 	}, opts...)
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
@@ -158,6 +188,79 @@ func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.Clie
 		}
 	}
 	return conn, nil
+}
+
+// connectParams is how a client reconnects to a frontend it lost:
+// gRPC's backoff (1 s, growing 1.6 times a try) but at most maxReconnect
+// apart, so that a frontend back from a restart gets calls again within
+// seconds, not gRPC's default two minutes.
+var connectParams = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxReconnect},
+	MinConnectTimeout: 20 * time.Second,
+}
+
+// maxReconnect bounds the wait between attempts to reach a frontend.
+const maxReconnect = 5 * time.Second
+
+// maxHosts bounds how many frontends one address may name.
+const maxHosts = 256
+
+// splitHosts finds the hosts of addr's authority, separated by commas,
+// and returns them with addr holding only the first (for url.Parse,
+// which takes one host). A user info stays with the first host. An
+// address without a comma is returned as it is.
+func splitHosts(addr string) (hosts []string, single string, err error) {
+	scheme, rest, ok := strings.Cut(addr, "://")
+	if !ok {
+		return nil, addr, nil
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	userinfo, hostList := "", authority
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		userinfo, hostList = authority[:i+1], authority[i+1:]
+	}
+	hosts = strings.Split(hostList, ",")
+	if strings.Contains(userinfo, ",") {
+		return nil, "", fmt.Errorf("a comma in the user info: a list of hosts is host:port,host:port after any user info")
+	}
+	if len(hosts) == 1 {
+		return hosts, addr, nil
+	}
+	if len(hosts) > maxHosts {
+		return nil, "", fmt.Errorf("%d hosts: at most %d", len(hosts), maxHosts)
+	}
+	seen := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		if h == "" {
+			return nil, "", fmt.Errorf("an empty host in the list: write host:port,host:port")
+		}
+		if seen[h] {
+			return nil, "", fmt.Errorf("host %q is named twice", h)
+		}
+		seen[h] = true
+	}
+	return hosts, scheme + "://" + userinfo + hosts[0] + rest[end:], nil
+}
+
+// checkHost checks one host:port of a list, as url.Parse and Dial check
+// the first.
+func checkHost(h string) error {
+	u, err := url.Parse("x://" + h)
+	switch {
+	case err != nil:
+		return fmt.Errorf("host %q: %w", h, errors.Unwrap(err))
+	case u.Host != h || u.User != nil:
+		return fmt.Errorf("host %q: want host:port", h)
+	case u.Port() == "":
+		return fmt.Errorf("host %q: the port is missing", h)
+	case u.Hostname() == "":
+		return fmt.Errorf("host %q: the host is missing", h)
+	}
+	return nil
 }
 
 // clientTLS builds the client's TLS configuration from the address options
@@ -194,10 +297,17 @@ func clientTLS(q url.Values) (*tls.Config, error) {
 
 // redacted is what an error may show of an address: no user info, and the
 // values of Dial's own options only (file names and a flag).
+// A list of hosts is shown whole (hosts are no secret; url.Parse, which
+// redact uses, takes one).
 func redacted(addr string) string {
-	return redact.URL(addr, func(param string) bool {
+	show := func(param string) bool {
 		return slices.Contains([]string{"ca", "cert", "key", "token-file", "wait-connect"}, param)
-	})
+	}
+	hosts, single, err := splitHosts(addr)
+	if err != nil || len(hosts) < 2 {
+		return redact.URL(addr, show)
+	}
+	return strings.Replace(redact.URL(single, show), hosts[0], strings.Join(hosts, ","), 1)
 }
 
 // readToken reads a bearer token from file, or from CASTORE_TOKEN.

@@ -7,13 +7,15 @@ import (
 	"github.com/castore-go/castore/grpcapi"
 )
 
-// FuzzDial parses arbitrary addresses: it never panics, and never leaves a
-// connection open on error.
+// FuzzDial parses arbitrary addresses, lists of hosts among them: it
+// never panics, and never leaves a connection open on error.
 //
 //	go test ./grpcapi -run '^$' -fuzz FuzzDial -fuzztime 1m
 func FuzzDial(f *testing.F) {
 	for _, s := range []string{"grpc+http://127.0.0.1:1", "grpc+unix:///tmp/x.sock", "grpc+https://h:1?ca=/nonexistent",
-		"grpc+http://[::1]:1/p", "grpc+http://h:1?wait-connect=2", "grpc+unix://h/s", "x"} {
+		"grpc+http://[::1]:1/p", "grpc+http://h:1?wait-connect=2", "grpc+unix://h/s", "x",
+		"grpc+http://127.0.0.1:1,127.0.0.2:1,[::1]:1", "grpc+https://a:1,b:2?ca=/nonexistent", "grpc+http://a:1,,b:2",
+		"grpc+http://u:p@a:1,b:2", "grpc+http://a:1,u@b:2", "grpc+http://a:1,a:1", "grpc+http://[::1]:1,[fe80::1%25eth0]:2/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

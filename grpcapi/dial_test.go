@@ -27,6 +27,21 @@ func TestDialRejectsBadAddresses(t *testing.T) {
 		{"grpc+https://127.0.0.1:8000?ca=/does/not/exist", "ca"},
 		{"grpc+http://user:secret@127.0.0.1:8000/p", "path"},
 		{"grpc+http://[::1", "grpc address"},
+		// Lists of frontends.
+		{"grpc+http://127.0.0.1:1,,127.0.0.2:1", "empty host"},
+		{"grpc+http://127.0.0.1:1,", "empty host"},
+		{"grpc+http://,127.0.0.1:1", "empty host"},
+		{"grpc+http://127.0.0.1:1,127.0.0.1:1", "named twice"},
+		{"grpc+http://127.0.0.1:1,127.0.0.2", `host "127.0.0.2": the port is missing`},
+		{"grpc+http://127.0.0.1,127.0.0.2:1", "port"},
+		{"grpc+http://127.0.0.1:1,:2", "host is missing"},
+		{"grpc+http://127.0.0.1:1,[::1", "grpc address"},
+		{"grpc+http://127.0.0.1:1,127.0.0.2:x", "127.0.0.2:x"},
+		{"grpc+http://127.0.0.1:1,127.0.0.2:1/p", "path"},
+		{"grpc+http://127.0.0.1:1,127.0.0.2:1?bogus=1", `unknown option "bogus"`},
+		{"grpc+http://127.0.0.1:1,user:secret@127.0.0.2:1", "comma in the user info"},
+		{"grpc+unix://a,b/s.sock", "only a grpc+http(s) address"},
+		{"grpc+http://" + strings.Repeat("127.0.0.1:1,", 300) + "127.0.0.1:2", "at most 256"},
 	} {
 		_, err := grpcapi.Dial(context.Background(), tc.addr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -34,6 +49,32 @@ func TestDialRejectsBadAddresses(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("Dial(%q) leaks the password: %v", tc.addr, err)
+		}
+	}
+}
+
+// A token goes only where every frontend of a list is local (or over
+// TLS); errors name the whole list, never a token.
+func TestDialListTokens(t *testing.T) {
+	t.Setenv("CASTORE_TOKEN", "s3cret-token")
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"grpc+http://127.0.0.1:1,127.0.0.2:1,[::1]:1,localhost:1", true},
+		{"grpc+http://127.0.0.1:1,10.0.0.1:1", false},
+		{"grpc+http://example.com:1,127.0.0.1:1", false},
+		{"grpc+https://example.com:1,10.0.0.1:1", true},
+	} {
+		conn, err := grpcapi.Dial(context.Background(), tc.addr)
+		if err == nil {
+			conn.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("Dial(%q) = %v, want ok %v", tc.addr, err, tc.ok)
+		}
+		if err != nil && (strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), strings.TrimPrefix(tc.addr, "grpc+http://"))) {
+			t.Errorf("Dial(%q): %v: want the list named and no token", tc.addr, err)
 		}
 	}
 }

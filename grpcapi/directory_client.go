@@ -27,19 +27,27 @@ func NewDirectoryClient(conn grpc.ClientConnInterface) *DirectoryClient {
 
 var _ castore.DirectoryService = (*DirectoryClient)(nil)
 
+// Get asks for one directory. A stream that breaks after it began is
+// started again (retry.go).
 func (c *DirectoryClient) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.c.Get(ctx, &pb.GetDirectoryRequest{ByWhat: &pb.GetDirectoryRequest_Digest{Digest: d[:]}})
-	if err != nil {
-		return nil, fromStatus("get directory "+d.String(), err)
-	}
-	msg, err := stream.Recv()
-	if err == io.EOF {
-		return nil, fmt.Errorf("get directory %s: server sent nothing: %w", d, castore.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fromStatus("get directory "+d.String(), err)
+	var msg *pb.Directory
+	for attempt := 0; ; attempt++ {
+		stream, err := c.c.Get(ctx, &pb.GetDirectoryRequest{ByWhat: &pb.GetDirectoryRequest_Digest{Digest: d[:]}})
+		if err != nil {
+			return nil, fromStatus("get directory "+d.String(), err)
+		}
+		msg, err = stream.Recv()
+		if err == io.EOF {
+			return nil, fmt.Errorf("get directory %s: server sent nothing: %w", d, castore.ErrNotFound)
+		}
+		if err == nil {
+			break
+		}
+		if !restartRead(ctx, stream, err, attempt) {
+			return nil, fromStatus("get directory "+d.String(), err)
+		}
 	}
 	dir, err := received(msg, d)
 	if err != nil {
@@ -70,42 +78,68 @@ func errJoinCorrupt(err error) error { return fmt.Errorf("%w: %w", castore.ErrCo
 // GetRecursive streams the closure and checks it as it arrives
 // (closure.RootFirstValidator): the root first, then only directories an
 // earlier one referred to, with the sizes it gave, each once, and nothing
-// missing at the end.
+// missing at the end. A stream that breaks after it began is started
+// again (retry.go), and the new stream checked whole the same way; what
+// was yielded already is not yielded again.
 func (c *DirectoryClient) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
 	return func(yield func(*castore.Directory, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		fail := func(err error) { yield(nil, fmt.Errorf("get closure %s: %w", root, err)) }
-		stream, err := c.c.Get(ctx, &pb.GetDirectoryRequest{ByWhat: &pb.GetDirectoryRequest_Digest{Digest: root[:]}, Recursive: true})
-		if err != nil {
-			fail(fromStatus("get", err))
-			return
-		}
-		v := closure.NewRootFirstValidator(root)
-		for {
-			msg, err := stream.Recv()
-			if err == io.EOF {
-				break
-			}
+		var yielded map[castore.Digest]bool // set once a stream broke
+		for attempt := 0; ; attempt++ {
+			stream, err := c.c.Get(ctx, &pb.GetDirectoryRequest{ByWhat: &pb.GetDirectoryRequest_Digest{Digest: root[:]}, Recursive: true})
 			if err != nil {
 				fail(fromStatus("get", err))
 				return
 			}
-			dir, err := pb.ToDirectory(msg)
-			if err != nil {
-				fail(fmt.Errorf("server sent an invalid directory: %w", errJoinCorrupt(err)))
-				return
+			v := closure.NewRootFirstValidator(root)
+			var seen []castore.Digest // this stream's directories
+			restart := false
+			for {
+				msg, err := stream.Recv()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					if !restartRead(ctx, stream, err, attempt) {
+						fail(fromStatus("get", err))
+						return
+					}
+					if yielded == nil {
+						yielded = make(map[castore.Digest]bool, len(seen))
+					}
+					for _, d := range seen {
+						yielded[d] = true
+					}
+					restart = true
+					break
+				}
+				dir, err := pb.ToDirectory(msg)
+				if err != nil {
+					fail(fmt.Errorf("server sent an invalid directory: %w", errJoinCorrupt(err)))
+					return
+				}
+				if err := v.Add(dir); err != nil {
+					fail(fmt.Errorf("server's closure: %w", err))
+					return
+				}
+				d := dir.Digest()
+				seen = append(seen, d)
+				if yielded[d] {
+					continue
+				}
+				if !yield(dir, nil) {
+					return
+				}
 			}
-			if err := v.Add(dir); err != nil {
+			if restart {
+				continue
+			}
+			if err := v.Finish(); err != nil {
 				fail(fmt.Errorf("server's closure: %w", err))
-				return
 			}
-			if !yield(dir, nil) {
-				return
-			}
-		}
-		if err := v.Finish(); err != nil {
-			fail(fmt.Errorf("server's closure: %w", err))
+			return
 		}
 	}
 }

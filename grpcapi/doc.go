@@ -22,7 +22,9 @@
 //	snix_chunkstore.go   ChunkStoreServer: chunks by digest, uploaded whole
 //	upload.go            the end of an upload stream, for both clients' writers
 //	status.go            the one place castore errors become status codes, and back
-//	dial.go              Dial: grpc+http, grpc+https and grpc+unix addresses
+//	dial.go              Dial: grpc+http, grpc+https and grpc+unix addresses, lists of frontends
+//	balance.go           round_robin over every frontend, health checks, the retry policy of reads
+//	retry.go             reads whose stream broke after it began, started again
 //	tls.go               ServerTLS: certificates reloaded when renewed, mutual TLS
 //	auth.go              bearer tokens, read and write roles, read-only servers
 package grpcapi

@@ -26,17 +26,21 @@ func serve(t testing.TB, l net.Listener, blobs castore.BlobService, dirs castore
 
 // dial connects to addr eagerly and closes the connection when the test
 // ends.
-func dial(t testing.TB, addr string) *grpc.ClientConn {
+func dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := grpcapi.Dial(ctx, addr+"?wait-connect=1")
+	conn, err := grpcapi.Dial(ctx, addr+"?wait-connect=1", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
+
+// noRetry is for tests of the status codes a server answers with: a
+// client's retries of UNAVAILABLE (balance.go) only make them slower.
+var noRetry = grpc.WithDisableRetry()
 
 func listenTCP(t testing.TB) net.Listener {
 	t.Helper()

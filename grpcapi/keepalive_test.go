@@ -96,7 +96,9 @@ func TestKeepaliveFailsCallsToFrozenServer(t *testing.T) {
 	blobs := chunkstore.NewMemory()
 	serve(t, l, blobs, nil)
 	proxy := newFreezeProxy(t, l.Addr().String())
-	c := pb.NewBlobServiceClient(dial(t, "grpc+http://"+proxy.l.Addr().String()))
+	// Without retries: a retry would wait for a new connection through
+	// the frozen proxy (gRPC's 20 s connect timeout) before failing.
+	c := pb.NewBlobServiceClient(dial(t, "grpc+http://"+proxy.l.Addr().String(), noRetry))
 	d := castore.Sum([]byte("x"))
 	if _, err := c.Stat(t.Context(), &pb.StatBlobRequest{Digest: d[:]}); status.Code(err) != codes.NotFound {
 		t.Fatalf("Stat through the proxy: %v, want NotFound", err)

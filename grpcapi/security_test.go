@@ -93,7 +93,7 @@ func TestTokens(t *testing.T) {
 				must(t, os.WriteFile(tf, []byte(tc.token+"\n"), 0o600))
 				addr += "?token-file=" + tf
 			}
-			conn, err := grpcapi.Dial(context.Background(), addr)
+			conn, err := grpcapi.Dial(context.Background(), addr, noRetry)
 			must(t, err)
 			defer conn.Close()
 			ctx := ctxT(t)
@@ -236,7 +236,7 @@ func tlsServer(t *testing.T, cert, key, clientCA string) string {
 func call(t *testing.T, addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := grpcapi.Dial(ctx, addr)
+	conn, err := grpcapi.Dial(ctx, addr, noRetry)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ type snixEnv struct {
 func newSnixEnv(t *testing.T, blobs castore.BlobService, dirs castore.DirectoryService) *snixEnv {
 	l := listenTCP(t)
 	serve(t, l, blobs, dirs)
-	conn := dial(t, "grpc+http://"+l.Addr().String())
+	conn := dial(t, "grpc+http://"+l.Addr().String(), noRetry)
 	return &snixEnv{blobs: blobs, conn: conn,
 		bc: snixpb.NewBlobServiceClient(conn), dc: snixpb.NewDirectoryServiceClient(conn),
 		bs: snixpb.NewBlobStoreServiceClient(conn), cs: snixpb.NewChunkStoreServiceClient(conn)}

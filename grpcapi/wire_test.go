@@ -32,7 +32,7 @@ type wireEnv struct {
 func newWireEnv(t *testing.T, blobs castore.BlobService, dirs castore.DirectoryService) *wireEnv {
 	l := listenTCP(t)
 	serve(t, l, blobs, dirs)
-	conn := dial(t, "grpc+http://"+l.Addr().String())
+	conn := dial(t, "grpc+http://"+l.Addr().String(), noRetry)
 	return &wireEnv{blobs: blobs, dirs: dirs, conn: conn, bc: pb.NewBlobServiceClient(conn), dc: pb.NewDirectoryServiceClient(conn)}
 }
 
