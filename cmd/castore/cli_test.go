@@ -54,7 +54,8 @@ func (c *cli) serve(args ...string) string {
 	env := &environment{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &errb, getenv: func(k string) string { return c.env[k] },
 		onListen: func(a net.Addr) { addrs <- a }}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, env, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)) }()
+	// No drain delay: no client here balances over frontends.
+	go func() { done <- run(ctx, env, append([]string{"serve", "--listen", "127.0.0.1:0", "--drain-delay", "0"}, args...)) }()
 	c.t.Cleanup(func() {
 		cancel()
 		select {

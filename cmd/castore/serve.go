@@ -110,6 +110,9 @@ type serveFlags struct {
 	store          storeFlags
 	listen         *string
 	grace          *time.Duration
+	drainDelay     *time.Duration
+	maxConnAge     *time.Duration
+	maxConnGrace   *time.Duration
 	logFormat      *string
 	logLevel       *string
 	tlsCert        *string
@@ -132,6 +135,9 @@ func newServeFlagSet(env *environment) (*flag.FlagSet, *serveFlags) {
 	f.store.register(fs)
 	f.listen = fs.String("listen", "127.0.0.1:8000", "address to listen on: host:port, or unix:/path/to.sock")
 	f.grace = fs.Duration("grace-period", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may finish")
+	f.drainDelay = fs.Duration("drain-delay", DefaultDrainDelay, "on SIGINT/SIGTERM, how long to keep serving, and taking connections, after the health service says NOT_SERVING and before the grace period starts: balancing clients move their calls to other frontends meanwhile; 0 means none")
+	f.maxConnAge = fs.Duration("max-connection-age", DefaultMaxConnectionAge, "ask a client to reconnect after its connection is this old (±10%), so that clients spread over frontends added since; calls in flight go on; 0 means never")
+	f.maxConnGrace = fs.Duration("max-connection-age-grace", DefaultMaxConnectionAgeGrace, "how long calls in flight on a connection past --max-connection-age may go on before it is closed; 0 means for ever")
 	f.logFormat = fs.String("log-format", "text", "log format: text or json")
 	f.logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
 	f.tlsCert = fs.String("tls-cert", "", "PEM certificate to serve TLS with (reloaded when it changes)")
@@ -180,6 +186,14 @@ func parseServeFlags(env *environment, args []string) (*flag.FlagSet, *serveFlag
 	if *f.maxDirPut <= 0 {
 		return nil, nil, usagef("--max-directory-put-bytes %d: want a positive number of bytes", *f.maxDirPut)
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--drain-delay", *f.drainDelay}, {"--max-connection-age", *f.maxConnAge}, {"--max-connection-age-grace", *f.maxConnGrace}} {
+		if d.v < 0 {
+			return nil, nil, usagef("%s %s: want a positive duration, or 0", d.name, d.v)
+		}
+	}
 	if *f.maxStreams == 0 {
 		return nil, nil, usagef("--max-concurrent-streams 0: want at least 1")
 	}
@@ -204,7 +218,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	defer tel.close()
 	srvOpts := append(grpcapi.ServerOptions(), tel.serverOption(),
 		grpc.MaxConcurrentStreams(uint32(*f.maxStreams)),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: 30 * time.Minute}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: 30 * time.Minute,
+			MaxConnectionAge: *f.maxConnAge, MaxConnectionAgeGrace: *f.maxConnGrace}),
 	)
 	if *f.tlsCert != "" {
 		cfg, err := grpcapi.ServerTLS(*f.tlsCert, *f.tlsKey, *f.tlsClientCA)
@@ -295,8 +310,16 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace_period", f.grace.String())
+	// NOT_SERVING first: clients that watch the health service (Dial's,
+	// given several frontends) stop sending calls here, and the
+	// orchestrator's readiness probe fails; calls still come from the
+	// others, and are served, until the drain delay is over.
 	hs.Shutdown()
+	if *f.drainDelay > 0 {
+		log.Info("draining", "drain_delay", f.drainDelay.String())
+		time.Sleep(*f.drainDelay)
+	}
+	log.Info("shutting down", "grace_period", f.grace.String())
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {
@@ -309,6 +332,18 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	log.Info("stopped")
 	return nil
 }
+
+// The defaults of serve's flags for a fleet of frontends: a client's
+// connection lives about 5 minutes, so a frontend added by a scale-up
+// has calls from every client within that (plus a DNS re-resolution);
+// a long call (a tvix client's Put of a large blob) may run on 30
+// minutes past that; a frontend told to stop says NOT_SERVING and keeps
+// serving for 2 s, time for a client's health watch to hear it.
+const (
+	DefaultMaxConnectionAge      = 5 * time.Minute
+	DefaultMaxConnectionAgeGrace = 30 * time.Minute
+	DefaultDrainDelay            = 2 * time.Second
+)
 
 // listenOn listens on host:port or unix:/path. A socket file left by a
 // dead server is replaced; one a live server answers on is an error.
