@@ -49,6 +49,7 @@ var valueSets = []struct {
 			// The memory near cache is bounded (the pod's memory limit is
 			// 2Gi).
 			wantConfig(t, ms, "type: memory", "max_bytes: 536870912")
+			wantHeadless(t, ms, true)
 		}},
 	{name: "aws", file: "examples/aws-values.yaml", kinds: []string{"ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy"},
 		check: func(t *testing.T, ms []manifest) {
@@ -77,7 +78,8 @@ auth:
   enabled: true
   tokens:
     - "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 write"
-server: {readOnly: true, logLevel: debug, preStopSleepSeconds: 0, extraArgs: ["--grace-period=5s"], extraEnv: [{name: CASTORE_LOG_FORMAT, value: text}]}
+server: {readOnly: true, logLevel: debug, preStopSleepSeconds: 0, drainDelay: 0s, maxConnectionAge: 1m, maxConnectionAgeGrace: 0s, extraArgs: ["--grace-period=5s"], extraEnv: [{name: CASTORE_LOG_FORMAT, value: text}]}
+service: {headless: {enabled: false}}
 autoscaling: {enabled: false}
 replicaCount: 3
 podDisruptionBudget: {enabled: false}
@@ -90,6 +92,7 @@ topologySpreadConstraints: []
 		check: func(t *testing.T, ms []manifest) {
 			// The emptyDir near cache is bounded by castore too.
 			wantConfig(t, ms, "url: pack:///var/cache/castore/packs", "max_bytes: 858993459")
+			wantHeadless(t, ms, false)
 		}},
 	{name: "bigtable-no-cache", inline: `
 storage:
@@ -109,6 +112,30 @@ storage:
     directoryservices:
       default: {type: grpc, url: "grpc+http://upstream:8000"}
 `},
+}
+
+// wantHeadless checks that the release has its ClusterIP Service and, if
+// want, beside it the headless one (no cluster IP, the gRPC port) that
+// balancing clients resolve to every pod.
+func wantHeadless(t *testing.T, ms []manifest, want bool) {
+	t.Helper()
+	var headless, clusterIP int
+	for _, s := range find[*corev1.Service](ms) {
+		if s.Spec.ClusterIP != corev1.ClusterIPNone {
+			clusterIP++
+			continue
+		}
+		headless++
+		if !strings.HasSuffix(s.Name, "-headless") || len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Name != "grpc" {
+			t.Errorf("headless Service %s: ports %+v, want %q's grpc port only", s.Name, s.Spec.Ports, "NAME-headless")
+		}
+		if s.Spec.PublishNotReadyAddresses {
+			t.Errorf("headless Service %s publishes pods that are not ready", s.Name)
+		}
+	}
+	if clusterIP != 1 || (headless == 1) != want || headless > 1 {
+		t.Errorf("%d ClusterIP and %d headless Services, want 1 and %v", clusterIP, headless, want)
+	}
 }
 
 // chartDir is helm/castore in the repository.

@@ -127,6 +127,9 @@ server:
   logFormat: text
   logLevel: warn
   gracePeriod: 1m30s
+  drainDelay: 500ms
+  maxConnectionAge: 2m
+  maxConnectionAgeGrace: 1h
   maxConcurrentStreams: 64
   extraArgs: ["--data-dir=/tmp/unused"]
   extraEnv: [{name: CASTORE_LOG_LEVEL, value: debug}]
@@ -150,6 +153,10 @@ server:
 			if isLocalListen(*f.listen) {
 				t.Errorf("--listen %q is loopback only: no Service could reach it", *f.listen)
 			}
+			if s.name == "default" && (*f.maxConnAge != DefaultMaxConnectionAge || *f.maxConnGrace != DefaultMaxConnectionAgeGrace || *f.drainDelay != DefaultDrainDelay) {
+				t.Errorf("the chart's defaults: --max-connection-age %s, --max-connection-age-grace %s, --drain-delay %s; want serve's, %s, %s and %s",
+					*f.maxConnAge, *f.maxConnGrace, *f.drainDelay, DefaultMaxConnectionAge, DefaultMaxConnectionAgeGrace, DefaultDrainDelay)
+			}
 			set := 0
 			fs.Visit(func(*flag.Flag) { set++ })
 			if set != len(args)-1 {
@@ -163,7 +170,7 @@ server:
 // TestChartServeFlagsCatchesBadArgs: the check above fails on a flag that
 // serve does not have and on a value it refuses.
 func TestChartServeFlagsCatchesBadArgs(t *testing.T) {
-	for _, extra := range []string{"--no-such-flag", "--log-format=xml", "--grace-period=soon"} {
+	for _, extra := range []string{"--no-such-flag", "--log-format=xml", "--grace-period=soon", "--drain-delay=-1s", "--max-connection-age=-5m"} {
 		args, cenv := renderedServe(t, "", "server: {extraArgs: [\""+extra+"\"]}")
 		env := &environment{stderr: &bytes.Buffer{}, getenv: func(k string) string { return cenv[k] }}
 		if _, _, err := parseServeFlags(env, args[1:]); err == nil {

@@ -114,6 +114,9 @@ emptyDir holding chunk files and an embedded directory database.
 - --log-format={{ .Values.server.logFormat }}
 - --log-level={{ .Values.server.logLevel }}
 - --grace-period={{ .Values.server.gracePeriod }}
+- --drain-delay={{ .Values.server.drainDelay }}
+- --max-connection-age={{ .Values.server.maxConnectionAge }}
+- --max-connection-age-grace={{ .Values.server.maxConnectionAgeGrace }}
 - --max-concurrent-streams={{ .Values.server.maxConcurrentStreams }}
 {{- if .Values.metrics.enabled }}
 - --metrics-listen=:{{ .Values.metrics.port }}
