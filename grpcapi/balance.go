@@ -42,6 +42,7 @@ var retriedMethods = map[string][]string{
 	"snix.castore.v1.BlobService":      {"Stat", "Read"},
 	"snix.castore.v1.DirectoryService": {"Get"},
 	"castore.v1.ChunkService":          {"ReadCompressed", "ReadCompressedBatch", "Missing"},
+	"castore.v1.RefService":            {"Get", "List"},
 }
 
 // The retry policy of retriedMethods: 5 attempts (gRPC's most), waiting
