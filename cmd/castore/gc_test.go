@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -250,4 +252,70 @@ func TestGCCommandRefuses(t *testing.T) {
 		t.Errorf("gc --grace 0s: exit %d, want 2", code)
 	}
 
+}
+
+// A gc killed by SIGKILL mid-sweep and run again: nothing live lost,
+// nothing dead left once its trash is old.
+func TestGCKilledMidSweep(t *testing.T) {
+	f := fileFixture(t)
+	ctx := t.Context()
+	keep := f.importTree(map[string][2]int{"k": {300 << 10, 1}, "s": {2000, 2}})
+	refs := refstore.NewObjectStore(f.store)
+	if _, err := refs.Set(ctx, castore.Tag{Name: "keep", Root: keep}, castore.ExpectAny); err != nil {
+		t.Fatal(err)
+	}
+	want := f.keys("")
+	files := map[string][2]int{"s": {2000, 2}}
+	for i := range 1500 {
+		files[filepath.Join(fmt.Sprint(i%20), fmt.Sprint(i))] = [2]int{1000 + i, 10 + i}
+	}
+	f.importTree(files)
+	f.age("")
+
+	cmd := castoreCommand(append([]string{"gc", "--grace", "1h", "--concurrency", "2"}, f.addrs()...)...)
+	var stderr testenv.SyncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	killed := false
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && !killed; time.Sleep(5 * time.Millisecond) {
+		n := 0
+		for _, err := range f.store.List(ctx, gc.PrefixTrash) {
+			if err == nil {
+				n++
+			}
+		}
+		if n >= 100 {
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+		}
+	}
+	err := <-exited
+	if !killed {
+		t.Fatalf("gc was not killed mid-sweep (it exited: %v)\n%s", err, stderr.String())
+	}
+	if len(f.keys(gc.PrefixTrash)) >= 1500 {
+		t.Fatalf("gc had finished the sweep before the kill")
+	}
+	if err := f.readBack(keep); err != nil {
+		t.Fatalf("after the kill: %v", err)
+	}
+	st := f.gc()
+	if st.Swept == 0 {
+		t.Error("the second run moved nothing: the kill left nothing to finish?")
+	}
+	f.age(gc.PrefixTrash)
+	f.gc()
+	if got := f.keys(""); !slices.Equal(got, want) {
+		t.Errorf("after the killed run and two more: %d objects left, want the %d of the kept tree", len(got), len(want))
+	}
+	if err := f.readBack(keep); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := f.c.run(nil, append([]string{"verify"}, f.addrs()...)...); code != 0 {
+		t.Errorf("verify: exit %d\n%s", code, errs)
+	}
 }
