@@ -49,6 +49,8 @@ func (s *Instrumented) start(ctx context.Context, op, key string) (context.Conte
 		case err == nil:
 		case errors.Is(err, ErrNotFound):
 			result = "not_found"
+		case errors.Is(err, ErrPrecondition):
+			result = "precondition_failed" // a lost compare-and-swap: another writer was first
 		default:
 			result = "error"
 			span.RecordError(err)

@@ -51,6 +51,10 @@ func TestInstrumentedMetrics(t *testing.T) {
 	if again.r != nil {
 		t.Fatal("PutIfAbsent of a present key made the reader produce its bytes")
 	}
+	// A lost compare-and-swap is counted as such, not as an error.
+	if _, err := objectstore.PutIfVersion(ctx, s, "a", bytes.NewReader(nil), objectstore.NoVersion); !errors.Is(err, objectstore.ErrPrecondition) {
+		t.Fatalf("PutIfVersion of a present key expecting none: %v", err)
+	}
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(ctx, &rm); err != nil {
 		t.Fatal(err)
@@ -70,9 +74,10 @@ func TestInstrumentedMetrics(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]int64{
-		"castore_objectstore_calls/put/ok":         1,
-		"castore_objectstore_calls/head/not_found": 1,
-		"castore_objectstore_bytes/put/":           1300,
+		"castore_objectstore_calls/put/ok":                             1,
+		"castore_objectstore_calls/head/not_found":                     1,
+		"castore_objectstore_bytes/put/":                               1300,
+		"castore_objectstore_calls/put_if_version/precondition_failed": 1,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], want, got)
