@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -66,13 +68,19 @@ func (c *Chunked) freshenKey(ctx context.Context, key string, d castore.Digest, 
 		return nil
 	}
 	err = objectstore.Touch(ctx, c.store, key)
-	if errors.Is(err, castore.ErrUnsupported) {
+	switch {
+	case errors.Is(err, castore.ErrUnsupported):
 		c.noTouch.Store(true)
 		c.known.addSize(d, size)
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, objectstore.ErrNotFound), ctx.Err() != nil:
 		return err
+	case err != nil:
+		// Denied, say (an identity without the right to touch): the write
+		// goes on, as without garbage collection, and says so.
+		touchFailed(ctx, key, err)
+		c.known.addSize(d, size)
+		return nil
 	}
 	c.m.touched(ctx)
 	c.known.addFresh(d, size, now)
@@ -145,3 +153,15 @@ func (f indexingFar) Freshen(ctx context.Context, ds []castore.Digest) error {
 // ObjectStore returns the object store the chunked store keeps its
 // objects in: what garbage collection (package gc) sweeps.
 func (c *Chunked) ObjectStore() objectstore.Store { return c.store }
+
+// touchFailed warns, at most once a minute, that a touch failed: garbage
+// collection is then not safe against this writer.
+func touchFailed(ctx context.Context, key string, err error) {
+	now := time.Now().UnixNano()
+	if last := lastTouchWarning.Load(); now-last < int64(time.Minute) || !lastTouchWarning.CompareAndSwap(last, now) {
+		return
+	}
+	slog.WarnContext(ctx, "chunked store: cannot touch an object a write relies on; garbage collection (castore gc) is not safe against this writer until it can (grant it the object store's update or put on its own objects)", "key", key, "err", err)
+}
+
+var lastTouchWarning atomic.Int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/castore-go/castore"
@@ -50,8 +51,11 @@ func (b *Bundles) freshen(ctx context.Context, root castore.Digest) error {
 		return nil // a store garbage collection does not run on
 	case errors.Is(err, objectstore.ErrNotFound):
 		return fmt.Errorf("freshen closure %s: %w", root, castore.ErrNotFound)
-	case err != nil:
+	case ctx.Err() != nil:
 		return fmt.Errorf("freshen closure %s: %w", root, err)
+	case err != nil:
+		// Denied, say: the write goes on, as without garbage collection.
+		slog.WarnContext(ctx, "bundles: cannot touch a closure a write relies on; garbage collection (castore gc) is not safe against this writer until it can", "key", key, "err", err)
 	}
 	return nil
 }
