@@ -46,6 +46,11 @@ type Options struct {
 	// DryRun deletes, moves and restores nothing: the Stats say what a
 	// run would do.
 	DryRun bool
+	// AllowNoTags lets a run with no live tag go on: then every object
+	// not young goes. Without it such a run stops before deleting
+	// anything (a ref service misconfigured would otherwise empty the
+	// store).
+	AllowNoTags bool
 	// Bundles: directories are closure bundles in this store (dirs/b3/),
 	// swept as level 1. Without it dirs/ is left alone and directories
 	// are only read, through Directories.
@@ -205,6 +210,9 @@ func (r *run) collect(ctx context.Context) error {
 	roots, err := r.tags(ctx)
 	if err != nil {
 		return err
+	}
+	if len(roots) == 0 && !r.o.AllowNoTags {
+		return fmt.Errorf("gc: no live tag (of %d listed): every object would go; nothing deleted (allow it with AllowNoTags, castore gc --allow-no-tags)", r.stats.Tags)
 	}
 	r.phase("mark")
 	if err := r.mark(ctx, roots); err != nil {

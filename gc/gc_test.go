@@ -115,7 +115,7 @@ func (e *env) run(o Options) *Stats {
 }
 
 func (e *env) tryRun(ctx context.Context, o Options) (*Stats, error) {
-	o.Bundles = true
+	o.Bundles, o.AllowNoTags = true, true
 	if o.TempDir == "" {
 		o.TempDir = e.t.TempDir()
 	}
@@ -405,6 +405,25 @@ func TestResumable(t *testing.T) {
 	}
 	if err := readBack(t, e.blobs, e.dirs, keep); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A run that finds no live tag stops before deleting anything, unless
+// told that is meant.
+func TestNoTagsDeletesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.tree(map[string][]byte{"a": data(60<<10, 18)})
+	e.age("", 48*time.Hour)
+	before := e.keys("")
+	_, err := Run(t.Context(), e.m, e.refs, e.dirs, Options{Bundles: true, TempDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "no live tag") {
+		t.Errorf("a run without tags: %v, want a refusal", err)
+	}
+	if !slices.Equal(e.keys(""), before) {
+		t.Error("the refused run changed the store")
+	}
+	if st := e.run(Options{}); st.Swept == 0 {
+		t.Error("with AllowNoTags nothing went")
 	}
 }
 

@@ -124,7 +124,7 @@ func testRace(t *testing.T, store objectstore.Store, grace, writing time.Duratio
 	}
 	gcRuns := 0
 	runGC := func() {
-		st, err := Run(ctx, store, refs, func() castore.DirectoryService { _, d := newServices(); return d }(), Options{Grace: grace, Bundles: true, TempDir: t.TempDir(), Concurrency: 4, Logger: quietLogger()})
+		st, err := Run(ctx, store, refs, func() castore.DirectoryService { _, d := newServices(); return d }(), Options{Grace: grace, Bundles: true, AllowNoTags: true, TempDir: t.TempDir(), Concurrency: 4, Logger: quietLogger()})
 		if err != nil {
 			fail(fmt.Errorf("gc: %w", err))
 			return

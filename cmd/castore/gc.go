@@ -31,6 +31,7 @@ func runGC(ctx context.Context, env *environment, args []string) error {
 	tempDir := fs.String("temp-dir", "", "directory for the live sets' sorted runs (default the system's)")
 	runSize := fs.Int("run-size", gc.DefaultRunSize, "digests a live set holds in memory before it spills a sorted run (32 bytes each)")
 	concurrency := fs.Int("concurrency", 16, "object store requests in flight")
+	allowNoTags := fs.Bool("allow-no-tags", false, "go on when no live tag is found (then everything older than --grace goes); without it such a run deletes nothing")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func runGC(ctx context.Context, env *environment, args []string) error {
 	var last atomic.Pointer[gc.Stats]
 	stop := gcProgress(env.stderr, &last)
 	st, err := gc.Run(ctx, t.Store, t.Refs, t.Directories, gc.Options{
-		Grace: *grace, DryRun: *dryRun, Bundles: t.Bundles,
+		Grace: *grace, DryRun: *dryRun, Bundles: t.Bundles, AllowNoTags: *allowNoTags,
 		TempDir: *tempDir, RunSize: *runSize, Concurrency: *concurrency,
 		Progress: func(s *gc.Stats) { last.Store(s) },
 	})
