@@ -47,7 +47,12 @@ type serveChild struct {
 // ends if it is still running.
 func startServeChild(t testing.TB, dir string, args ...string) *serveChild {
 	t.Helper()
-	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	return startServeChildAt(t, fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), dir, args...)
+}
+
+// startServeChildAt is startServeChild listening on listen (host:port).
+func startServeChildAt(t testing.TB, listen, dir string, args ...string) *serveChild {
+	t.Helper()
 	cmd := castoreCommand(append([]string{"serve", "--data-dir", dir, "--listen", listen}, args...)...)
 	s := &serveChild{cmd: cmd, addr: "grpc+http://" + listen, stderr: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = s.stderr

@@ -1,0 +1,595 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/internal/testenv"
+)
+
+// A fleet of `castore serve` frontends on one MinIO, each with its own
+// near cache (in its memory), on 127.0.0.1, 127.0.0.2 and 127.0.0.3, and
+// clients given all three (grpc+http://A,B,C).
+
+// fleetConnAge is the frontends' --max-connection-age here: short, so
+// that the clients' connections are renewed several times a test.
+const fleetConnAge = 5 * time.Second
+
+type fleetFrontend struct {
+	*serveChild
+	listen, metrics string // host:port
+	dir             string
+	args            []string
+}
+
+func (f *fleetFrontend) start(t *testing.T) {
+	t.Helper()
+	f.serveChild = startServeChildAt(t, f.listen, f.dir, f.args...)
+}
+
+// calls is how many calls the frontend has served since it started,
+// health checks aside, from its metrics.
+func (f *fleetFrontend) calls(t *testing.T) int64 {
+	t.Helper()
+	resp, err := http.Get("http://" + f.metrics + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", f.listen, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for line := range strings.Lines(string(body)) {
+		if !strings.HasPrefix(line, "rpc_server_call_duration_seconds_count{") || strings.Contains(line, "grpc.health.v1") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics of %s: %q: %v", f.listen, line, err)
+		}
+		n += int64(v)
+	}
+	return n
+}
+
+// startFleet starts n frontends (n <= 3) on one MinIO and returns them
+// and the address naming them all.
+func startFleet(t *testing.T, n int) ([]*fleetFrontend, string) {
+	t.Helper()
+	m := testenv.MinIO(t)
+	m.SetEnv(t)
+	config := filepath.Join(t.TempDir(), "fleet.yaml")
+	cfg := fmt.Sprintf(`blobservices:
+  near: {type: memory, max_bytes: 268435456}
+  far: {type: objectstore, url: %q}
+  default: {type: combined, near: near, far: far, write: both}
+directoryservices:
+  near: {type: memory}
+  far: {type: objectstore, url: %q}
+  default: {type: cache, near: near, far: far}
+`, m.URL("fleet"), m.URL("fleet"))
+	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var fs []*fleetFrontend
+	var hosts []string
+	for i := range n {
+		host := fmt.Sprintf("127.0.0.%d", i+1)
+		f := &fleetFrontend{
+			listen:  fmt.Sprintf("%s:%d", host, testenv.FreePort(t)),
+			metrics: fmt.Sprintf("%s:%d", host, testenv.FreePort(t)),
+			dir:     t.TempDir(),
+		}
+		f.args = []string{"--config", config, "--metrics-listen", f.metrics,
+			"--max-connection-age", fleetConnAge.String(), "--max-connection-age-grace", "30s",
+			"--drain-delay", "1s", "--grace-period", "10s"}
+		f.start(t)
+		fs = append(fs, f)
+		hosts = append(hosts, f.listen)
+	}
+	return fs, "grpc+http://" + strings.Join(hosts, ",")
+}
+
+func dialFleet(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	conn, err := grpcapi.Dial(ctx, addr+"?wait-connect=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// fleetBlob is the content of a blob a test writes, made again from
+// (seed, seq) to check it.
+func fleetBlob(seed, seq uint64, size int) []byte {
+	r := rand.New(rand.NewPCG(seed, seq))
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func fileDir(t testing.TB, d castore.Digest, size int) *castore.Directory {
+	dir, err := castore.NewDirectory(castore.Entry{Name: "f", Node: castore.FileNode(d, uint64(size), false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func readBlob(ctx context.Context, bc castore.BlobService, d castore.Digest) ([]byte, error) {
+	r, err := bc.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+func putBlob(ctx context.Context, bc castore.BlobService, data []byte) (castore.Digest, error) {
+	w := bc.Create(ctx)
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return castore.Digest{}, err
+	}
+	return w.Close()
+}
+
+// TestFleet runs the three frontends through what a fleet must do: spread
+// the calls of clients given all three, show a write through one at once
+// through the others, keep every read working while one is killed and
+// started again, and drain one told to stop without a failed call.
+func TestFleet(t *testing.T) {
+	fs, addr := startFleet(t, 3)
+	single := make([]*grpc.ClientConn, len(fs))
+	for i, f := range fs {
+		single[i] = dialFleet(t, "grpc+http://"+f.listen)
+	}
+
+	if !t.Run("spread", func(t *testing.T) { testFleetSpread(t, fs, addr) }) {
+		return
+	}
+	if !t.Run("write through one, read through the others", func(t *testing.T) { testFleetSeesWrites(t, single) }) {
+		return
+	}
+	if !t.Run("kill one under load", func(t *testing.T) { testFleetKill(t, fs, addr) }) {
+		return
+	}
+	t.Run("drain one under load", func(t *testing.T) { testFleetDrain(t, fs, addr) })
+}
+
+// A client given the three sends a third of its calls to each, counted
+// by each frontend.
+func testFleetSpread(t *testing.T, fs []*fleetFrontend, addr string) {
+	conn := dialFleet(t, addr)
+	bc := grpcapi.NewBlobClient(conn)
+	ctx := t.Context()
+	d := castore.Sum([]byte("spread"))
+	counts := func() []int64 {
+		var c []int64
+		for _, f := range fs {
+			c = append(c, f.calls(t))
+		}
+		return c
+	}
+	// Ready once one frontend is; wait for all three.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		before := counts()
+		for range 30 {
+			if _, err := bc.Has(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := counts()
+		if after[0] > before[0] && after[1] > before[1] && after[2] > before[2] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s, calls reach only some frontends: %v -> %v", before, after)
+		}
+	}
+	before := counts()
+	const n = 300
+	for range n {
+		if _, err := bc.Has(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := counts()
+	var got []int64
+	for i := range fs {
+		got = append(got, after[i]-before[i])
+	}
+	t.Logf("%d calls of one client, counted by the three frontends: %v", n, got)
+	for i, c := range got {
+		if c < n/3-n/30 || c > n/3+n/30 {
+			t.Errorf("frontend %s served %d of %d calls, want about a third", fs[i].listen, c, n)
+		}
+	}
+}
+
+// 100 times: a blob and a directory naming it, asked for first through
+// the other two frontends (absent: an answer a cache must not keep), then
+// written through one, are at once there through the other two, whole.
+func testFleetSeesWrites(t *testing.T, single []*grpc.ClientConn) {
+	ctx := t.Context()
+	for i := range 100 {
+		w := i % len(single)
+		size := 1 + (i*7919)%(600<<10) // up to 600 KiB: one chunk or several
+		data := fleetBlob(1, uint64(i), size)
+		d := castore.Sum(data)
+		dir := fileDir(t, d, size)
+		var others []int
+		for j := range single {
+			if j != w {
+				others = append(others, j)
+			}
+		}
+		for _, j := range others {
+			bc, dc := grpcapi.NewBlobClient(single[j]), grpcapi.NewDirectoryClient(single[j])
+			if ok, err := bc.Has(ctx, d); ok || err != nil {
+				t.Fatalf("#%d: frontend %d has the blob before it is written (%v, %v)", i, j, ok, err)
+			}
+			if _, err := readBlob(ctx, bc, d); !errors.Is(err, castore.ErrNotFound) {
+				t.Fatalf("#%d: frontend %d reads the blob before it is written: %v", i, j, err)
+			}
+			if _, err := dc.Get(ctx, dir.Digest()); !errors.Is(err, castore.ErrNotFound) {
+				t.Fatalf("#%d: frontend %d gets the directory before it is written: %v", i, j, err)
+			}
+		}
+		if got, err := putBlob(ctx, grpcapi.NewBlobClient(single[w]), data); err != nil || got != d {
+			t.Fatalf("#%d: put through frontend %d: %v, %v", i, w, got, err)
+		}
+		if _, err := grpcapi.NewDirectoryClient(single[w]).Put(ctx, dir); err != nil {
+			t.Fatalf("#%d: directory put through frontend %d: %v", i, w, err)
+		}
+		for _, j := range others {
+			bc, dc := grpcapi.NewBlobClient(single[j]), grpcapi.NewDirectoryClient(single[j])
+			if ok, err := bc.Has(ctx, d); !ok || err != nil {
+				t.Fatalf("#%d: written through frontend %d, frontend %d has it: %v, %v", i, w, j, ok, err)
+			}
+			got, err := readBlob(ctx, bc, d)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("#%d: written through frontend %d, read through %d: %d bytes of %d, %v", i, w, j, len(got), len(data), err)
+			}
+			if g, err := dc.Get(ctx, dir.Digest()); err != nil || g.Digest() != dir.Digest() {
+				t.Fatalf("#%d: directory written through frontend %d, got through %d: %v", i, w, j, err)
+			}
+		}
+	}
+}
+
+// fleetLoad is many clients, each with its own connection to the fleet,
+// reading a pool of blobs and directories and writing new ones.
+type fleetLoad struct {
+	pool  []castore.Digest // blobs, read whole
+	sizes map[castore.Digest]int
+	roots []castore.Digest // directories naming them
+
+	reads, writes       atomic.Int64
+	mu                  sync.Mutex
+	readErrs, writeErrs fleetErrors
+	acked               []fleetWrite
+}
+
+// fleetErrors counts failed calls by code, with a few examples of each.
+type fleetErrors struct {
+	n        map[codes.Code]int
+	examples map[codes.Code][]string
+}
+
+type fleetWrite struct {
+	seed, seq uint64
+	size      int
+	blob      castore.Digest
+	root      castore.Digest // zero if the directory's Put failed
+}
+
+func newFleetLoad(t *testing.T, addr string) *fleetLoad {
+	l := &fleetLoad{sizes: map[castore.Digest]int{}}
+	conn := dialFleet(t, addr)
+	bc, dc := grpcapi.NewBlobClient(conn), grpcapi.NewDirectoryClient(conn)
+	for i := range 40 {
+		size := 4 << 10
+		if i%8 == 0 {
+			size = 1 << 20 // several chunks
+		}
+		data := fleetBlob(2, uint64(i), size)
+		d, err := putBlob(t.Context(), bc, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, err := dc.Put(t.Context(), fileDir(t, d, size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.pool, l.roots = append(l.pool, d), append(l.roots, root)
+		l.sizes[d] = size
+	}
+	return l
+}
+
+func (l *fleetLoad) fail(errs *fleetErrors, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := status.Code(err)
+	if errs.n == nil {
+		errs.n, errs.examples = map[codes.Code]int{}, map[codes.Code][]string{}
+	}
+	errs.n[c]++
+	if len(errs.examples[c]) < 3 {
+		errs.examples[c] = append(errs.examples[c], err.Error())
+	}
+}
+
+// run starts clients until ctx ends; wait waits for them.
+func (l *fleetLoad) run(ctx context.Context, t *testing.T, addr string, clients int, pace time.Duration) (wait func()) {
+	var wg sync.WaitGroup
+	for c := range clients {
+		conn, err := grpcapi.Dial(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc, dc := grpcapi.NewBlobClient(conn), grpcapi.NewDirectoryClient(conn)
+		wg.Go(func() {
+			defer conn.Close()
+			r := rand.New(rand.NewPCG(uint64(c), 3))
+			seed := uint64(1000 + c)
+			for seq := uint64(0); ctx.Err() == nil; seq++ {
+				if r.IntN(5) == 0 {
+					l.write(ctx, bc, dc, seed, seq, 1+r.IntN(32<<10))
+				} else {
+					l.read(ctx, bc, dc, r)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(pace):
+				}
+			}
+		})
+	}
+	return wg.Wait
+}
+
+func (l *fleetLoad) read(ctx context.Context, bc *grpcapi.BlobClient, dc *grpcapi.DirectoryClient, r *rand.Rand) {
+	i := r.IntN(len(l.pool))
+	var err error
+	if r.IntN(2) == 0 {
+		var got []byte
+		got, err = readBlob(ctx, bc, l.pool[i])
+		if err == nil && (len(got) != l.sizes[l.pool[i]] || castore.Sum(got) != l.pool[i]) {
+			err = fmt.Errorf("blob %s: read %d bytes that are not it", l.pool[i], len(got))
+		}
+	} else {
+		var dir *castore.Directory
+		dir, err = dc.Get(ctx, l.roots[i])
+		if err == nil && dir.Digest() != l.roots[i] {
+			err = fmt.Errorf("directory %s: got another", l.roots[i])
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	l.reads.Add(1)
+	if err != nil {
+		l.fail(&l.readErrs, err)
+	}
+}
+
+func (l *fleetLoad) write(ctx context.Context, bc *grpcapi.BlobClient, dc *grpcapi.DirectoryClient, seed, seq uint64, size int) {
+	data := fleetBlob(seed, seq, size)
+	d, err := putBlob(ctx, bc, data)
+	if ctx.Err() != nil {
+		return
+	}
+	l.writes.Add(1)
+	if err != nil {
+		l.fail(&l.writeErrs, err)
+		return
+	}
+	w := fleetWrite{seed: seed, seq: seq, size: size, blob: d}
+	dir, err := castore.NewDirectory(castore.Entry{Name: "f", Node: castore.FileNode(d, uint64(size), false)})
+	if err != nil {
+		panic(err) // one valid entry
+	}
+	root, err := dc.Put(ctx, dir)
+	if ctx.Err() != nil {
+		return
+	}
+	l.writes.Add(1)
+	if err != nil {
+		l.fail(&l.writeErrs, err)
+	} else {
+		w.root = root
+	}
+	l.mu.Lock()
+	l.acked = append(l.acked, w)
+	l.mu.Unlock()
+}
+
+// summary sums errs up: "CODE: N (examples)".
+func (l *fleetLoad) summary(errs *fleetErrors) (total int, text string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var parts []string
+	for c, n := range errs.n {
+		total += n
+		parts = append(parts, fmt.Sprintf("%s: %d (%s)", c, n, strings.Join(errs.examples[c], "; ")))
+	}
+	slices.Sort(parts)
+	return total, strings.Join(parts, ", ")
+}
+
+// verify reads every acknowledged write back, whole, through the fleet.
+func (l *fleetLoad) verify(t *testing.T, addr string) {
+	conn := dialFleet(t, addr)
+	bc, dc := grpcapi.NewBlobClient(conn), grpcapi.NewDirectoryClient(conn)
+	ctx := t.Context()
+	work := make(chan fleetWrite)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for w := range work {
+				got, err := readBlob(ctx, bc, w.blob)
+				if err != nil || !bytes.Equal(got, fleetBlob(w.seed, w.seq, w.size)) {
+					if bad.Add(1) <= 5 {
+						t.Errorf("acknowledged blob %s (%d bytes): read back %d bytes, %v", w.blob, w.size, len(got), err)
+					}
+					continue
+				}
+				if w.root == (castore.Digest{}) {
+					continue
+				}
+				if dir, err := dc.Get(ctx, w.root); err != nil || dir.Digest() != w.root {
+					if bad.Add(1) <= 5 {
+						t.Errorf("acknowledged directory %s: %v", w.root, err)
+					}
+				}
+			}
+		})
+	}
+	for _, w := range l.acked {
+		work <- w
+	}
+	close(work)
+	wg.Wait()
+	if n := bad.Load(); n > 0 {
+		t.Errorf("%d of %d acknowledged writes do not read back whole", n, len(l.acked))
+	}
+}
+
+// fleetClients is the load of the kill test: 200 clients, each calling
+// every 20 ms at most.
+const fleetClients = 200
+
+// During a load of 200 clients over the three, one frontend is killed
+// (SIGKILL) and later started again on its address. No read fails;
+// writes fail with UNAVAILABLE only (those in flight on the killed one);
+// every acknowledged write reads back whole; the restarted frontend gets
+// calls again within its connection age.
+func testFleetKill(t *testing.T, fs []*fleetFrontend, addr string) {
+	l := newFleetLoad(t, addr)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := time.Now()
+	wait := l.run(ctx, t, addr, fleetClients, 20*time.Millisecond)
+
+	time.Sleep(3 * time.Second)
+	victim := fs[0]
+	atKill := l.reads.Load() + l.writes.Load()
+	killedAt := time.Now()
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-victim.exited
+	victim.exited <- nil // for its cleanup
+	time.Sleep(3 * time.Second)
+	victim.start(t)
+	readyAt := time.Now()
+	var rebalance time.Duration
+	for {
+		if victim.calls(t) > 0 {
+			rebalance = time.Since(readyAt)
+			break
+		}
+		if time.Since(readyAt) > 4*fleetConnAge {
+			t.Errorf("the restarted frontend got no calls within %v", 4*fleetConnAge)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	var served []int64
+	for _, f := range fs {
+		served = append(served, f.calls(t))
+	}
+	cancel()
+	wait()
+	elapsed := time.Since(start)
+
+	reads, writes := l.reads.Load(), l.writes.Load()
+	nr, rerrs := l.summary(&l.readErrs)
+	nw, werrs := l.summary(&l.writeErrs)
+	t.Logf("%d clients, %.1f s (killed at %.1f s after %d calls, back %.1f s later): %d reads, %d writes (blob and directory Puts), %.0f calls/s",
+		fleetClients, elapsed.Seconds(), killedAt.Sub(start).Seconds(), atKill, readyAt.Sub(killedAt).Seconds(), reads, writes, float64(reads+writes)/elapsed.Seconds())
+	t.Logf("failed reads: %d [%s]; failed writes: %d [%s]", nr, rerrs, nw, werrs)
+	t.Logf("the restarted frontend served its first call %v after it was ready (connection age %v); RPCs served since start, by frontend (the first restarted): %v",
+		rebalance.Round(time.Millisecond), fleetConnAge, served)
+	if nr > 0 {
+		t.Errorf("%d reads failed: %s", nr, rerrs)
+	}
+	for c := range l.writeErrs.n {
+		if c != codes.Unavailable {
+			t.Errorf("writes failed with %s, not UNAVAILABLE: %s", c, werrs)
+		}
+	}
+	if rebalance > fleetConnAge+2*time.Second {
+		t.Errorf("the restarted frontend got calls %v after it was ready, beyond its connection age %v", rebalance, fleetConnAge)
+	}
+	l.verify(t, addr)
+	t.Logf("%d acknowledged writes read back whole", len(l.acked))
+}
+
+// During a load, one frontend is told to stop (SIGTERM): it says
+// NOT_SERVING, the clients move to the others, it drains and exits 0,
+// and not one call fails.
+func testFleetDrain(t *testing.T, fs []*fleetFrontend, addr string) {
+	l := newFleetLoad(t, addr)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := time.Now()
+	const clients = 100
+	wait := l.run(ctx, t, addr, clients, 20*time.Millisecond)
+	time.Sleep(2 * time.Second)
+	victim := fs[1]
+	termAt := time.Now()
+	if err := victim.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := victim.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("serve exited %d after SIGTERM:\n%s", code, victim.stderr.String())
+	}
+	stopped := time.Since(termAt)
+	time.Sleep(time.Second)
+	cancel()
+	wait()
+	elapsed := time.Since(start)
+	nr, rerrs := l.summary(&l.readErrs)
+	nw, werrs := l.summary(&l.writeErrs)
+	t.Logf("%d clients, %.1f s, SIGTERM at %.1f s, exited %.1f s later: %d reads, %d writes, %.0f calls/s; failed reads %d [%s], failed writes %d [%s]",
+		clients, elapsed.Seconds(), termAt.Sub(start).Seconds(), stopped.Seconds(), l.reads.Load(), l.writes.Load(),
+		float64(l.reads.Load()+l.writes.Load())/elapsed.Seconds(), nr, rerrs, nw, werrs)
+	if nr+nw > 0 {
+		t.Errorf("calls failed while a frontend drained: reads %s; writes %s", rerrs, werrs)
+	}
+	l.verify(t, addr)
+}
