@@ -55,7 +55,9 @@ func (c *cli) serve(args ...string) string {
 		onListen: func(a net.Addr) { addrs <- a }}
 	done := make(chan int, 1)
 	// No drain delay: no client here balances over frontends.
-	go func() { done <- run(ctx, env, append([]string{"serve", "--listen", "127.0.0.1:0", "--drain-delay", "0"}, args...)) }()
+	go func() {
+		done <- run(ctx, env, append([]string{"serve", "--listen", "127.0.0.1:0", "--drain-delay", "0"}, args...))
+	}()
 	c.t.Cleanup(func() {
 		cancel()
 		select {

@@ -43,7 +43,9 @@ func startServer(t testing.TB, getenv func(string) string, args ...string) *serv
 	env := &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errb, getenv: getenv,
 		onListen: func(a net.Addr) { addrs <- a }}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, env, append([]string{"serve", "--listen", "127.0.0.1:0", "--drain-delay", "0"}, args...)) }()
+	go func() {
+		done <- run(ctx, env, append([]string{"serve", "--listen", "127.0.0.1:0", "--drain-delay", "0"}, args...))
+	}()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
