@@ -21,12 +21,12 @@ const defaultServer = "grpc+http://127.0.0.1:8000"
 // with --data-dir, the embedded stores in that directory, with no server.
 func (s *storeFlags) clientOptions() (compose.Options, error) {
 	if s.config != "" {
-		if s.blobAddr != "" || s.dirAddr != "" || s.dataDir != "" {
-			return compose.Options{}, usagef("--config excludes --blob-service-addr, --directory-service-addr and --data-dir")
+		if s.blobAddr != "" || s.dirAddr != "" || s.refAddr != "" || s.dataDir != "" {
+			return compose.Options{}, usagef("--config excludes --blob-service-addr, --directory-service-addr, --ref-service-addr and --data-dir")
 		}
 		return compose.Options{ConfigFile: s.config}, nil
 	}
-	opts := compose.Options{BlobServiceAddr: s.blobAddr, DirectoryServiceAddr: s.dirAddr}
+	opts := compose.Options{BlobServiceAddr: s.blobAddr, DirectoryServiceAddr: s.dirAddr, RefServiceAddr: s.refAddr}
 	def := [2]string{defaultServer, defaultServer}
 	if s.dataDir != "" {
 		b, d, err := embeddedAddrs(s.dataDir)
@@ -70,6 +70,9 @@ func openClientStores(ctx context.Context, sf *storeFlags) (*compose.Services, e
 // clientFlagSet is a flag set with the store flags, documented for client
 // commands.
 func clientFlagSet(env *environment, name, argsUsage, about string) (*flag.FlagSet, *storeFlags) {
+	if strings.Contains(argsUsage, "ROOT") {
+		about += "\n\nROOT is a directory digest (b3:<base64> or 64 hex characters), or tag:NAME for\nthe root a tag names (tag:NAME:path for a path below it)."
+	}
 	fs := newFlagSet(env, name, argsUsage, about+"\n\nWithout store flags it talks to the server at "+defaultServer+"; with\n--data-dir DIR it opens the embedded stores in DIR directly.")
 	sf := &storeFlags{}
 	sf.register(fs)

@@ -78,11 +78,12 @@ type httpConfig struct {
 	tel                          *telemetry
 	blobs                        castore.BlobService
 	dirs                         castore.DirectoryService
+	refs                         castore.RefService // nil: no /tags/
 }
 
 // startHTTP listens on c.listen and serves the gateway there until stop.
 func startHTTP(c httpConfig) (*httpServer, error) {
-	o := httpfront.Options{IndexNames: c.flags.indexNames, AutoIndex: c.flags.autoIndex, Logger: c.log}
+	o := httpfront.Options{IndexNames: c.flags.indexNames, AutoIndex: c.flags.autoIndex, Logger: c.log, Refs: c.refs}
 	if c.tel != nil {
 		o.MeterProvider, o.TracerProvider = c.tel.mp, c.tel.tp
 	}
@@ -205,8 +206,15 @@ func runHTTP(ctx context.Context, env *environment, args []string) error {
 		}
 		defer stopMetrics()
 	}
+	refs, err := svcs.Refs(ctx)
+	if errors.Is(err, castore.ErrUnsupported) {
+		log.Info("no tag service: /tags/ is not served", "reason", err)
+		refs = nil
+	} else if err != nil {
+		return fmt.Errorf("tag service: %w", err)
+	}
 	s, err := startHTTP(httpConfig{listen: *listen, tlsCert: *tlsCert, tlsKey: *tlsKey, tlsClientCA: *tlsClientCA, tokens: tokens,
-		flags: hf, log: log, tel: tel, blobs: svcs.Blobs, dirs: svcs.Directories})
+		flags: hf, log: log, tel: tel, blobs: svcs.Blobs, dirs: svcs.Directories, refs: refs})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/ingest"
@@ -22,6 +23,9 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	skipSpecial := fs.Bool("skip-special", false, "leave out sockets, devices and fifos instead of failing")
 	wrap := fs.Bool("wrap", false, "make an archive's top-level entries the children of one root directory")
 	concurrency := fs.Int("concurrency", 0, "files uploaded at once (default 8 x cores, at least 32)")
+	tagName := fs.String("tag", "", "then set tag NAME to the imported root (see castore tag)")
+	var ttl time.Duration
+	fs.Var(ttlValue{&ttl}, "ttl", "with --tag: expire the tag after this long (90m, 12h, 30d); default: never")
 	statCache := fs.String("stat-cache", "", "remember each file's digest by its stat in FILE, so a re-import reads only changed files; off to read everything (default: DATA_DIR/statcache.db with --data-dir, else off)")
 	skipKnown := fs.Bool("skip-known", false, "hash each file first and send only those the blob service lacks; default: on for a gRPC blob service (a second import sends only what changed), off for a local store (it dedups anyway)")
 	if err := parseFlags(fs, env, args); err != nil {
@@ -32,6 +36,13 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	}
 	if (*tarFile == "") == (fs.NArg() != 1) || fs.NArg() > 1 {
 		return usagef("give exactly one PATH, or --tar FILE")
+	}
+	if *tagName != "" {
+		if err := castore.ValidateTagName(*tagName); err != nil {
+			return usagef("--tag: %v", err)
+		}
+	} else if ttl != 0 {
+		return usagef("--ttl goes with --tag")
 	}
 	svcs, err := openClientStores(ctx, sf)
 	if err != nil {
@@ -78,6 +89,15 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		if err := cache.Commit(fs.Arg(0)); err != nil {
 			// The import stands; the next one reads more.
 			fmt.Fprintf(env.stderr, "castore import: %v\n", err)
+		}
+	}
+	if *tagName != "" {
+		refs, err := tagServiceFor(ctx, svcs, sf)
+		if err != nil {
+			return err
+		}
+		if _, err := setTag(ctx, refs, *tagName, n, ttl, castore.ExpectAny); err != nil {
+			return err
 		}
 	}
 	if *asJSON {

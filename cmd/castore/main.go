@@ -57,6 +57,7 @@ func commands() []command {
 		{"gc", "delete what no unexpired tag reaches, safely while writers write", runGC},
 		{"mount", "mount a stored tree read-only through FUSE", runMount},
 		{"http", "serve stored trees to web browsers and HTTP clients", runHTTP},
+		{"tag", "name roots: tag set, get, ls, rm (tags keep trees from garbage collection)", runTag},
 		{"share", "print a link to a stored tree or file that expires, for the HTTP gateway", runShare},
 		{"version", "print the version and source revision castore was built from", runVersion},
 	}

@@ -57,7 +57,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 	case len(roots) > 0 && fs.NArg() == 1:
 		mnt = fs.Arg(0)
 	case len(roots) == 0 && fs.NArg() == 2:
-		if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
+		if err := checkRootArg(fs.Arg(0)); err != nil {
 			return err
 		}
 		mnt = fs.Arg(1)
@@ -76,7 +76,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 		if _, dup := named[name]; dup {
 			return usagef("--root %s: the name is given twice", name)
 		}
-		if _, _, err := splitRootArg(arg); err != nil {
+		if err := checkRootArg(arg); err != nil {
 			return err
 		}
 		named[name] = arg
@@ -117,7 +117,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 
 	var root fusefront.Root
 	if len(roots) == 0 {
-		n, err := resolve(ctx, dirs, fs.Arg(0))
+		n, err := resolve(ctx, svcs, dirs, fs.Arg(0))
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 	} else {
 		root.Named = map[castore.PathComponent]castore.Node{}
 		for name, arg := range named {
-			n, err := resolve(ctx, dirs, arg)
+			n, err := resolve(ctx, svcs, dirs, arg)
 			if err != nil {
 				return fmt.Errorf("--root %s: %w", name, err)
 			}

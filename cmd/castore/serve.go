@@ -30,6 +30,7 @@ type storeFlags struct {
 	dataDir  string
 	blobAddr string
 	dirAddr  string
+	refAddr  string
 	config   string
 }
 
@@ -37,6 +38,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.dataDir, "data-dir", "", "directory of the embedded local stores (default $XDG_DATA_HOME/castore or ~/.local/share/castore)")
 	fs.StringVar(&s.blobAddr, "blob-service-addr", "", "blob service URL: objectstore+file:///abs, objectstore+s3://bucket/prefix, objectstore+gs://bucket/prefix, grpc+http://host:port, memory://")
 	fs.StringVar(&s.dirAddr, "directory-service-addr", "", "directory service URL: bolt:///abs/path.db, objectstore+s3://.., bigtable://instance?.., grpc+http://host:port, memory://")
+	fs.StringVar(&s.refAddr, "ref-service-addr", "", "tag service URL: bolt:///abs/refs.db, objectstore+s3://.., grpc+http://host:port, memory:// (default: beside the directory service: DATA_DIR/refs.db, the same object store under refs/, the same server)")
 	fs.StringVar(&s.config, "config", "", "YAML composition file; its services named 'default' are used")
 }
 
@@ -76,12 +78,12 @@ func embeddedAddrs(dataDir string) (blobs, dirs string, err error) {
 // data dir.
 func (s *storeFlags) options(env *environment) (compose.Options, error) {
 	if s.config != "" {
-		if s.blobAddr != "" || s.dirAddr != "" {
-			return compose.Options{}, usagef("--config excludes --blob-service-addr and --directory-service-addr")
+		if s.blobAddr != "" || s.dirAddr != "" || s.refAddr != "" {
+			return compose.Options{}, usagef("--config excludes --blob-service-addr, --directory-service-addr and --ref-service-addr")
 		}
 		return compose.Options{ConfigFile: s.config}, nil
 	}
-	opts := compose.Options{BlobServiceAddr: s.blobAddr, DirectoryServiceAddr: s.dirAddr}
+	opts := compose.Options{BlobServiceAddr: s.blobAddr, DirectoryServiceAddr: s.dirAddr, RefServiceAddr: s.refAddr}
 	if opts.BlobServiceAddr != "" && opts.DirectoryServiceAddr != "" {
 		return opts, nil
 	}
@@ -269,9 +271,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	srv := grpc.NewServer(srvOpts...)
 	grpcapi.Register(srv, svcs.Blobs, svcs.Directories, grpcapi.WithMaxDirectoryPutBytes(*f.maxDirPut))
 	// Tags: Set refuses a root whose closure is not all here.
+	var tags castore.RefService
 	switch refs, err := svcs.CompleteRefs(ctx); {
 	case err == nil:
 		grpcapi.RegisterRefs(srv, refs)
+		tags = refs
 	case errors.Is(err, castore.ErrUnsupported):
 		log.Info("no ref service: castore.v1.RefService is not served", "reason", err)
 	default:
@@ -293,7 +297,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	if *f.httpListen != "" {
 		hs, err := startHTTP(httpConfig{listen: *f.httpListen, tlsCert: *f.tlsCert, tlsKey: *f.tlsKey, tlsClientCA: *f.tlsClientCA,
-			tokens: access.Tokens, flags: f.http, log: log, tel: tel, blobs: svcs.Blobs, dirs: svcs.Directories})
+			tokens: access.Tokens, flags: f.http, log: log, tel: tel, blobs: svcs.Blobs, dirs: svcs.Directories, refs: tags})
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}

@@ -8,15 +8,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/httpfront"
 )
 
 func runShare(ctx context.Context, env *environment, args []string) error {
-	fs := newFlagSet(env, "share", "ROOT[/path][/]",
+	fs := newFlagSet(env, "share", "ROOT[/path][/] | tag:NAME[:path][/]",
 		"Print a link to a stored tree, a directory in it (end the path with /: everything\n"+
 			"below it) or a file, that the HTTP gateway (castore http, serve --http-listen) lets\n"+
 			"through without a bearer token until it expires. The gateway must run with the same\n"+
-			"--share-key-file. Anyone holding the link can read what it names until then.")
+			"--share-key-file. Anyone holding the link can read what it names until then.\n"+
+			"A tag:NAME link reads whatever the tag names when it is used.")
 	keyFile := fs.String("key-file", "", "file holding the share key (at least 32 bytes; the gateway's --share-key-file): head -c 32 /dev/urandom | base64 > share.key")
 	base := fs.String("url", "http://127.0.0.1:8080", "the gateway's base URL, as the link's reader reaches it")
 	ttl := time.Hour
@@ -46,12 +48,22 @@ func runShare(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("%s: %w", *keyFile, err)
 	}
 	arg := fs.Arg(0)
-	root, p, err := splitRootArg(arg)
-	if err != nil {
-		return err
+	var scope string
+	name, p, isTag, err := splitTagArg(arg)
+	if isTag {
+		if err != nil {
+			return err
+		}
+		// The link follows the tag: whatever it names when it is used.
+		scope = "/tags/" + name + ":/"
+	} else {
+		var root castore.Digest
+		if root, p, err = splitRootArg(arg); err != nil {
+			return err
+		}
+		scope = "/b3/" + root.Hex() + "/"
 	}
 	dir := p == "" || strings.HasSuffix(arg, "/")
-	scope := "/b3/" + root.Hex() + "/"
 	link := scope
 	if p != "" {
 		scope += string(p)

@@ -12,7 +12,6 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/castore-go/castore"
-	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/ingest"
 )
 
@@ -41,15 +40,6 @@ func splitRootArg(arg string) (castore.Digest, castore.Path, error) {
 	return d, p, nil
 }
 
-// resolve finds the node at ROOT[/path], where ROOT is a directory digest.
-func resolve(ctx context.Context, dirs castore.DirectoryService, arg string) (castore.Node, error) {
-	d, p, err := splitRootArg(arg)
-	if err != nil {
-		return castore.Node{}, err
-	}
-	return closure.Descend(ctx, dirs, d, p)
-}
-
 func runExport(ctx context.Context, env *environment, args []string) error {
 	fs, sf := clientFlagSet(env, "export", "ROOT[/path] DEST | --tar ROOT[/path] > out.tar",
 		"Write a tree out: into DEST (which must be empty or missing, unless --force),\nor as a tar stream on stdout. Nothing is written outside DEST.")
@@ -61,7 +51,7 @@ func runExport(ctx context.Context, env *environment, args []string) error {
 	if *asTar && fs.NArg() != 1 || !*asTar && fs.NArg() != 2 {
 		return usagef("give ROOT DEST, or --tar ROOT")
 	}
-	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
+	if err := checkRootArg(fs.Arg(0)); err != nil {
 		return err
 	}
 	svcs, err := openStoresToRead(ctx, sf)
@@ -69,7 +59,7 @@ func runExport(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer svcs.Close()
-	n, err := resolve(ctx, svcs.Directories, fs.Arg(0))
+	n, err := resolve(ctx, svcs, svcs.Directories, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -96,7 +86,7 @@ func runLs(ctx context.Context, env *environment, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("give one ROOT[/path]")
 	}
-	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
+	if err := checkRootArg(fs.Arg(0)); err != nil {
 		return err
 	}
 	svcs, err := openStoresToRead(ctx, sf)
@@ -104,7 +94,7 @@ func runLs(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer svcs.Close()
-	n, err := resolve(ctx, svcs.Directories, fs.Arg(0))
+	n, err := resolve(ctx, svcs, svcs.Directories, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -129,9 +119,7 @@ func runLs(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	if n.Type != castore.NodeDirectory {
-		_, p, _ := splitRootArg(fs.Arg(0))
-		_, base := p.Split()
-		line("", base, n)
+		line("", argBase(fs.Arg(0)), n)
 		return nil
 	}
 	var list func(d castore.Digest, prefix string) error
@@ -161,22 +149,23 @@ func runCat(ctx context.Context, env *environment, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("give one ROOT/path or DIGEST")
 	}
-	d, p, err := splitRootArg(fs.Arg(0))
-	if err != nil {
+	if err := checkRootArg(fs.Arg(0)); err != nil {
 		return err
 	}
+	_, _, isTag, _ := splitTagArg(fs.Arg(0))
+	p := argPath(fs.Arg(0))
 	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
 		return err
 	}
 	defer svcs.Close()
-	if p != "" {
-		n, err := resolve(ctx, svcs.Directories, fs.Arg(0))
+	if p != "" || isTag {
+		n, err := resolve(ctx, svcs, svcs.Directories, fs.Arg(0))
 		if err != nil {
 			return err
 		}
 		if n.Type != castore.NodeFile {
-			return fmt.Errorf("%s is a %s, not a file", p, n.Type)
+			return fmt.Errorf("%s is a %s, not a file", fs.Arg(0), n.Type)
 		}
 		r, err := castore.OpenSized(ctx, svcs.Blobs, n.Digest, n.Size)
 		if err != nil {
@@ -188,6 +177,7 @@ func runCat(ctx context.Context, env *environment, args []string) error {
 		}
 		return nil
 	}
+	d, _, _ := splitRootArg(fs.Arg(0))
 	r, err := svcs.Blobs.Open(ctx, d)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", d, err)
@@ -278,6 +268,7 @@ func runCopy(ctx context.Context, env *environment, args []string) error {
 		"Copy a tree and its blobs to other stores, sending only what they lack.")
 	toBlobs := fs.String("to-blob-service-addr", "", "blob service to copy to (required)")
 	toDirs := fs.String("to-directory-service-addr", "", "directory service to copy to (required)")
+	toRefs := fs.String("to-ref-service-addr", "", "with ROOT tag:NAME: tag service to set the tag in (default: beside the target directory service)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
@@ -287,7 +278,7 @@ func runCopy(ctx context.Context, env *environment, args []string) error {
 	if *toBlobs == "" || *toDirs == "" {
 		return usagef("--to-blob-service-addr and --to-directory-service-addr are required")
 	}
-	if _, _, err := splitRootArg(fs.Arg(0)); err != nil {
+	if err := checkRootArg(fs.Arg(0)); err != nil {
 		return err
 	}
 	from, err := openStoresToRead(ctx, sf)
@@ -295,12 +286,13 @@ func runCopy(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer from.Close()
-	to, err := openClientStores(ctx, &storeFlags{blobAddr: *toBlobs, dirAddr: *toDirs})
+	toFlags := &storeFlags{blobAddr: *toBlobs, dirAddr: *toDirs, refAddr: *toRefs}
+	to, err := openClientStores(ctx, toFlags)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
 	defer to.Close()
-	n, err := resolve(ctx, from.Directories, fs.Arg(0))
+	n, err := resolve(ctx, from, from.Directories, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -314,6 +306,24 @@ func runCopy(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stderr, "copied %d blobs (%s), %d already there; %d directories\n",
 		st.Blobs.Load(), humanize.IBytes(uint64(st.Bytes.Load())), st.BlobsSkipped.Load(), st.Directories)
+	if name, p, isTag, _ := splitTagArg(fs.Arg(0)); isTag && p == "" {
+		// The tag comes along, with its expiry.
+		tag, err := getTag(ctx, from, name)
+		if err != nil {
+			return err
+		}
+		if !tag.Root.Equal(n) {
+			return fmt.Errorf("tag %q moved to %s during the copy; copy it again", name, tag.Root.Digest)
+		}
+		refs, err := tagServiceFor(ctx, to, toFlags)
+		if err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
+		if _, err := refs.Set(ctx, castore.Tag{Name: name, Root: n, Expires: tag.Expires}, castore.ExpectAny); err != nil {
+			return fmt.Errorf("target: tag %q: %w", name, err)
+		}
+		fmt.Fprintf(env.stderr, "set tag %q in the target\n", name)
+	}
 	fmt.Fprintln(env.stdout, n.Digest)
 	return nil
 }
