@@ -59,6 +59,19 @@ func TestShareLinksThroughGateway(t *testing.T) {
 		t.Errorf("the parent of the shared directory: %d, want 401", resp.StatusCode)
 	}
 
+	// A tag's link follows the tag.
+	c.ok("tag", "set", "ci/shared", root)
+	tagged := strings.TrimSpace(c.ok("share", "--key-file", key, "--url", base, "tag:ci/shared:keep/tool"))
+	if !strings.HasPrefix(tagged, base+"/tags/ci/shared:/keep/tool?share=") {
+		t.Fatalf("share tag: printed %q", tagged)
+	}
+	if resp, b := get(t, http.DefaultClient, tagged); resp.StatusCode != 200 || b != "#!/bin/sh\necho hi\n" {
+		t.Errorf("GET the tag's link: %d %q", resp.StatusCode, b)
+	}
+	if resp, _ := get(t, http.DefaultClient, strings.Replace(tagged, "/keep/tool?", "/keep/.keep?", 1)); resp.StatusCode != 401 {
+		t.Errorf("the tag link's token on another file: %d, want 401", resp.StatusCode)
+	}
+
 	other := filepath.Join(dir, "other.key")
 	os.WriteFile(other, []byte("another key, another key, another key"), 0o600)
 	forged := strings.TrimSpace(c.ok("share", "--key-file", other, "--url", base, root+"/keep/tool"))
