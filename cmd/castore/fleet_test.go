@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
@@ -592,4 +593,48 @@ func testFleetDrain(t *testing.T, fs []*fleetFrontend, addr string) {
 		t.Errorf("calls failed while a frontend drained: reads %s; writes %s", rerrs, werrs)
 	}
 	l.verify(t, addr)
+}
+
+// On SIGTERM, serve's health service says NOT_SERVING at once, and for
+// --drain-delay serve still answers calls and takes new connections;
+// then it stops as before and exits 0.
+func TestServeDrainDelay(t *testing.T) {
+	s := startServeChild(t, t.TempDir(), "--drain-delay", "3s")
+	conn := dialFleet(t, s.addr)
+	health := healthpb.NewHealthClient(conn)
+	check := func() healthpb.HealthCheckResponse_ServingStatus {
+		t.Helper()
+		resp, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatalf("health check: %v", err)
+		}
+		return resp.GetStatus()
+	}
+	if st := check(); st != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health before SIGTERM: %s", st)
+	}
+	start := time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(t, "msg=draining", 2*time.Second)
+	if st := check(); st != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health while draining: %s, want NOT_SERVING", st)
+	}
+	if _, err := grpcapi.NewBlobClient(conn).Has(t.Context(), castore.Sum([]byte("x"))); err != nil {
+		t.Errorf("a call while draining: %v", err)
+	}
+	late := dialFleet(t, s.addr)
+	if _, err := grpcapi.NewBlobClient(late).Has(t.Context(), castore.Sum([]byte("x"))); err != nil {
+		t.Errorf("a call on a new connection while draining: %v", err)
+	}
+	if strings.Contains(s.stderr.String(), "shutting down") {
+		t.Errorf("serve stopped before its drain delay was over:\n%s", s.stderr.String())
+	}
+	if code := s.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, s.stderr.String())
+	}
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("serve exited %v after SIGTERM, before its 3 s drain delay", d)
+	}
 }
