@@ -23,9 +23,14 @@ func (r *run) sweep(ctx context.Context, prefix string, survive func(context.Con
 	isLive, closeLive := unionMember(live)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.o.Concurrency)
+	// Survivors are read in a group of their own: a move to trash that
+	// finds its candidate touched adds one, and must not wait for a slot
+	// of the group it holds one of.
+	sg, sctx := errgroup.WithContext(ctx)
+	sg.SetLimit(r.o.Concurrency)
 	later := func(d castore.Digest) {
 		if survive != nil {
-			g.Go(func() error { return survive(gctx, d) })
+			sg.Go(func() error { return survive(sctx, d) })
 		}
 	}
 	err := func() error {
@@ -70,6 +75,9 @@ func (r *run) sweep(ctx context.Context, prefix string, survive func(context.Con
 		return nil
 	}()
 	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	if werr := sg.Wait(); err == nil {
 		err = werr
 	}
 	if err != nil {
