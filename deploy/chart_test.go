@@ -16,6 +16,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -104,6 +105,36 @@ tls: {enabled: true, existingSecret: castore-tls}
 insecure: false
 metrics: {serviceMonitor: {enabled: true}}
 `, kinds: []string{"ServiceMonitor"}},
+	{name: "gc", inline: `
+storage:
+  blobs: {url: "s3://castore-example/castore?region=eu-west-1"}
+serviceAccount: {awsRoleArn: "arn:aws:iam::123456789012:role/castore"}
+gc:
+  enabled: true
+  dryRun: true
+  grace: 48h
+  schedule: "5 4 * * *"
+  serviceAccount: {awsRoleArn: "arn:aws:iam::123456789012:role/castore-gc"}
+`, kinds: []string{"CronJob"}, check: func(t *testing.T, ms []manifest) {
+		checkGC(t, ms, "eks.amazonaws.com/role-arn", "arn:aws:iam::123456789012:role/castore", "arn:aws:iam::123456789012:role/castore-gc",
+			"--grace=48h", "--dry-run")
+	}},
+	{name: "gc-bigtable", inline: `
+storage:
+  blobs: {url: "gs://b/p"}
+  directories: {type: bigtable, bigtable: {projectId: p, instanceName: i, tableName: t, familyName: f, timeout: 2s}}
+serviceAccount: {gcpServiceAccount: "castore@p.iam.gserviceaccount.com"}
+gc:
+  enabled: true
+  serviceAccount: {gcpServiceAccount: "castore-gc@p.iam.gserviceaccount.com"}
+`, kinds: []string{"CronJob"}, check: func(t *testing.T, ms []manifest) {
+		checkGC(t, ms, "iam.gke.io/gcp-service-account", "castore@p.iam.gserviceaccount.com", "castore-gc@p.iam.gserviceaccount.com", "--grace=24h")
+		for _, cm := range find[*corev1.ConfigMap](ms) {
+			if !strings.Contains(cm.Data["gc.yaml"], "is_read_only: true") {
+				t.Errorf("gc.yaml opens Bigtable for writing:\n%s", cm.Data["gc.yaml"])
+			}
+		}
+	}},
 	{name: "config-override", inline: `
 storage:
   config: |
@@ -215,6 +246,8 @@ func newObject(apiVersion, kind string) (any, bool) {
 		return &networkingv1.NetworkPolicy{}, true
 	case "monitoring.coreos.com/v1/ServiceMonitor":
 		return &monitoringv1.ServiceMonitor{}, true
+	case "batch/v1/CronJob":
+		return &batchv1.CronJob{}, true
 	}
 	return nil, false
 }
@@ -406,7 +439,7 @@ func checkDeployment(t *testing.T, ms []manifest) {
 	}
 	if sa := pod.Spec.ServiceAccountName; sa == "" {
 		t.Error("no serviceAccountName")
-	} else if sas := find[*corev1.ServiceAccount](ms); len(sas) > 0 && sas[0].Name != sa {
+	} else if sas := find[*corev1.ServiceAccount](ms); len(sas) > 0 && !hasObject(ms, "ServiceAccount", sa) {
 		t.Errorf("the pods run as %q but the ServiceAccount is %q", sa, sas[0].Name)
 	}
 
@@ -585,6 +618,78 @@ func wantAnnotation(t *testing.T, ms []manifest, key, val string) {
 	sas := find[*corev1.ServiceAccount](ms)
 	if len(sas) != 1 || sas[0].Annotations[key] != val {
 		t.Errorf("ServiceAccount annotations: want %s=%s, got %v", key, val, sas)
+	}
+}
+
+// checkGC checks the garbage collection CronJob: one run at a time, as a
+// ServiceAccount of its own (federated to the identity that may delete,
+// the frontends' staying theirs), on the far stores and the tags of the
+// ConfigMap's gc.yaml, in no Service's endpoints, as locked down as the
+// frontends.
+func checkGC(t *testing.T, ms []manifest, annotation, frontendID, gcID string, wantArgs ...string) {
+	t.Helper()
+	cjs := find[*batchv1.CronJob](ms)
+	if len(cjs) != 1 {
+		t.Fatalf("%d CronJobs, want 1", len(cjs))
+	}
+	cj := cjs[0]
+	if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+		t.Errorf("concurrencyPolicy %q, want Forbid (one run at a time)", cj.Spec.ConcurrencyPolicy)
+	}
+	pod := cj.Spec.JobTemplate.Spec.Template
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("restartPolicy %q", pod.Spec.RestartPolicy)
+	}
+	sas := map[string]*corev1.ServiceAccount{}
+	for _, sa := range find[*corev1.ServiceAccount](ms) {
+		sas[sa.Name] = sa
+	}
+	dep := find[*appsv1.Deployment](ms)[0]
+	gcSA, frontSA := sas[pod.Spec.ServiceAccountName], sas[dep.Spec.Template.Spec.ServiceAccountName]
+	switch {
+	case gcSA == nil || frontSA == nil:
+		t.Fatalf("the CronJob runs as %q, the frontends as %q; rendered: %v", pod.Spec.ServiceAccountName, dep.Spec.Template.Spec.ServiceAccountName, sas)
+	case gcSA == frontSA:
+		t.Errorf("the CronJob runs as the frontends' ServiceAccount %q: then they may delete too", gcSA.Name)
+	case gcSA.Annotations[annotation] != gcID || frontSA.Annotations[annotation] != frontendID:
+		t.Errorf("%s: the CronJob's ServiceAccount %q, the frontends' %q; want %q and %q", annotation, gcSA.Annotations[annotation], frontSA.Annotations[annotation], gcID, frontendID)
+	}
+	if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
+		t.Error("the CronJob mounts a Kubernetes API token it does not need")
+	}
+	for _, s := range find[*corev1.Service](ms) {
+		if labelsOf(s.Spec.Selector).AsSelector().Matches(labelsOf(pod.Labels)) {
+			t.Errorf("Service %s selects the gc pods: it would send them clients", s.Name)
+		}
+	}
+	if len(pod.Spec.Containers) != 1 {
+		t.Fatalf("%d containers", len(pod.Spec.Containers))
+	}
+	c := pod.Spec.Containers[0]
+	if len(c.Args) == 0 || c.Args[0] != "gc" {
+		t.Errorf("args %q: want castore gc", c.Args)
+	}
+	for _, a := range append(wantArgs, "--config=/etc/castore/config/gc.yaml") {
+		if !slices.Contains(c.Args, a) {
+			t.Errorf("args %q lack %q", c.Args, a)
+		}
+	}
+	if !underMount(c, "/etc/castore/config/gc.yaml") || !underMount(c, "/scratch/run") {
+		t.Errorf("the config or the scratch directory is in no volumeMount: %+v", c.VolumeMounts)
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("container securityContext %+v: want a read-only root", sc)
+	}
+	for _, cm := range find[*corev1.ConfigMap](ms) {
+		for _, l := range []string{"blobservices:", "directoryservices:", "refservices:"} {
+			if !strings.Contains(cm.Data["gc.yaml"], l) {
+				t.Errorf("gc.yaml lacks %q:\n%s", l, cm.Data["gc.yaml"])
+			}
+		}
+		if strings.Contains(cm.Data["gc.yaml"], "near") {
+			t.Errorf("gc.yaml has a near cache; gc runs on the far stores:\n%s", cm.Data["gc.yaml"])
+		}
 	}
 }
 

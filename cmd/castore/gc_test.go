@@ -6,12 +6,16 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/closure"
@@ -317,5 +321,99 @@ func TestGCKilledMidSweep(t *testing.T) {
 	}
 	if code, _, errs := f.c.run(nil, append([]string{"verify"}, f.addrs()...)...); code != 0 {
 		t.Errorf("verify: exit %d\n%s", code, errs)
+	}
+}
+
+// renderedGC renders the chart with gc on and returns the CronJob's
+// container args and the ConfigMap's gc.yaml.
+func renderedGC(t *testing.T, inline string) (args []string, config string) {
+	t.Helper()
+	chart := filepath.Join(testenv.RepoRoot(t), "helm", "castore")
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(values, []byte(inline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	cmd := exec.Command(testenv.Tool(t, "helm"), "template", "castore", chart, "--kube-version", "1.31.0", "-f", values)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home, "KUBECONFIG="+home+"/kubeconfig")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	for _, doc := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(string(out), -1) {
+		var d struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+			Spec struct {
+				JobTemplate struct {
+					Spec struct {
+						Template struct {
+							Spec struct {
+								Containers []struct {
+									Args []string `yaml:"args"`
+								} `yaml:"containers"`
+							} `yaml:"spec"`
+						} `yaml:"template"`
+					} `yaml:"spec"`
+				} `yaml:"jobTemplate"`
+			} `yaml:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil {
+			t.Fatal(err)
+		}
+		switch d.Kind {
+		case "ConfigMap":
+			config = d.Data["gc.yaml"]
+		case "CronJob":
+			args = d.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+		}
+	}
+	if args == nil || config == "" {
+		t.Fatalf("no CronJob or gc.yaml rendered")
+	}
+	return args, config
+}
+
+// TestChartGCRuns runs castore gc in process with the arguments and the
+// composition the chart gives its CronJob (paths moved to temporary
+// directories), on a file:// store: the flags parse, the config opens,
+// and the run collects: an untagged old tree goes to trash, the tagged one
+// stays.
+func TestChartGCRuns(t *testing.T) {
+	f := fileFixture(t)
+	args, config := renderedGC(t, fmt.Sprintf("storage:\n  blobs: {url: %q}\ngc: {enabled: true, grace: 1h}\n", f.url))
+	cfg := filepath.Join(t.TempDir(), "gc.yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scratch := t.TempDir()
+	var moved []string
+	for _, a := range args {
+		switch {
+		case a == "--config=/etc/castore/config/gc.yaml":
+			a = "--config=" + cfg
+		case a == "--temp-dir=/scratch":
+			a = "--temp-dir=" + scratch
+		}
+		moved = append(moved, a)
+	}
+	if slices.Equal(moved, args) {
+		t.Fatalf("nothing moved in %q", args)
+	}
+	keep := f.importTree(map[string][2]int{"k": {100 << 10, 1}})
+	if _, err := refstore.NewObjectStore(f.store).Set(t.Context(), castore.Tag{Name: "keep", Root: keep}, castore.ExpectAny); err != nil {
+		t.Fatal(err)
+	}
+	f.importTree(map[string][2]int{"dead": {100 << 10, 2}})
+	f.age("")
+	code, _, errs := f.c.run(nil, moved...)
+	if code != 0 {
+		t.Fatalf("castore %s: exit %d\n%s", strings.Join(moved, " "), code, errs)
+	}
+	if len(f.keys(gc.PrefixTrash)) == 0 {
+		t.Errorf("the chart's gc moved nothing to trash:\n%s", errs)
+	}
+	if err := f.readBack(keep); err != nil {
+		t.Fatal(err)
 	}
 }
