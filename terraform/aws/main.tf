@@ -122,7 +122,9 @@ resource "aws_iam_role" "castore" {
 
 # What castore does: GetObject/HeadObject (s3:GetObject), conditional
 # PutObject and multipart uploads (s3:PutObject, s3:AbortMultipartUpload)
-# under its prefix, and ListObjectsV2 (s3:ListBucket). Never a delete.
+# under its prefix, and ListObjectsV2 (s3:ListBucket). Never a delete: only
+# garbage collection deletes, under a role of its own (gc.tf). Touches (a
+# copy of an object onto itself, package gc) are a GetObject and a PutObject.
 # s3:ListBucket is not narrowed by an s3:prefix condition: S3 answers a
 # HEAD of a missing key with 404 only to a caller that may list the bucket
 # (with no s3:prefix in that request's context), and castore needs that 404

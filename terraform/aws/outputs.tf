@@ -17,3 +17,8 @@ output "store_url" {
   description = "castore object store URL of the bucket and prefix: the chart's storage.blobs.url."
   value       = "s3://${aws_s3_bucket.castore.id}/${var.prefix}?region=${data.aws_region.current.name}"
 }
+
+output "gc_role_arn" {
+  description = "IAM role of the gc CronJob (with gc_enabled): the chart's gc.serviceAccount.awsRoleArn; empty without."
+  value       = var.gc_enabled ? aws_iam_role.gc[0].arn : ""
+}

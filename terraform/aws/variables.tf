@@ -76,3 +76,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "gc_enabled" {
+  description = "Also make the IAM role of garbage collection (the chart's gc CronJob): the frontends' access plus s3:DeleteObject on the data prefixes, for its ServiceAccount only."
+  type        = bool
+  default     = false
+}
+
+variable "gc_service_account_name" {
+  description = "Name of the gc CronJob's Kubernetes ServiceAccount (the chart's default is the release's full name and -gc, e.g. castore-gc)."
+  type        = string
+  default     = "castore-gc"
+}
+
+variable "gc_role_name" {
+  description = "Name of the IAM role the gc CronJob assumes."
+  type        = string
+  default     = "castore-gc"
+}

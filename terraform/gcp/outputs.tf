@@ -27,3 +27,8 @@ output "service_account_email" {
   description = "Google service account: the chart's serviceAccount.gcpServiceAccount."
   value       = google_service_account.castore.email
 }
+
+output "gc_service_account_email" {
+  description = "Google service account of the gc CronJob (with gc_enabled): the chart's gc.serviceAccount.gcpServiceAccount; empty without."
+  value       = var.gc_enabled ? google_service_account.gc[0].email : ""
+}

@@ -149,3 +149,38 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "touch_role_id" {
+  description = "Id of the project custom role with storage.objects.update that writers touch objects with."
+  type        = string
+  default     = "castoreTouch"
+}
+
+variable "gc_enabled" {
+  description = "Also make the service account of garbage collection (the chart's gc CronJob): the frontends' access plus delete on the data prefixes, acted as by its ServiceAccount only."
+  type        = bool
+  default     = false
+}
+
+variable "gc_service_account_id" {
+  description = "Account id of the Google service account the gc CronJob acts as."
+  type        = string
+  default     = "castore-gc"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.gc_service_account_id))
+    error_message = "gc_service_account_id must be 6-30 lowercase letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "gc_kubernetes_service_account" {
+  description = "Name of the gc CronJob's Kubernetes ServiceAccount (the chart's default is the release's full name and -gc, e.g. castore-gc)."
+  type        = string
+  default     = "castore-gc"
+}
+
+variable "gc_delete_role_id" {
+  description = "Id of the project custom role with storage.objects.delete granted to gc on the data prefixes."
+  type        = string
+  default     = "castoreGcDelete"
+}
