@@ -216,5 +216,14 @@ $(BIN)/.restic@$(RESTIC_VERSION):
 bench-wan: tools
 	CASTORE_BENCH_WAN=1 $(GO) test -run '^$$' -bench 'WAN' -benchtime 1x -timeout 3h -v ./cmd/castore/
 
+## bench-fleet: three castore serve frontends on one MinIO under 200
+## clients for CASTORE_FLEET_SECONDS (default 60), one frontend in turn
+## killed (or, every fourth time, drained with SIGTERM) every 10 s and
+## started again 3 s later: calls/s, failed calls by code, and how soon each
+## restarted frontend had calls again. TestFleet is the short form.
+.PHONY: bench-fleet
+bench-fleet: tools
+	CASTORE_BENCH_FLEET=1 $(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x -timeout 30m -v ./cmd/castore/
+
 clean:
 	rm -rf $(BIN)

@@ -44,14 +44,14 @@ type fleetFrontend struct {
 	args            []string
 }
 
-func (f *fleetFrontend) start(t *testing.T) {
+func (f *fleetFrontend) start(t testing.TB) {
 	t.Helper()
 	f.serveChild = startServeChildAt(t, f.listen, f.dir, f.args...)
 }
 
 // calls is how many calls the frontend has served since it started,
 // health checks aside, from its metrics.
-func (f *fleetFrontend) calls(t *testing.T) int64 {
+func (f *fleetFrontend) calls(t testing.TB) int64 {
 	t.Helper()
 	resp, err := http.Get("http://" + f.metrics + "/metrics")
 	if err != nil {
@@ -79,7 +79,7 @@ func (f *fleetFrontend) calls(t *testing.T) int64 {
 
 // startFleet starts n frontends (n <= 3) on one MinIO and returns them
 // and the address naming them all.
-func startFleet(t *testing.T, n int) ([]*fleetFrontend, string) {
+func startFleet(t testing.TB, n int) ([]*fleetFrontend, string) {
 	t.Helper()
 	m := testenv.MinIO(t)
 	m.SetEnv(t)
@@ -115,7 +115,7 @@ directoryservices:
 	return fs, "grpc+http://" + strings.Join(hosts, ",")
 }
 
-func dialFleet(t *testing.T, addr string) *grpc.ClientConn {
+func dialFleet(t testing.TB, addr string) *grpc.ClientConn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -314,7 +314,7 @@ type fleetWrite struct {
 	root      castore.Digest // zero if the directory's Put failed
 }
 
-func newFleetLoad(t *testing.T, addr string) *fleetLoad {
+func newFleetLoad(t testing.TB, addr string) *fleetLoad {
 	l := &fleetLoad{sizes: map[castore.Digest]int{}}
 	conn := dialFleet(t, addr)
 	bc, dc := grpcapi.NewBlobClient(conn), grpcapi.NewDirectoryClient(conn)
@@ -352,7 +352,7 @@ func (l *fleetLoad) fail(errs *fleetErrors, err error) {
 }
 
 // run starts clients until ctx ends; wait waits for them.
-func (l *fleetLoad) run(ctx context.Context, t *testing.T, addr string, clients int, pace time.Duration) (wait func()) {
+func (l *fleetLoad) run(ctx context.Context, t testing.TB, addr string, clients int, pace time.Duration) (wait func()) {
 	var wg sync.WaitGroup
 	for c := range clients {
 		conn, err := grpcapi.Dial(ctx, addr)
@@ -450,7 +450,7 @@ func (l *fleetLoad) summary(errs *fleetErrors) (total int, text string) {
 }
 
 // verify reads every acknowledged write back, whole, through the fleet.
-func (l *fleetLoad) verify(t *testing.T, addr string) {
+func (l *fleetLoad) verify(t testing.TB, addr string) {
 	conn := dialFleet(t, addr)
 	bc, dc := grpcapi.NewBlobClient(conn), grpcapi.NewDirectoryClient(conn)
 	ctx := t.Context()

@@ -79,7 +79,7 @@ func (s *serveChild) waitLog(t testing.TB, want string, d time.Duration) {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (s *serveChild) wait(t *testing.T, d time.Duration) int {
+func (s *serveChild) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case err := <-s.exited:
