@@ -31,6 +31,7 @@ func runGC(ctx context.Context, env *environment, args []string) error {
 	tempDir := fs.String("temp-dir", "", "directory for the live sets' sorted runs (default the system's)")
 	runSize := fs.Int("run-size", gc.DefaultRunSize, "digests a live set holds in memory before it spills a sorted run (32 bytes each)")
 	concurrency := fs.Int("concurrency", 16, "object store requests in flight")
+	pushURL := fs.String("metrics-push", "", "Prometheus Pushgateway URL to push the run's metrics to (castore_gc_*, castore_objectstore_*), job castore_gc")
 	allowNoTags := fs.Bool("allow-no-tags", false, "go on when no live tag is found (then everything older than --grace goes); without it such a run deletes nothing")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
@@ -58,6 +59,11 @@ func runGC(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 	}
+	metrics, err := startGCMetrics()
+	if err != nil {
+		return err
+	}
+	defer metrics.stop()
 	t, err := compose.OpenGC(ctx, compose.DefaultRegistry(), opts)
 	if err != nil {
 		return err
@@ -73,11 +79,22 @@ func runGC(ctx context.Context, env *environment, args []string) error {
 	})
 	stop()
 	if st != nil {
+		calls := metrics.calls(ctx)
 		printGCSummary(env.stderr, st)
+		fmt.Fprintf(env.stderr, "gc: object store calls: %s\n", formatCalls(calls))
 		if *asJSON {
-			if jerr := json.NewEncoder(env.stdout).Encode(st); jerr != nil && err == nil {
+			out := struct {
+				*gc.Stats
+				Calls map[string]int64 `json:"object_store_calls"`
+			}{st, calls}
+			if jerr := json.NewEncoder(env.stdout).Encode(out); jerr != nil && err == nil {
 				err = jerr
 			}
+		}
+	}
+	if *pushURL != "" {
+		if perr := metrics.push(*pushURL); perr != nil && err == nil {
+			err = perr
 		}
 	}
 	return err

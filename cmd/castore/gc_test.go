@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -415,5 +418,49 @@ func TestChartGCRuns(t *testing.T) {
 	}
 	if err := f.readBack(keep); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A run's metrics go to a Pushgateway (--metrics-push), and --json counts
+// its object store calls by op.
+func TestGCMetricsPushed(t *testing.T) {
+	f := fileFixture(t)
+	keep := f.importTree(map[string][2]int{"k": {100 << 10, 1}})
+	if _, err := refstore.NewObjectStore(f.store).Set(t.Context(), castore.Tag{Name: "keep", Root: keep}, castore.ExpectAny); err != nil {
+		t.Fatal(err)
+	}
+	f.importTree(map[string][2]int{"dead": {100 << 10, 2}})
+	f.age("")
+	var mu sync.Mutex
+	var pushed []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		pushed = append(pushed, r.Method+" "+r.URL.Path+"\n"+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	out := f.c.ok(append([]string{"gc", "--json", "--grace", "1h", "--metrics-push", srv.URL}, f.addrs()...)...)
+	var st struct {
+		Swept int64            `json:"swept"`
+		Calls map[string]int64 `json:"object_store_calls"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Swept == 0 || st.Calls["list"] == 0 || st.Calls["delete"] < st.Swept {
+		t.Errorf("swept %d with calls %v: want lists and a delete per object swept", st.Swept, st.Calls)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(pushed) != 1 || !strings.HasPrefix(pushed[0], "PUT /metrics/job/castore_gc") {
+		t.Fatalf("pushes: %q", pushed)
+	}
+	// The body is protobuf-delimited; the metric names are in it as text.
+	for _, name := range []string{"castore_gc_runs", "castore_gc_swept_objects", "castore_gc_duration_seconds", "castore_objectstore_calls"} {
+		if !strings.Contains(pushed[0], name) {
+			t.Errorf("the push lacks %s", name)
+		}
 	}
 }
