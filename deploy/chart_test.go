@@ -114,10 +114,11 @@ gc:
   dryRun: true
   grace: 48h
   schedule: "5 4 * * *"
+  metricsPushURL: "http://pushgateway.monitoring:9091"
   serviceAccount: {awsRoleArn: "arn:aws:iam::123456789012:role/castore-gc"}
 `, kinds: []string{"CronJob"}, check: func(t *testing.T, ms []manifest) {
 		checkGC(t, ms, "eks.amazonaws.com/role-arn", "arn:aws:iam::123456789012:role/castore", "arn:aws:iam::123456789012:role/castore-gc",
-			"--grace=48h", "--dry-run")
+			"--grace=48h", "--dry-run", "--metrics-push=http://pushgateway.monitoring:9091")
 	}},
 	{name: "gc-bigtable", inline: `
 storage:

@@ -45,6 +45,9 @@ cache), and the tags on the object store of the blobs, under refs/.
 {{- if .Values.gc.dryRun }}
 - --dry-run
 {{- end }}
+{{- with .Values.gc.metricsPushURL }}
+- --metrics-push={{ . }}
+{{- end }}
 {{- with .Values.gc.extraArgs }}
 {{ toYaml . }}
 {{- end }}
