@@ -19,14 +19,55 @@ import (
 // stops there.
 const MaxChunkObject = 64 << 20
 
-// Encoder compresses chunks as they are stored: zstd at its default
-// level. It is safe for concurrent use, by up to GOMAXPROCS encodes at
-// once.
+// Encoder compresses chunks as they are stored: zstd, at its default
+// level unless told otherwise. It is safe for concurrent use, by up to
+// GOMAXPROCS encodes at once.
 type Encoder struct{ enc *zstd.Encoder }
 
-// NewEncoder returns an Encoder.
-func NewEncoder() (*Encoder, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+// Compression is how hard an Encoder compresses. Every level writes plain
+// zstd frames, which any reader decodes: it is a store's choice of CPU
+// against bytes, not a format.
+type Compression string
+
+// The levels, as klauspost/compress/zstd names them. On GOROOT's chunks
+// (232 MB of them, one core): fastest 0.87 s to 33.4% of the bytes,
+// default 1.14 s to 31.7%.
+const (
+	CompressionDefault Compression = "default"
+	CompressionFastest Compression = "fastest"
+	CompressionBetter  Compression = "better"
+)
+
+// ParseCompression parses a level name; "" is the default.
+func ParseCompression(s string) (Compression, error) {
+	switch c := Compression(s); c {
+	case "":
+		return CompressionDefault, nil
+	case CompressionDefault, CompressionFastest, CompressionBetter:
+		return c, nil
+	}
+	return "", fmt.Errorf("compression %q: want fastest, default or better", s)
+}
+
+func (c Compression) level() zstd.EncoderLevel {
+	switch c {
+	case CompressionFastest:
+		return zstd.SpeedFastest
+	case CompressionBetter:
+		return zstd.SpeedBetterCompression
+	}
+	return zstd.SpeedDefault
+}
+
+// NewEncoder returns an Encoder at the default level.
+func NewEncoder() (*Encoder, error) { return NewEncoderAt(CompressionDefault) }
+
+// NewEncoderAt returns an Encoder at level c.
+func NewEncoderAt(c Compression) (*Encoder, error) {
+	if _, err := ParseCompression(string(c)); err != nil {
+		return nil, err
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(c.level()), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,9 @@ type ChunkedOptions struct {
 	// ChunkLayout is where new chunks go: tvix's chunks/b3/ (the default)
 	// or snix's chunk/b3/. Chunks are read from both.
 	ChunkLayout chunkfmt.ChunkLayout
+	// Compression is the zstd level new chunks are stored at (default
+	// chunkfmt.CompressionDefault); chunks of any level are read.
+	Compression chunkfmt.Compression
 	// FreshenAge: an object a write relies on (a chunk it skips, an index
 	// or blob found stored) that is older than this is touched first, so
 	// garbage collection with a grace of twice this keeps it (package gc,
@@ -99,7 +102,7 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	if o.AvgChunkSize < 256 || o.AvgChunkSize > 64<<20 {
 		return nil, fmt.Errorf("chunked store: average chunk size %d is outside 256 B .. 64 MiB", o.AvgChunkSize)
 	}
-	enc, err := chunkfmt.NewEncoder()
+	enc, err := chunkfmt.NewEncoderAt(o.Compression)
 	if err != nil {
 		return nil, err
 	}

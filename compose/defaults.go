@@ -45,7 +45,12 @@ func DefaultRegistry() *Registry {
 		if err != nil {
 			return nil, err
 		}
-		o := chunkstore.ChunkedOptions{AvgChunkSize: p.AvgChunkSize, ChunkLayout: chunkfmt.ChunkLayout(p.ChunkLayout)}
+		comp, err := chunkfmt.ParseCompression(p.Compression)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		o := chunkstore.ChunkedOptions{AvgChunkSize: p.AvgChunkSize, ChunkLayout: chunkfmt.ChunkLayout(p.ChunkLayout), Compression: comp}
 		if p.MaxBytes > 0 {
 			// No memory of stored chunks: eviction removes them behind
 			// its back.

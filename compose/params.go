@@ -38,6 +38,9 @@ type ObjectStoreBlobParams struct {
 	// default) or "snix" (chunk/b3/, as snix's object-store chunk store
 	// keeps them). Chunks are read from both.
 	ChunkLayout string `yaml:"chunk_layout"`
+	// Compression is the zstd level new chunks are stored at: fastest,
+	// default (the default) or better. Any level reads back.
+	Compression string `yaml:"compression"`
 	// MaxBytes, for a file:// store only, keeps it within that many bytes,
 	// evicting the least recently read objects (filestore.LRU): a near
 	// cache, never a store of record. 0 keeps everything.
@@ -210,7 +213,14 @@ func SpecFromURL(k Kind, raw string) (typ string, params any, err error) {
 				p.ChunkLayout = v
 				q.Del("chunk_layout")
 			}
-			if p.AvgChunkSize != 0 || p.MaxBytes != 0 || p.ChunkLayout != "" {
+			if v := q.Get("compression"); v != "" {
+				if _, err := chunkfmt.ParseCompression(v); err != nil {
+					return bad("%v", err)
+				}
+				p.Compression = v
+				q.Del("compression")
+			}
+			if p.AvgChunkSize != 0 || p.MaxBytes != 0 || p.ChunkLayout != "" || p.Compression != "" {
 				iu.RawQuery = q.Encode()
 				p.URL = iu.String()
 			}

@@ -25,6 +25,7 @@ func TestSpecFromURL(t *testing.T) {
 		{compose.Blobs, "objectstore+s3://b/p?region=x&avg_chunk_size=65536", "objectstore", &compose.ObjectStoreBlobParams{URL: "s3://b/p?region=x", AvgChunkSize: 65536}},
 		{compose.Blobs, "objectstore+file:///c/blobs?sync=none&max_bytes=1048576", "objectstore", &compose.ObjectStoreBlobParams{URL: "file:///c/blobs?sync=none", MaxBytes: 1 << 20}},
 		{compose.Blobs, "objectstore+s3://b/p?chunk_layout=snix", "objectstore", &compose.ObjectStoreBlobParams{URL: "s3://b/p", ChunkLayout: "snix"}},
+		{compose.Blobs, "objectstore+pack:///d/packs?compression=fastest", "objectstore", &compose.ObjectStoreBlobParams{URL: "pack:///d/packs", Compression: "fastest"}},
 		{compose.Directories, "objectstore+gs://b/p", "objectstore", &compose.ObjectStoreDirectoryParams{URL: "gs://b/p"}},
 		{compose.Directories, "bolt:///tmp/d.db", "embedded", &compose.EmbeddedParams{Path: "/tmp/d.db"}},
 		{compose.Blobs, "grpc+unix:///run/c.sock", "grpc", &compose.GRPCParams{URL: "grpc+unix:///run/c.sock"}},
@@ -60,6 +61,7 @@ func TestSpecFromURL(t *testing.T) {
 		{compose.Blobs, "objectstore+s3://b?avg_chunk_size=-1", "avg_chunk_size"},
 		{compose.Blobs, "objectstore+file:///c?max_bytes=big", "max_bytes"},
 		{compose.Blobs, "objectstore+file:///c?chunk_layout=nix", "chunk layout"},
+		{compose.Blobs, "objectstore+file:///c?compression=max", "compression"},
 		{compose.Blobs, "objectstore+s3://AKIA:hunter2@b/p%zz", "address"},
 	} {
 		_, _, err := compose.SpecFromURL(tc.kind, tc.url)

@@ -69,7 +69,7 @@ func existingEmbeddedAddrs(dataDir string) (blobs, dirs string, err error) {
 	if fi, err := os.Stat(filepath.Join(abs, "blobs")); err == nil && fi.IsDir() {
 		return "objectstore+file://" + filepath.Join(abs, "blobs"), dirs, nil
 	}
-	return "objectstore+pack://" + filepath.Join(abs, "packs"), dirs, nil
+	return "objectstore+pack://" + filepath.Join(abs, "packs") + embeddedCompression, dirs, nil
 }
 
 // localStoreExists checks that a store URL on the local disk names

@@ -54,6 +54,12 @@ func defaultDataDir(env *environment) (string, error) {
 	return filepath.Join(home, ".local", "share", "castore"), nil
 }
 
+// embeddedCompression is the embedded store's zstd level: the fastest.
+// It keeps a quarter of the CPU of an import of GOROOT (user time 1.9-2.5 s
+// against 2.8-3.0 s, three runs each on 2 loaded cores) for 4% more bytes
+// on disk (76 MB of packs against 73 MB).
+const embeddedCompression = "?compression=fastest"
+
 // embeddedAddrs are the URLs of the embedded default stores in dataDir:
 // chunked blobs in pack files in dataDir/packs and directories in
 // dataDir/directories.db. A data dir made before pack files keeps its
@@ -70,7 +76,7 @@ func embeddedAddrs(dataDir string) (blobs, dirs string, err error) {
 	if err := os.MkdirAll(filepath.Join(abs, "packs"), 0o700); err != nil {
 		return "", "", fmt.Errorf("data dir: %w", err)
 	}
-	return "objectstore+pack://" + filepath.Join(abs, "packs"), dirs, nil
+	return "objectstore+pack://" + filepath.Join(abs, "packs") + embeddedCompression, dirs, nil
 }
 
 // options resolves the flags into compose options: a config file, or two
