@@ -80,63 +80,75 @@
 //
 // # Assumptions
 //
+// G is the grace, F = G/2 the writers' freshen age, σ = 1 s the slack
+// (times in whole seconds on S3), S a bound on the skew of a writer's
+// clock against the store's, δ the time between a candidate's copy to
+// trash and its delete (a few requests).
+//
 //   - A1, writers are quick: a writer sets the tag that needs an object
-//     at most D after it first relies on the object, and D <= grace/2 -
-//     S - 1 s (below). An import that dedups against an old chunk at t
-//     sets its tag by t + D. Defaults: grace 24 h, F 12 h, so D plus
-//     skew must stay under about 12 h.
-//   - A2, clocks: a writer's clock is within S of the store's (a writer
-//     compares object times with its own clock; GC uses none).
+//     at most D after it first relies on the object (or on an object that
+//     names it), with D + S <= G/2 and D + δ <= G/2 + σ. With the default
+//     grace of 24 h, an import that dedups against an old chunk must set
+//     its tag within about 12 hours.
+//   - A2, clocks: a writer's clock is within S of the store's. GC uses
+//     none of its own: M is the store's time of gc/mark.
 //   - A3, consistency: a listing or Head that starts after a write has
-//     returned sees it (S3 since 2020, GCS, local disks), and a tag Set
+//     returned sees it (S3 since 2020, GCS, local disks); a put-if-absent
+//     that finds an object means the object was there then; a tag Set
 //     that returned before the tags are listed is listed.
-//   - A4, a Touch that has returned is seen by every later Head and
-//     listing, and a Touch of a missing object fails.
+//   - A4, touches: a Touch that has returned is seen by every later Head
+//     and listing, and a Touch, or a Head, of a missing object fails (the
+//     writer then writes the object again instead of relying on it).
 //
 // # The argument
 //
-// Claim: no object that a tag listed by a later run reaches is deleted
-// for good. Take an object K deleted from trash in run R: trash/K is
-// older than M_R - grace and no tag listed in R reaches K. Let a tag T
-// reach K and be set at t_s by a writer that relied on K at t_r, so
-// t_s - t_r <= D (A1). T was not listed in R (else K would be live, or
-// a parent of K would have been live or have survived, making K live at
-// its level), so t_s > M_R (A3), and t_r > M_R - D.
+// Claim: no run deletes for good an object a tag reaches, or will reach
+// once set by a writer keeping the rule. Let run R empty trash/K: trash/K
+// is older than M_R - G - σ, and no tag R listed reaches K, directly or
+// through a parent that survived R's level above (survivors make what
+// they name live). Let T reach K, set at t_s by a writer that relied on K
+// (or on the parent it reaches K through; read K as that parent) at t_r,
+// with evidence at t_e of K's time >= t_r - F - S. T was not listed by
+// R, so t_s > M_R (A3), and t_s <= t_r + D (A1).
 //
-// K was moved to trash in an earlier run J at T_K <= the time of trash/K
-// < M_R - grace; J's check of K's time (step 5) at b_J <= T_K saw a time
-// older than M_J - grace. The writer's evidence for K at t_e (t_r - F <=
-// t_e <= t_r, and K's time >= t_r - F - S after it) came either after
-// b_J or before it. After b_J but before K was deleted is the race a
-// HEAD then DELETE cannot close on S3 (below); after the deletion the
-// evidence was a Head or Touch, which failed (A4), so the writer did not
-// rely on K. Before b_J, b_J saw K's time >= t_r - F - S (A4), older
-// than M_J - grace, so t_r < M_J - grace + F + S = M_J - grace/2 + S,
-// and then t_s <= t_r + D < M_J - 1 s: T was set before J listed its tags
-// and J would have kept K. So only the race is left, and for it t_e is
-// after T_K, so t_r >= T_K and t_s <= t_r + D... the writer's freshness
-// of its evidence lasts at most F, so t_r <= T_K + F + (the race, a
-// request's time), and t_s <= T_K + F + D + race < T_K + grace
-// < M_R (as D < grace/2 - race): T was set before R listed its tags.
-// Contradiction: R would have found K live. The same argument at each
-// level, with "relied on K" replaced by "relied on a parent of K that
-// survived the level above" (a surviving parent makes K live), covers
-// objects named by others. So every deletion for good is safe; what a
-// run moves to trash and a later tag reaches, a later run restores.
+// K went to trash in an earlier run J: copied at T_K (trash/K's time),
+// its time looked at again at b_J > T_K and found older than M_J - G - σ,
+// then deleted. Either the writer's evidence came before b_J, and b_J saw
+// it (A4): t_r - F - S - σ < M_J - G - σ, so t_r < M_J - G/2 + S and
+// t_s < M_J - G/2 + S + D <= M_J: T was set before J listed its tags and
+// J would have kept K. Or it came after b_J: after the delete, a Head or
+// Touch fails and the writer does not rely on K (A4); before it, this is
+// the race below, t_e < T_K + δ, and the writer trusts it at most F, so
+// t_s <= t_r + D <= t_e + F + D < T_K + δ + F + D <= T_K + G + σ < M_R:
+// T was set before R listed its tags. Both contradict; the claim holds.
+// Each step above is what a run does; nothing relies on a run finishing,
+// and runs may overlap (the chart runs one at a time to save work).
 //
-// The race. Between GC's second look at K's time and its delete, a
-// writer's Touch can land and succeed, and K is then deleted although
-// the writer relies on it; S3 has no delete conditional on a time. K is
-// then in trash, not lost: the next run finds it live and restores it.
-// Until then a reader of that tag misses K. The window is one request's
-// time, per candidate a writer touches at that moment; a candidate is an
-// object nothing has named for a whole grace period.
+// The race. Between GC's second look at K's time and its delete a
+// writer's touch can land and succeed, and K is deleted although the
+// writer relies on it: S3 has no delete conditional on a time. K is then
+// in trash, not lost: the next run finds it live and restores it (the
+// argument's second case). Until then a reader of that tag misses K. The
+// window is one request's time, for a candidate (an object nothing has
+// named for a whole grace period) that a writer touches at that moment.
 //
-// Tests: each step has one (gc_test.go): the mark's sets and their
-// memory bound, candidates by time and liveness, survivors protecting
-// what they name, the trash move and its re-check, restore and emptying,
-// expired tags and the conditional delete, dry runs; writers' freshening
-// in chunkstore and dirstore; against MinIO and file://, a race of
-// imports deduplicating against old objects with runs of a small grace,
-// and a run killed by SIGKILL mid-sweep and run again (cmd/castore).
+// What is not collected: directories in an embedded (bbolt) store or in
+// Bigtable are walked, never deleted; a pack store (packstore) deletes by
+// tombstone, so its bytes stay until a compaction it does not have yet.
+//
+// Tests, a step each: the live sets spill and stay exact (TestDigestSet,
+// TestCollectSpilling); candidates by time and liveness, expired and
+// removed tags' data going, shared data staying, trash waiting and then
+// emptied (TestCollect); survivors keeping what they name
+// (TestYoungSurvivorsKeepWhatTheyName); the second look keeping a touched
+// candidate (TestTouchedCandidateKept); the race restored from trash
+// (TestRaceRestoredFromTrash); the mark reading through trash
+// (TestMarkReadsThroughTrash); an incomplete mark, or none, deleting
+// nothing (TestIncompleteMarkDeletesNothing, TestNoTagsDeletesNothing);
+// the conditional delete of an expired tag (TestExpiredTagSetAgainWins);
+// dry runs (TestDryRun); a stopped run finished by the next
+// (TestResumable). Writers' freshening is tested in chunkstore, dirstore
+// and the storetest suite (Touch, ModTime); imports racing runs of a small
+// grace on file:// and MinIO in TestRaceFile and TestRaceMinIO; castore gc
+// killed by SIGKILL mid-sweep in cmd/castore's TestGCKilledMidSweep.
 package gc
