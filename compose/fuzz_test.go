@@ -38,7 +38,7 @@ func FuzzLoadConfig(f *testing.F) {
 // FuzzSpecFromURL: never panics; an error never echoes a password.
 func FuzzSpecFromURL(f *testing.F) {
 	for _, s := range []string{"memory://", "objectstore+s3://b/p?region=x&avg_chunk_size=1", "bolt:///x.db",
-		"bigtable://i?project_id=p&timeout=1.5", "grpc+unix:///s", "objectstore+s3://u:pw@b/%zz"} {
+		"bigtable://i?project_id=p&timeout=1.5", "grpc+unix:///s", "objectstore+s3://u:pw@b/%zz", "grpc+http://[::1]:1,127.0.0.2:1", "GRPC+HTTP://a:1,b:2"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
