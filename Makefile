@@ -47,7 +47,7 @@ TOOL_STAMPS := $(foreach t,$(TOOL_PKGS),$(BIN)/.$(call tool_name,$(t))@$(call to
 PKGS := ./...
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test unit race lint proto proto-check tools run bench bench-store loadtest clean image image-name image-check deploy-check
+.PHONY: all build test unit race lint proto proto-check tools run bench bench-store bench-gc loadtest clean image image-name image-check deploy-check
 
 all: build
 
@@ -192,6 +192,15 @@ loadtest: tools
 bench-e2e:
 	CASTORE_BENCH_E2E=1 $(GO) test -run '^$$' -bench 'E2E' -benchtime 1x -timeout 60m ./grpcapi/ ./cmd/castore/
 bench: bench-e2e
+
+## bench-gc: garbage collection's figures (issue 22), once each: a run on
+## MinIO over 100,000 chunk objects, half dead (time, object store calls
+## by op, peak RSS), and the mark of a closure naming 1,000,000 chunks on
+## file:// at two live-set run sizes (time, peak RSS). Minutes; not in
+## `make test` or `make bench`.
+.PHONY: bench-gc
+bench-gc: tools
+	CASTORE_BENCH_GC=1 $(GO) test -run '^$$' -bench '^BenchmarkGC' -benchtime 1x -timeout 60m -v ./cmd/castore/
 
 ## bench-local: the embedded store and the caches on the local disk
 ## (issue 20): GOROOT imports against restic 0.18's backup and tar | zstd,

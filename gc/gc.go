@@ -126,6 +126,9 @@ type Stats struct {
 	// Phase is what the run is doing: "tags", "mark", "sweep dirs/b3/", ...
 	Phase    string        `json:"-"`
 	Duration time.Duration `json:"duration_ns"`
+	// MarkDuration is the time of the mark: the tags, the closures and the
+	// live blobs' indexes (the sweeps are the rest of Duration).
+	MarkDuration time.Duration `json:"mark_ns"`
 	// SpilledRuns is how many sorted runs the live sets wrote to disk.
 	SpilledRuns int `json:"spilled_runs"`
 }
@@ -206,6 +209,7 @@ func (r *run) collect(ctx context.Context) error {
 	r.cutoff = oi.ModTime.Add(-r.o.Grace).Add(-timeSlack)
 
 	// 2, 3. Tags, then the mark.
+	markBegan := time.Now()
 	r.phase("tags")
 	roots, err := r.tags(ctx)
 	if err != nil {
@@ -218,6 +222,7 @@ func (r *run) collect(ctx context.Context) error {
 	if err := r.mark(ctx, roots); err != nil {
 		return err
 	}
+	markTime := time.Since(markBegan)
 
 	// 4, 5. The levels, each swept with its trash.
 	if r.o.Bundles {
@@ -226,9 +231,13 @@ func (r *run) collect(ctx context.Context) error {
 		}
 	}
 	r.phase("indexes")
+	indexesBegan := time.Now()
 	if err := r.readIndexes(ctx); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	r.stats.MarkDuration = markTime + time.Since(indexesBegan)
+	r.mu.Unlock()
 	if err := r.sweep(ctx, PrefixIndexes, r.survivingIndex, r.blobSet); err != nil {
 		return err
 	}
