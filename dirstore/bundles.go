@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -213,5 +214,30 @@ func (b *Bundles) commit(ctx context.Context, root castore.Digest, dirs []*casto
 			continue
 		}
 		return err
+	}
+}
+
+// Roots yields the root of every bundle stored, in key order; a key under
+// the bundles' prefix that names no digest is an error naming it (and the
+// listing goes on).
+func (b *Bundles) Roots(ctx context.Context) iter.Seq2[castore.Digest, error] {
+	return func(yield func(castore.Digest, error) bool) {
+		for info, err := range b.store.List(ctx, "dirs/b3/") {
+			if err != nil {
+				yield(castore.Digest{}, fmt.Errorf("list bundles: %w", err))
+				return
+			}
+			h := info.Key[strings.LastIndexByte(info.Key, '/')+1:]
+			d, err := castore.ParseDigest(h)
+			if err != nil || BundleKey(d) != info.Key {
+				if !yield(castore.Digest{}, fmt.Errorf("object %q under dirs/b3/ is no bundle's key", info.Key)) {
+					return
+				}
+				continue
+			}
+			if !yield(d, nil) {
+				return
+			}
+		}
 	}
 }
