@@ -36,9 +36,9 @@ type storeFlags struct {
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.dataDir, "data-dir", "", "directory of the embedded local stores (default $XDG_DATA_HOME/castore or ~/.local/share/castore)")
-	fs.StringVar(&s.blobAddr, "blob-service-addr", "", "blob service URL: objectstore+file:///abs, objectstore+s3://bucket/prefix, objectstore+gs://bucket/prefix, grpc+http://host:port, memory://")
-	fs.StringVar(&s.dirAddr, "directory-service-addr", "", "directory service URL: bolt:///abs/path.db, objectstore+s3://.., bigtable://instance?.., grpc+http://host:port, memory://")
-	fs.StringVar(&s.refAddr, "ref-service-addr", "", "tag service URL: bolt:///abs/refs.db, objectstore+s3://.., grpc+http://host:port, memory:// (default: beside the directory service: DATA_DIR/refs.db, the same object store under refs/, the same server)")
+	fs.StringVar(&s.blobAddr, "blob-service-addr", "", "blob service URL: objectstore+file:///abs, objectstore+s3://bucket/prefix, objectstore+gs://bucket/prefix, grpc+http://host:port[,host:port...], memory://")
+	fs.StringVar(&s.dirAddr, "directory-service-addr", "", "directory service URL: bolt:///abs/path.db, objectstore+s3://.., bigtable://instance?.., grpc+http://host:port[,host:port...], memory://")
+	fs.StringVar(&s.refAddr, "ref-service-addr", "", "tag service URL: bolt:///abs/refs.db, objectstore+s3://.., grpc+http://host:port[,host:port...], memory:// (default: beside the directory service: DATA_DIR/refs.db, the same object store under refs/, the same server)")
 	fs.StringVar(&s.config, "config", "", "YAML composition file; its services named 'default' are used")
 }
 
