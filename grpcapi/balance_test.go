@@ -419,3 +419,65 @@ func TestReadsRestartBrokenStreams(t *testing.T) {
 		}
 	})
 }
+
+// A frontend whose host stops answering (no reset: the frozen proxy
+// holds its connections) costs its calls in flight a keepalive timeout,
+// then they are answered by the other; no read fails, and later calls go
+// to the other only. (grpc-go pings no sooner than 10 s after the last
+// frame, so this test takes about 11 s.)
+func TestFleetFrozenFrontend(t *testing.T) {
+	defer grpcapi.SetClientKeepalive(time.Second, time.Second)()
+	blobs := chunkstore.NewMemory()
+	fs := startFleet(t, 2, blobs, nil)
+	proxy := newFreezeProxy(t, fs[0].addr)
+	conn := dial(t, "grpc+http://"+proxy.l.Addr().String()+","+fs[1].addr)
+	bc := grpcapi.NewBlobClient(conn)
+	ctx := ctxT(t)
+	data := randBytes(1<<20, 3)
+	w := bc.Create(ctx)
+	w.Write(data)
+	d, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calls to reach both frontends", func() bool {
+		for range 10 {
+			bc.Has(ctx, d)
+		}
+		return fs[0].calls.Load() > 0 && fs[1].calls.Load() > 0
+	})
+
+	proxy.freeze()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 20 {
+		wg.Go(func() {
+			r, err := bc.Open(ctx, d)
+			if err == nil {
+				var got []byte
+				got, err = io.ReadAll(r)
+				r.Close()
+				if err == nil && !bytes.Equal(got, data) {
+					err = fmt.Errorf("read %d bytes that are not the blob", len(got))
+				}
+			}
+			if err != nil && failed.Add(1) <= 3 {
+				t.Errorf("read with a frozen frontend: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("20 reads with one of two frontends frozen took %v", time.Since(start).Round(time.Millisecond))
+	// The frozen frontend's reconnects hang in the handshake: it is not
+	// picked, and calls are answered at once.
+	start = time.Now()
+	for range 20 {
+		if _, err := bc.Has(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("20 calls after the frozen frontend's connection was given up took %v", d)
+	}
+}
