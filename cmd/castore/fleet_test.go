@@ -92,7 +92,9 @@ directoryservices:
   near: {type: memory}
   far: {type: objectstore, url: %q}
   default: {type: cache, near: near, far: far}
-`, m.URL("fleet"), m.URL("fleet"))
+refservices:
+  default: {type: objectstore, url: %q}
+`, m.URL("fleet"), m.URL("fleet"), m.URL("fleet/refs"))
 	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -237,9 +239,10 @@ func testFleetSpread(t *testing.T, fs []*fleetFrontend, addr string) {
 	}
 }
 
-// 100 times: a blob and a directory naming it, asked for first through
-// the other two frontends (absent: an answer a cache must not keep), then
-// written through one, are at once there through the other two, whole.
+// 100 times: a blob, a directory naming it and a tag naming that, asked
+// for first through the other two frontends (absent: an answer a cache
+// must not keep), then written through one, are at once there through
+// the other two, whole.
 func testFleetSeesWrites(t *testing.T, single []*grpc.ClientConn) {
 	ctx := t.Context()
 	for i := range 100 {
@@ -248,6 +251,7 @@ func testFleetSeesWrites(t *testing.T, single []*grpc.ClientConn) {
 		data := fleetBlob(1, uint64(i), size)
 		d := castore.Sum(data)
 		dir := fileDir(t, d, size)
+		tag := fmt.Sprintf("fleet-%d", i)
 		var others []int
 		for j := range single {
 			if j != w {
@@ -265,12 +269,18 @@ func testFleetSeesWrites(t *testing.T, single []*grpc.ClientConn) {
 			if _, err := dc.Get(ctx, dir.Digest()); !errors.Is(err, castore.ErrNotFound) {
 				t.Fatalf("#%d: frontend %d gets the directory before it is written: %v", i, j, err)
 			}
+			if _, err := grpcapi.NewRefClient(single[j]).Get(ctx, tag); !errors.Is(err, castore.ErrNotFound) {
+				t.Fatalf("#%d: frontend %d gets the tag before it is set: %v", i, j, err)
+			}
 		}
 		if got, err := putBlob(ctx, grpcapi.NewBlobClient(single[w]), data); err != nil || got != d {
 			t.Fatalf("#%d: put through frontend %d: %v, %v", i, w, got, err)
 		}
 		if _, err := grpcapi.NewDirectoryClient(single[w]).Put(ctx, dir); err != nil {
 			t.Fatalf("#%d: directory put through frontend %d: %v", i, w, err)
+		}
+		if _, err := grpcapi.NewRefClient(single[w]).Set(ctx, castore.Tag{Name: tag, Root: dir.Node()}, castore.Expect{}); err != nil {
+			t.Fatalf("#%d: tag set through frontend %d: %v", i, w, err)
 		}
 		for _, j := range others {
 			bc, dc := grpcapi.NewBlobClient(single[j]), grpcapi.NewDirectoryClient(single[j])
@@ -283,6 +293,9 @@ func testFleetSeesWrites(t *testing.T, single []*grpc.ClientConn) {
 			}
 			if g, err := dc.Get(ctx, dir.Digest()); err != nil || g.Digest() != dir.Digest() {
 				t.Fatalf("#%d: directory written through frontend %d, got through %d: %v", i, w, j, err)
+			}
+			if got, err := grpcapi.NewRefClient(single[j]).Get(ctx, tag); err != nil || got.Root != dir.Node() {
+				t.Fatalf("#%d: tag set through frontend %d, got through %d: %+v, %v", i, w, j, got, err)
 			}
 		}
 	}
