@@ -70,10 +70,12 @@ const (
 // A bearer token for servers that want one is read from the file named by
 // ?token-file=FILE, else from the CASTORE_TOKEN environment variable; it is
 // only sent over TLS, a unix socket or loopback.
-// With ?wait-connect=1 it connects eagerly and fails if the server cannot be
-// reached before ctx ends; otherwise it connects on first use. A path on an
-// http(s) address, a host on a unix address, and unknown options are
-// errors.
+// With ?wait-connect=1 it connects eagerly and fails if the server (with
+// several, any one of them, ready to serve) cannot be reached before ctx
+// ends; otherwise it connects on first use. A path on an http(s) address,
+// a host on a unix address, and unknown options are errors; so are, in a
+// list, an empty or repeated host, a host without a port, and more than
+// 256 hosts.
 func Dial(ctx context.Context, addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if !strings.Contains(addr, "://") {
 		return nil, fmt.Errorf("grpc address %q: unknown scheme: write grpc+http://host:port, grpc+https://host:port or grpc+unix:///path.sock", redacted(addr))
