@@ -158,7 +158,21 @@ func readBlob(ctx context.Context, bc castore.BlobService, d castore.Digest) ([]
 }
 
 func putBlob(ctx context.Context, bc castore.BlobService, data []byte) (castore.Digest, error) {
-	w := bc.Create(ctx)
+	return writeBlob(bc.Create(ctx), data)
+}
+
+// putBlobCut puts a blob cut here (as castore import does): its chunks
+// with PutCompressed, balanced over the fleet, and then the blob as its
+// chunks with PutBlob, which the frontend it reaches checks.
+func putBlobCut(ctx context.Context, bc *grpcapi.BlobClient, data []byte) (castore.Digest, error) {
+	w, err := bc.CreateChunked(ctx)
+	if err != nil {
+		return castore.Digest{}, err
+	}
+	return writeBlob(w, data)
+}
+
+func writeBlob(w castore.BlobWriter, data []byte) (castore.Digest, error) {
 	if _, err := w.Write(data); err != nil {
 		w.Close()
 		return castore.Digest{}, err
@@ -273,7 +287,13 @@ func testFleetSeesWrites(t *testing.T, single []*grpc.ClientConn) {
 				t.Fatalf("#%d: frontend %d gets the tag before it is set: %v", i, j, err)
 			}
 		}
-		if got, err := putBlob(ctx, grpcapi.NewBlobClient(single[w]), data); err != nil || got != d {
+		put := putBlob
+		if i%2 == 1 {
+			put = func(ctx context.Context, bc castore.BlobService, data []byte) (castore.Digest, error) {
+				return putBlobCut(ctx, bc.(*grpcapi.BlobClient), data)
+			}
+		}
+		if got, err := put(ctx, grpcapi.NewBlobClient(single[w]), data); err != nil || got != d {
 			t.Fatalf("#%d: put through frontend %d: %v, %v", i, w, got, err)
 		}
 		if _, err := grpcapi.NewDirectoryClient(single[w]).Put(ctx, dir); err != nil {
@@ -379,7 +399,11 @@ func (l *fleetLoad) run(ctx context.Context, t testing.TB, addr string, clients 
 			seed := uint64(1000 + c)
 			for seq := uint64(0); ctx.Err() == nil; seq++ {
 				if r.IntN(5) == 0 {
-					l.write(ctx, bc, dc, seed, seq, 1+r.IntN(32<<10))
+					size := 1 + r.IntN(32<<10)
+					if seq%8 == 0 {
+						size = 256<<10 + r.IntN(256<<10) // cut in several chunks
+					}
+					l.write(ctx, bc, dc, seed, seq, size)
 				} else {
 					l.read(ctx, bc, dc, r)
 				}
@@ -420,7 +444,13 @@ func (l *fleetLoad) read(ctx context.Context, bc *grpcapi.BlobClient, dc *grpcap
 
 func (l *fleetLoad) write(ctx context.Context, bc *grpcapi.BlobClient, dc *grpcapi.DirectoryClient, seed, seq uint64, size int) {
 	data := fleetBlob(seed, seq, size)
-	d, err := putBlob(ctx, bc, data)
+	var d castore.Digest
+	var err error
+	if seq%2 == 0 {
+		d, err = putBlobCut(ctx, bc, data)
+	} else {
+		d, err = putBlob(ctx, bc, data)
+	}
 	if ctx.Err() != nil {
 		return
 	}
