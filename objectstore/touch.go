@@ -62,6 +62,48 @@ func Copy(ctx context.Context, s Store, src, dst string) error {
 	return nil
 }
 
+// Compacter is implemented by stores whose deletes leave bytes behind
+// until a compaction (packstore: a tombstone, and the record's bytes stay
+// in its pack). Compact reclaims them and reports the bytes reclaimed.
+// Garbage collection calls it after a run.
+type Compacter interface {
+	Compact(ctx context.Context) (reclaimed int64, err error)
+}
+
+// Compact calls s's Compact, or refuses with an error wrapping
+// castore.ErrUnsupported for a store whose deletes reclaim their bytes.
+func Compact(ctx context.Context, s Store) (int64, error) {
+	c, ok := s.(Compacter)
+	if !ok {
+		return 0, fmt.Errorf("compact: %T cannot: %w", s, castore.ErrUnsupported)
+	}
+	return c.Compact(ctx)
+}
+
+// Compact checks the context and calls the driver's Compact, or refuses.
+func (p *Portable) Compact(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("compact: %w", err)
+	}
+	return Compact(ctx, p.driver)
+}
+
+func (s *Instrumented) Compact(ctx context.Context) (int64, error) {
+	ctx, done := s.start(ctx, "compact", "")
+	n, err := Compact(ctx, s.Store)
+	done(err)
+	return n, err
+}
+
+// Compact is not bounded by the timeout: it is one long local call.
+func (d *Deadline) Compact(ctx context.Context) (int64, error) { return Compact(ctx, d.Store) }
+
+var (
+	_ Compacter = (*Portable)(nil)
+	_ Compacter = (*Instrumented)(nil)
+	_ Compacter = (*Deadline)(nil)
+)
+
 func isUnsupported(err error) bool { return err != nil && errors.Is(err, castore.ErrUnsupported) }
 
 // Touch checks the key and context and calls the driver's Touch, or

@@ -288,7 +288,7 @@ func (s *driver) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
-func (s *driver) read(key string) ([]byte, error) {
+func (s *driver) readOnce(key string) ([]byte, error) {
 	s.mu.RLock()
 	l, ok := s.index[key]
 	var p *pack
@@ -303,8 +303,8 @@ func (s *driver) read(key string) ([]byte, error) {
 	data := make([]byte, l.n)
 	if _, err := p.f.ReadAt(data, l.off); err != nil {
 		if errors.Is(err, os.ErrClosed) {
-			// Evicted meanwhile: a miss.
-			return nil, fmt.Errorf("get %q: %w", key, objectstore.ErrNotFound)
+			// Evicted (a miss) or compacted (read again) meanwhile.
+			return nil, errPackGone
 		}
 		return nil, fmt.Errorf("get %q: %w", key, err)
 	}

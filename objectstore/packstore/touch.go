@@ -2,7 +2,9 @@ package packstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/castore-go/castore/objectstore"
@@ -35,16 +37,25 @@ func (s *driver) modTime(l loc) time.Time {
 // An object deleted meanwhile stays deleted (ErrNotFound); one put again
 // meanwhile is new already and is left as it is.
 func (s *driver) Touch(ctx context.Context, key string) error {
-	s.mu.RLock()
-	l, ok := s.index[key]
-	p := s.packs[l.pack]
-	s.mu.RUnlock()
-	if !ok || p == nil {
-		return objectstore.NotFound("touch", key)
-	}
-	data := make([]byte, l.n)
-	if _, err := p.f.ReadAt(data, l.off); err != nil {
-		return fmt.Errorf("touch %q: %w", key, err)
+	var l loc
+	var data []byte
+	for attempt := 0; ; attempt++ {
+		s.mu.RLock()
+		cur, ok := s.index[key]
+		p := s.packs[cur.pack]
+		s.mu.RUnlock()
+		if !ok || p == nil {
+			return objectstore.NotFound("touch", key)
+		}
+		l, data = cur, make([]byte, cur.n)
+		_, err := p.f.ReadAt(data, l.off)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrClosed) || attempt > 0 {
+			return fmt.Errorf("touch %q: %w", key, err)
+		}
+		// Compacted meanwhile: its record is elsewhere now.
 	}
 	rec := encodeRecord(kindPut, key, data)
 	s.mu.Lock()
