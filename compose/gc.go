@@ -20,6 +20,9 @@ type GCTarget struct {
 	Store   objectstore.Store
 	Bundles bool
 	Refs    castore.RefService
+	// Embedded is the directory service when it is an embedded (bbolt)
+	// store, whose broken directories gc deletes (gc.Options.SweepDirectories).
+	Embedded *dirstore.Embedded
 }
 
 // OpenGC opens opts' services for garbage collection. The default blob
@@ -51,6 +54,7 @@ func gcTarget(ctx context.Context, svcs *Services) (*GCTarget, error) {
 		return nil, fmt.Errorf("garbage collection needs the tags: %w", err)
 	}
 	t := &GCTarget{Services: svcs, Store: chunked.ObjectStore(), Refs: refs}
+	t.Embedded, _ = svcs.Directories.(*dirstore.Embedded)
 	if _, ok := svcs.Directories.(*dirstore.Bundles); ok {
 		b, ok1 := svcs.specs[Blobs][DefaultName].params.(*ObjectStoreBlobParams)
 		d, ok2 := svcs.specs[Directories][DefaultName].params.(*ObjectStoreDirectoryParams)

@@ -132,9 +132,14 @@
 // window is one request's time, for a candidate (an object nothing has
 // named for a whole grace period) that a writer touches at that moment.
 //
-// What is not collected: directories in an embedded (bbolt) store or in
-// Bigtable are walked, never deleted; a pack store (packstore) deletes by
-// tombstone, so its bytes stay until a compaction it does not have yet.
+// Stores without times. Directories in an embedded (bbolt) store have no
+// times: they are deleted only when not live and naming a blob or a
+// directory no longer stored (DirectorySweeper), which no tag could be set
+// on; the bolt file is one process's at a time, so no writer adds one
+// meanwhile. A pack store deletes by tombstone; after the sweep a run
+// compacts it (objectstore.Compacter) to reclaim the bytes. Not collected:
+// Bigtable's directories (walked, never deleted); a dry run does not
+// estimate the embedded directories.
 //
 // Tests, a step each: the live sets spill and stay exact (TestDigestSet,
 // TestCollectSpilling); candidates by time and liveness, expired and

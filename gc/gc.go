@@ -46,6 +46,11 @@ type Options struct {
 	// DryRun deletes, moves and restores nothing: the Stats say what a
 	// run would do.
 	DryRun bool
+	// SweepDirectories, if set, is a directory store without times
+	// (dirstore.Embedded) whose directories that are not live and name
+	// what is no longer stored are deleted after the blobs' sweep
+	// (directories.go).
+	SweepDirectories DirectorySweeper
 	// AllowNoTags lets a run with no live tag go on: then every object
 	// not young goes. Without it such a run stops before deleting
 	// anything (a ref service misconfigured would otherwise empty the
@@ -129,6 +134,12 @@ type Stats struct {
 	// MarkDuration is the time of the mark: the tags, the closures and the
 	// live blobs' indexes (the sweeps are the rest of Duration).
 	MarkDuration time.Duration `json:"mark_ns"`
+	// DirectoriesDeleted counts the directories SweepDirectories lost (a
+	// dry run, which deletes no blob, does not estimate them).
+	DirectoriesDeleted int64 `json:"directories_deleted"`
+	// CompactedBytes is what a compaction of the store reclaimed after the
+	// sweep (a pack store's deletes leave their bytes until one).
+	CompactedBytes int64 `json:"compacted_bytes"`
 	// SpilledRuns is how many sorted runs the live sets wrote to disk.
 	SpilledRuns int `json:"spilled_runs"`
 }
@@ -245,6 +256,19 @@ func (r *run) collect(ctx context.Context) error {
 		if err := r.sweep(ctx, p, nil, r.blobSet, r.chunkSet); err != nil {
 			return err
 		}
+	}
+	if r.o.SweepDirectories != nil && !r.o.DryRun {
+		if err := r.sweepDirectories(ctx, r.o.SweepDirectories); err != nil {
+			return err
+		}
+	}
+	if !r.o.DryRun {
+		r.phase("compact")
+		n, err := objectstore.Compact(ctx, r.store)
+		if err != nil && !errors.Is(err, castore.ErrUnsupported) {
+			return fmt.Errorf("gc: compact the store: %w", err)
+		}
+		r.count(func(s *Stats) { s.CompactedBytes = n })
 	}
 	r.phase("done")
 	return nil

@@ -582,3 +582,80 @@ func TestParseKey(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Directories without times (an embedded store): those not live that name
+// a blob no longer stored go, and then their parents; a complete untagged
+// directory (young data) and the live ones stay; a dry run only counts.
+func TestSweepDirectories(t *testing.T) {
+	m := memstore.New()
+	blobs, err := chunkstore.NewChunked(m, chunkstore.ChunkedOptions{AvgChunkSize: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := dirstore.OpenEmbedded(filepath.Join(t.TempDir(), "dirs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dirs.Close()
+	refs := refstore.NewMemory()
+	imp := func(files map[string][]byte) castore.Node {
+		dir := t.TempDir()
+		for name, b := range files {
+			p := filepath.Join(dir, name)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, b, 0o644)
+		}
+		root, err := ingest.ImportPath(t.Context(), blobs, dirs, dir, ingest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return root
+	}
+	live := imp(map[string][]byte{"a/x": data(40<<10, 30)})
+	dead := imp(map[string][]byte{"deep/er/y": data(40<<10, 31)})
+	young := imp(map[string][]byte{"z": data(4<<10, 32)}) // one chunk
+	if _, err := refs.Set(t.Context(), castore.Tag{Name: "live", Root: live}, castore.ExpectAny); err != nil {
+		t.Fatal(err)
+	}
+	// Old: everything but the young tree's blob.
+	yd := chunkfmt.ChunkKey(castore.Sum(data(4<<10, 32)))
+	for oi, err := range m.List(t.Context(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oi.Key != yd {
+			m.SetModTime(oi.Key, time.Now().Add(-48*time.Hour))
+		}
+	}
+	count := func() int {
+		n := 0
+		for range dirs.Digests(t.Context()) {
+			n++
+		}
+		return n
+	}
+	before := count()
+	o := Options{TempDir: t.TempDir(), SweepDirectories: dirs, DryRun: true}
+	st, err := Run(t.Context(), m, refs, dirs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DirectoriesDeleted != 0 || count() != before {
+		t.Errorf("dry run: %d directories counted (a dry run does not estimate them), %d -> %d stored", st.DirectoriesDeleted, before, count())
+	}
+	o.DryRun = false
+	if st, err = Run(t.Context(), m, refs, dirs, o); err != nil {
+		t.Fatal(err)
+	}
+	if st.DirectoriesDeleted != 3 || count() != before-3 {
+		t.Errorf("%d directories deleted, %d -> %d stored; want the dead tree's 3", st.DirectoriesDeleted, before, count())
+	}
+	for _, root := range []castore.Node{live, young} {
+		if err := readBack(t, blobs, dirs, root); err != nil {
+			t.Errorf("%s: %v", root.Digest, err)
+		}
+	}
+	if _, err := dirs.Get(t.Context(), dead.Digest); !errors.Is(err, castore.ErrNotFound) {
+		t.Errorf("the dead root: %v", err)
+	}
+}

@@ -72,11 +72,15 @@ func runGC(ctx context.Context, env *environment, args []string) error {
 
 	var last atomic.Pointer[gc.Stats]
 	stop := gcProgress(env.stderr, &last)
-	st, err := gc.Run(ctx, t.Store, t.Refs, t.Directories, gc.Options{
+	o := gc.Options{
 		Grace: *grace, DryRun: *dryRun, Bundles: t.Bundles, AllowNoTags: *allowNoTags,
 		TempDir: *tempDir, RunSize: *runSize, Concurrency: *concurrency,
 		Progress: func(s *gc.Stats) { last.Store(s) },
-	})
+	}
+	if t.Embedded != nil {
+		o.SweepDirectories = t.Embedded
+	}
+	st, err := gc.Run(ctx, t.Store, t.Refs, t.Directories, o)
 	stop()
 	if st != nil {
 		calls := metrics.calls(ctx)
@@ -123,6 +127,12 @@ func printGCSummary(w io.Writer, st *gc.Stats) {
 	}
 	fmt.Fprintf(w, "gc: %s %d objects (%d bytes), %s %d (%d bytes), restored %d, in %s\n",
 		verb, st.Swept, st.SweptBytes, left, st.Reclaimed, st.ReclaimedBytes, st.Restored, st.Duration.Round(time.Millisecond))
+	if st.DirectoriesDeleted > 0 {
+		fmt.Fprintf(w, "gc: deleted %d directories of the embedded store that named what is gone\n", st.DirectoriesDeleted)
+	}
+	if st.CompactedBytes > 0 {
+		fmt.Fprintf(w, "gc: compacting the store reclaimed %d bytes\n", st.CompactedBytes)
+	}
 }
 
 // gcProgress prints the run's phase and counts every second, on a

@@ -464,3 +464,65 @@ func TestGCMetricsPushed(t *testing.T) {
 		}
 	}
 }
+
+// On the embedded default (--data-dir: blobs in pack files, directories
+// and tags in bolt files), gc deletes by tombstone and then compacts the
+// packs: the bytes of an untagged tree go, the tagged tree exports whole,
+// and verify is clean.
+func TestGCCommandDataDir(t *testing.T) {
+	c := newCLI(t)
+	data := t.TempDir()
+	keepSrc, deadSrc := t.TempDir(), t.TempDir()
+	gcWriteFile(t, filepath.Join(keepSrc, "k"), 600<<10, 1)
+	gcWriteFile(t, filepath.Join(deadSrc, "d"), 3<<20, 2)
+	c.ok("import", "--data-dir", data, "--tag", "keep", keepSrc)
+	c.ok("import", "--data-dir", data, deadSrc)
+	// A pack's time is its file's when the store opens: back-date them all.
+	age := func() {
+		packs, _ := filepath.Glob(filepath.Join(data, "packs", "*.pack"))
+		for _, p := range packs {
+			old := time.Now().Add(-3 * time.Hour)
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	packBytes := func() int64 {
+		var n int64
+		packs, _ := filepath.Glob(filepath.Join(data, "packs", "*.pack"))
+		for _, p := range packs {
+			if fi, err := os.Stat(p); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	age()
+	before := packBytes()
+	var st gc.Stats
+	if err := json.Unmarshal([]byte(c.ok("gc", "--data-dir", data, "--grace", "1h", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Swept == 0 {
+		t.Fatalf("nothing swept: %+v", st)
+	}
+	age()
+	if err := json.Unmarshal([]byte(c.ok("gc", "--data-dir", data, "--grace", "1h", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Reclaimed == 0 || st.CompactedBytes <= 0 {
+		t.Errorf("second run reclaimed %d objects, compacted %d bytes", st.Reclaimed, st.CompactedBytes)
+	}
+	if after := packBytes(); after > before-(2<<20) {
+		t.Errorf("packs %d -> %d bytes: the dead tree's 3 MiB are still there", before, after)
+	}
+	out := t.TempDir()
+	c.ok("export", "--data-dir", data, "tag:keep", filepath.Join(out, "x"))
+	got, err := os.ReadFile(filepath.Join(out, "x", "k"))
+	if err != nil || len(got) != 600<<10 {
+		t.Errorf("the tagged tree exported: %d bytes, %v", len(got), err)
+	}
+	if code, _, errs := c.run(nil, "verify", "--data-dir", data); code != 0 {
+		t.Errorf("verify: exit %d\n%s", code, errs)
+	}
+}
