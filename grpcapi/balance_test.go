@@ -23,8 +23,10 @@ import (
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
 	"github.com/castore-go/castore/chunkstore"
+	"github.com/castore-go/castore/closure"
 	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/objectstore/memstore"
 )
 
 // frontend is one of a fleet of in-process servers over shared stores,
@@ -479,5 +481,74 @@ func TestFleetFrozenFrontend(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("20 calls after the frozen frontend's connection was given up took %v", d)
+	}
+}
+
+// A server on bundles finds only roots, and so does a fresh client; once
+// the client has read a root, it finds the directories below it too (Get
+// and GetRecursive), read out of the root's closure. Over a fleet whose
+// frontends find subdirectories only of closures their caches hold, a
+// client's Get of each subdirectory of a root it read is answered,
+// whichever frontend it reaches.
+func TestDirectoryClientFindsBelowRoots(t *testing.T) {
+	far, err := dirstore.NewBundles(memstore.New(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := chunkstore.NewMemory()
+	ctx := ctxT(t)
+	d := diamond(t) // leaf, a, b, root
+	leaf, sub, root := d[0], d[1], d[3]
+
+	rootsOnly := startFleet(t, 1, blobs, far)[0]
+	p := grpcapi.NewDirectoryClient(dial(t, "grpc+http://"+rootsOnly.addr)).NewPutter(ctx)
+	for _, dir := range d {
+		must(t, p.Put(dir))
+	}
+	if _, err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dc := grpcapi.NewDirectoryClient(dial(t, "grpc+http://"+rootsOnly.addr))
+	if _, err := dc.Get(ctx, sub.Digest()); !errors.Is(err, castore.ErrNotFound) {
+		t.Fatalf("a fresh client's Get of a subdirectory on bundles: %v, want not found", err)
+	}
+	if _, err := dc.Get(ctx, castore.Sum([]byte("nothing"))); !errors.Is(err, castore.ErrNotFound) {
+		t.Fatalf("Get of an unknown directory: %v", err)
+	}
+	if _, err := dc.Get(ctx, root.Digest()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []*castore.Directory{sub, leaf} {
+		if got, err := dc.Get(ctx, want.Digest()); err != nil || got.Digest() != want.Digest() {
+			t.Fatalf("Get of %s below a root read: %v", want.Digest(), err)
+		}
+	}
+	var got []castore.Digest
+	for dir, err := range dc.GetRecursive(ctx, sub.Digest()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, dir.Digest())
+	}
+	if want := []castore.Digest{sub.Digest(), leaf.Digest()}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("GetRecursive of a subdirectory below a root read: %v, want %v", got, want)
+	}
+	if _, err := closure.Read(ctx, dc, sub.Digest()); err != nil {
+		t.Errorf("closure.Read of a subdirectory: %v", err)
+	}
+
+	// A fleet: a frontend with a cache over the bundles, and one on them
+	// alone.
+	cached := startFleet(t, 1, blobs, dirstore.NewCache(dirstore.NewMemory(), far))[0]
+	fleet := grpcapi.NewDirectoryClient(dial(t, "grpc+http://"+cached.addr+","+rootsOnly.addr))
+	if _, err := fleet.Get(ctx, root.Digest()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		// In the order a walk down from the root asks.
+		want := []*castore.Directory{d[1], d[2], d[0]}[i%3]
+		if got, err := fleet.Get(ctx, want.Digest()); err != nil || got.Digest() != want.Digest() {
+			t.Fatalf("#%d: Get of %s through the fleet: %v", i, want.Digest(), err)
+		}
 	}
 }

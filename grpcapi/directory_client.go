@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -16,8 +17,16 @@ import (
 // DirectoryClient is a castore.DirectoryService backed by a remote
 // tvix.castore.v1.DirectoryService. It verifies every directory it
 // receives against the digest it asked for or was referred to.
+//
+// A server whose store addresses only roots (bundles), or finds a
+// subdirectory only once the closure passed through its cache (one
+// frontend of a fleet, when another took the closure), answers NOT_FOUND
+// for a directory below a root. The client remembers the root each
+// directory it was given came from (roots.go), and then reads it from
+// that root's closure.
 type DirectoryClient struct {
-	c pb.DirectoryServiceClient
+	c     pb.DirectoryServiceClient
+	roots rootHints
 }
 
 // NewDirectoryClient returns a DirectoryService that talks to conn.
@@ -28,8 +37,41 @@ func NewDirectoryClient(conn grpc.ClientConnInterface) *DirectoryClient {
 var _ castore.DirectoryService = (*DirectoryClient)(nil)
 
 // Get asks for one directory. A stream that breaks after it began is
-// started again (retry.go).
+// started again (retry.go). A directory the server does not find is read
+// from the closure of the root the client saw it below, if it did.
 func (c *DirectoryClient) Get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
+	dir, err := c.get(ctx, d)
+	root, below := c.roots.rootOf(d)
+	if errors.Is(err, castore.ErrNotFound) && below {
+		if sub, cerr := c.fromClosure(ctx, root, d); cerr == nil {
+			dir, err = sub, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !below {
+		root = d
+	}
+	c.roots.record(dir, root)
+	return dir, nil
+}
+
+// fromClosure finds d in the closure of root.
+func (c *DirectoryClient) fromClosure(ctx context.Context, root, d castore.Digest) (*castore.Directory, error) {
+	for dir, err := range c.getRecursive(ctx, root) {
+		if err != nil {
+			return nil, err
+		}
+		c.roots.record(dir, root)
+		if dir.Digest() == d {
+			return dir, nil
+		}
+	}
+	return nil, fmt.Errorf("directory %s: not in the closure of %s: %w", d, root, castore.ErrNotFound)
+}
+
+func (c *DirectoryClient) get(ctx context.Context, d castore.Digest) (*castore.Directory, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var msg *pb.Directory
@@ -80,8 +122,74 @@ func errJoinCorrupt(err error) error { return fmt.Errorf("%w: %w", castore.ErrCo
 // earlier one referred to, with the sizes it gave, each once, and nothing
 // missing at the end. A stream that breaks after it began is started
 // again (retry.go), and the new stream checked whole the same way; what
-// was yielded already is not yielded again.
+// was yielded already is not yielded again. A root the server does not
+// find, below a root the client saw, is read out of that one's closure.
 func (c *DirectoryClient) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	return func(yield func(*castore.Directory, error) bool) {
+		top, below := c.roots.rootOf(root)
+		if !below {
+			top = root
+		}
+		got := false
+		for dir, err := range c.getRecursive(ctx, root) {
+			if err == nil {
+				c.roots.record(dir, top)
+			}
+			got = true
+			if !yield(dir, err) || err != nil {
+				return
+			}
+		}
+		if got || !below {
+			return
+		}
+		all, err := closure.Read(ctx, closureOf{c, top}, top)
+		if err != nil {
+			if !errors.Is(err, castore.ErrNotFound) {
+				yield(nil, err)
+			}
+			return
+		}
+		if all[root] == nil {
+			return
+		}
+		seen := map[castore.Digest]bool{root: true}
+		for queue := []*castore.Directory{all[root]}; len(queue) > 0; queue = queue[1:] {
+			if !yield(queue[0], nil) {
+				return
+			}
+			for _, e := range queue[0].Entries() {
+				if e.Node.Type == castore.NodeDirectory && !seen[e.Node.Digest] {
+					seen[e.Node.Digest] = true
+					queue = append(queue, all[e.Node.Digest])
+				}
+			}
+		}
+	}
+}
+
+// closureOf is a client whose GetRecursive of root asks the server
+// alone, recording what it yields as below top.
+type closureOf struct {
+	*DirectoryClient
+	top castore.Digest
+}
+
+func (c closureOf) GetRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
+	return func(yield func(*castore.Directory, error) bool) {
+		for dir, err := range c.getRecursive(ctx, root) {
+			if err == nil {
+				c.roots.record(dir, c.top)
+			}
+			if !yield(dir, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// getRecursive is GetRecursive from the server alone.
+func (c *DirectoryClient) getRecursive(ctx context.Context, root castore.Digest) iter.Seq2[*castore.Directory, error] {
 	return func(yield func(*castore.Directory, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()

@@ -25,6 +25,7 @@
 //	dial.go              Dial: grpc+http, grpc+https and grpc+unix addresses, lists of frontends
 //	balance.go           round_robin over every frontend, health checks, the retry policy of reads
 //	retry.go             reads whose stream broke after it began, started again
+//	roots.go             the roots a directory client saw directories below, to find them there
 //	tls.go               ServerTLS: certificates reloaded when renewed, mutual TLS
 //	auth.go              bearer tokens, read and write roles, read-only servers
 package grpcapi
