@@ -681,3 +681,57 @@ func TestServeDrainDelay(t *testing.T) {
 		t.Errorf("serve exited %v after SIGTERM, before its 3 s drain delay", d)
 	}
 }
+
+// The commands take a list of frontends wherever they take a server: an
+// import and reads through two frontends on one store.
+func TestCLIFleetAddress(t *testing.T) {
+	c := newCLI(t)
+	store := t.TempDir()
+	config := filepath.Join(t.TempDir(), "fleet.yaml")
+	cfg := fmt.Sprintf(`blobservices:
+  near: {type: memory}
+  far: {type: objectstore, url: "file://%[1]s/blobs"}
+  default: {type: combined, near: near, far: far}
+directoryservices:
+  near: {type: memory}
+  far: {type: objectstore, url: "file://%[1]s/dirs"}
+  default: {type: cache, near: near, far: far}
+refservices:
+  default: {type: objectstore, url: "file://%[1]s/refs"}
+`, store)
+	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for range 2 {
+		addr := c.serve("--config", config)
+		hosts = append(hosts, strings.TrimPrefix(addr, "grpc+http://"))
+	}
+	// Imported through the first: the second's cache has not seen the
+	// closure, and the store (bundles) finds only its root.
+	c.env["CASTORE_BLOB_SERVICE_ADDR"] = "grpc+http://" + hosts[0]
+	c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = "grpc+http://" + hosts[0]
+	root := strings.TrimSpace(c.ok("import", fixtureTree(t)))
+	fleet := "grpc+http://" + strings.Join(hosts, ",")
+	c.env["CASTORE_BLOB_SERVICE_ADDR"] = fleet
+	c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = fleet
+	for range 4 {
+		if ls := c.ok("ls", "-R", root); !strings.Contains(ls, "keep/tool\n") {
+			t.Errorf("ls -R through the fleet: %q", ls)
+		}
+	}
+	if out := c.ok("cat", root+"/keep/tool"); out != "#!/bin/sh\necho hi\n" {
+		t.Errorf("cat through the fleet: %q", out)
+	}
+	if out := c.ok("export", "--tar", root+"/keep"); !strings.Contains(out, "echo hi") {
+		t.Errorf("export --tar of a subdirectory through the fleet: %d bytes", len(out))
+	}
+	// Each frontend alone has it all.
+	for _, h := range hosts {
+		c.env["CASTORE_BLOB_SERVICE_ADDR"] = "grpc+http://" + h
+		c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = "grpc+http://" + h
+		if out := c.ok("cat", root+"/keep/tool"); out != "#!/bin/sh\necho hi\n" {
+			t.Errorf("cat through %s: %q", h, out)
+		}
+	}
+}
