@@ -25,6 +25,13 @@ var ErrCorrupt = errors.New("corrupt data")
 // the state of the store, which uploading the blobs first changes.
 var ErrIncomplete = errors.New("incomplete closure")
 
+// ErrUnavailable is wrapped when a service could not be reached, or
+// could not answer for now (gRPC's UNAVAILABLE: a frontend gone, its
+// backend failing): the same call may succeed if made again. Clients
+// make reads again themselves; a write is never sent twice by the
+// service, only by a caller that holds the data (an import).
+var ErrUnavailable = errors.New("unavailable")
+
 // ErrUnsupported is wrapped when a service refuses an optional capability
 // (see CompressedChunkReader and the others beside it). It is
 // errors.ErrUnsupported, so either name tests for it.

@@ -328,8 +328,8 @@ func TestReadsRestartBrokenStreams(t *testing.T) {
 		}
 		f.breaks.Store(4)
 		err := readBlob()
-		if status.Code(err) != codes.Unavailable {
-			t.Fatalf("read with 4 breaks = %v, want UNAVAILABLE", err)
+		if status.Code(err) != codes.Unavailable || !errors.Is(err, castore.ErrUnavailable) {
+			t.Fatalf("read with 4 breaks = %v, want UNAVAILABLE (castore.ErrUnavailable)", err)
 		}
 		if n := f.callCount("Read"); n != 8 {
 			t.Errorf("%d Read calls, want 4 more", n-4)
@@ -410,8 +410,8 @@ func TestReadsRestartBrokenStreams(t *testing.T) {
 		w := bc.Create(ctx)
 		w.Write(f.data)
 		_, err := w.Close()
-		if status.Code(err) != codes.Unavailable {
-			t.Fatalf("Put answered UNAVAILABLE = %v", err)
+		if status.Code(err) != codes.Unavailable || !errors.Is(err, castore.ErrUnavailable) {
+			t.Fatalf("Put answered UNAVAILABLE = %v, want UNAVAILABLE (castore.ErrUnavailable)", err)
 		}
 		if n := f.callCount("Put"); n != 1 {
 			t.Errorf("%d Put calls, want 1", n)

@@ -18,8 +18,10 @@ import (
 // ErrConflict -> ABORTED, ErrIncomplete -> FAILED_PRECONDITION, ErrNotFound -> NOT_FOUND,
 // ErrInvalid -> INVALID_ARGUMENT, ErrCorrupt -> DATA_LOSS, context errors -> CANCELED / DEADLINE_EXCEEDED,
 // errors.ErrUnsupported -> UNIMPLEMENTED, and any other
-// backend failure -> UNAVAILABLE (the caller may retry; it is never a
-// silent success). A status error passes through unchanged.
+// backend failure (castore.ErrUnavailable among them) -> UNAVAILABLE (the
+// caller may retry; it is never a silent success); a client maps
+// UNAVAILABLE back to castore.ErrUnavailable. A status error passes
+// through unchanged.
 func toStatus(err error) error {
 	if err == nil {
 		return nil
@@ -90,6 +92,8 @@ func fromStatus(op string, err error) error {
 		sentinel = context.DeadlineExceeded
 	case codes.Unimplemented:
 		sentinel = errors.ErrUnsupported
+	case codes.Unavailable:
+		sentinel = castore.ErrUnavailable
 	}
 	return fmt.Errorf("%s: %w", op, &statusError{st: st, sentinel: sentinel})
 }
