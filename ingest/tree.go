@@ -119,10 +119,16 @@ func finish(n *node, put func(*castore.Directory) error) (castore.Node, error) {
 
 // putClosure puts every directory below (and including) root through one
 // putter and returns the root's node. Identical directories are sent once.
+// A putter that fails with castore.ErrUnavailable is made again, the whole
+// closure sent again (retryPut).
 func putClosure(ctx context.Context, dirs castore.DirectoryService, root *node) (castore.Node, error) {
 	if !root.isDir {
 		return root.node, nil
 	}
+	return retryPut(ctx, func() (castore.Node, error) { return putClosureOnce(ctx, dirs, root) })
+}
+
+func putClosureOnce(ctx context.Context, dirs castore.DirectoryService, root *node) (castore.Node, error) {
 	p := dirs.NewPutter(ctx)
 	sent := map[castore.Digest]bool{}
 	n, err := finish(root, func(d *castore.Directory) error {

@@ -3,12 +3,14 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -151,18 +153,53 @@ func (u *uploader) upload(what string, r io.Reader, size int64) (castore.Digest,
 	return d, nil
 }
 
+// Writes that fail with castore.ErrUnavailable (the frontend taking them
+// went away, or its store failed for now) are made again from the
+// import's own data, a file read again from its start or bytes held:
+// at most putRetries times, putRetryWait, then twice that, and so on,
+// apart. Every other failure stops the import. (A blob of a tar archive
+// is read once from the stream: its failure stops the import too.)
+const putRetries = 3
+
+var putRetryWait = 200 * time.Millisecond
+
+// retryPut runs put until it succeeds, fails with anything but
+// castore.ErrUnavailable, or putRetries more tries failed.
+func retryPut[T any](ctx context.Context, put func() (T, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := put()
+		if err == nil || attempt == putRetries || !errors.Is(err, castore.ErrUnavailable) {
+			return v, err
+		}
+		t := time.NewTimer(putRetryWait << attempt)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+	}
+}
+
 // uploadFile stores the file at path, of size bytes. With skipKnown it
 // hashes the file first and asks the store: a blob the store has is not
 // sent again. A new file is read twice then (the second time from the
-// page cache, usually).
+// page cache, usually). A write that fails with castore.ErrUnavailable
+// reads the file again (retryPut).
 func (u *uploader) uploadFile(path string, size int64) (castore.Digest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return castore.Digest{}, err
 	}
 	defer f.Close()
-	if !u.skipKnown {
+	again := func() (castore.Digest, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return castore.Digest{}, fmt.Errorf("%s: %w", path, err)
+		}
 		return u.upload(path, plainReader{f}, size)
+	}
+	if !u.skipKnown {
+		return retryPut(u.ctx, again)
 	}
 	h := castore.NewHasher()
 	n, err := plainReader{f}.WriteTo(h)
@@ -176,10 +213,7 @@ func (u *uploader) uploadFile(path string, size int64) (castore.Digest, error) {
 	if ok, err := u.known(path, d, size); ok || err != nil {
 		return d, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return castore.Digest{}, fmt.Errorf("%s: %w", path, err)
-	}
-	got, err := u.upload(path, plainReader{f}, size)
+	got, err := retryPut(u.ctx, again)
 	if err == nil && got != d {
 		return castore.Digest{}, fmt.Errorf("%s: stored as %s, but hashed as %s a moment before (did it change while being imported?)", path, got, d)
 	}
@@ -188,14 +222,15 @@ func (u *uploader) uploadFile(path string, size int64) (castore.Digest, error) {
 
 // uploadBytes stores b; with skipKnown, unless the store has it already.
 func (u *uploader) uploadBytes(what string, b []byte) (castore.Digest, error) {
+	again := func() (castore.Digest, error) { return u.upload(what, bytes.NewReader(b), int64(len(b))) }
 	if !u.skipKnown {
-		return u.upload(what, bytes.NewReader(b), int64(len(b)))
+		return retryPut(u.ctx, again)
 	}
 	d := castore.Sum(b)
 	if ok, err := u.known(what, d, int64(len(b))); ok || err != nil {
 		return d, err
 	}
-	got, err := u.upload(what, bytes.NewReader(b), int64(len(b)))
+	got, err := retryPut(u.ctx, again)
 	if err == nil && got != d {
 		return castore.Digest{}, fmt.Errorf("%s: the store says %s, the bytes hash to %s: %w", what, got, d, castore.ErrCorrupt)
 	}
