@@ -546,6 +546,7 @@ func testFleetKill(t *testing.T, fs []*fleetFrontend, addr string) {
 	defer cancel()
 	start := time.Now()
 	wait := l.run(ctx, t, addr, fleetClients, 20*time.Millisecond)
+	imports := runImports(ctx, t, addr)
 
 	time.Sleep(3 * time.Second)
 	victim := fs[0]
@@ -579,6 +580,7 @@ func testFleetKill(t *testing.T, fs []*fleetFrontend, addr string) {
 	cancel()
 	wait()
 	elapsed := time.Since(start)
+	imports.check(t)
 
 	reads, writes := l.reads.Load(), l.writes.Load()
 	nr, rerrs := l.summary(&l.readErrs)
@@ -734,4 +736,70 @@ refservices:
 			t.Errorf("cat through %s: %q", h, out)
 		}
 	}
+}
+
+// fleetImports is `castore import` run again and again through the fleet
+// (in process), each of a new tree of 20 files.
+type fleetImports struct {
+	c     *cli
+	done  chan struct{}
+	mu    sync.Mutex
+	roots []string // of import i
+	fails []string
+}
+
+const importFiles = 20
+
+func importFile(i, j int) []byte { return fleetBlob(uint64(5000+i), uint64(j), 20<<10) }
+
+func runImports(ctx context.Context, t *testing.T, addr string) *fleetImports {
+	im := &fleetImports{c: newCLI(t), done: make(chan struct{})}
+	im.c.env["CASTORE_BLOB_SERVICE_ADDR"] = addr
+	im.c.env["CASTORE_DIRECTORY_SERVICE_ADDR"] = addr
+	base := t.TempDir()
+	go func() {
+		defer close(im.done)
+		for i := 0; ctx.Err() == nil; i++ {
+			dir := filepath.Join(base, strconv.Itoa(i))
+			if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+				panic(err)
+			}
+			for j := range importFiles {
+				if err := os.WriteFile(filepath.Join(dir, "sub", fmt.Sprintf("f%d", j)), importFile(i, j), 0o644); err != nil {
+					panic(err)
+				}
+			}
+			code, out, errs := im.c.run(nil, "import", dir)
+			im.mu.Lock()
+			if code != 0 {
+				im.fails = append(im.fails, errs)
+			}
+			im.roots = append(im.roots, strings.TrimSpace(out))
+			im.mu.Unlock()
+		}
+	}()
+	return im
+}
+
+// check waits for the last import, and wants every one to have succeeded
+// (a write that failed with UNAVAILABLE made again from the tree) and its
+// files read back through the fleet.
+func (im *fleetImports) check(t *testing.T) {
+	<-im.done
+	if len(im.fails) > 0 {
+		t.Errorf("%d of %d imports failed; the first: %s", len(im.fails), len(im.roots), im.fails[0])
+	}
+	for i, root := range im.roots {
+		if root == "" {
+			continue
+		}
+		for j := range importFiles {
+			code, out, errs := im.c.run(nil, "cat", fmt.Sprintf("%s/sub/f%d", root, j))
+			if code != 0 || out != string(importFile(i, j)) {
+				t.Errorf("import %d (%s): sub/f%d reads back %d bytes, exit %d: %s", i, root, j, len(out), code, errs)
+				return
+			}
+		}
+	}
+	t.Logf("%d imports of %d files each through the fleet, every one whole", len(im.roots), importFiles)
 }
