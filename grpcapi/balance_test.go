@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -39,7 +40,7 @@ type frontend struct {
 	calls  atomic.Int64
 }
 
-func startFleet(t *testing.T, n int, blobs castore.BlobService, dirs castore.DirectoryService) []*frontend {
+func startFleet(t *testing.T, n int, blobs castore.BlobService, dirs castore.DirectoryService, opts ...grpc.ServerOption) []*frontend {
 	t.Helper()
 	var fs []*frontend
 	for range n {
@@ -49,7 +50,7 @@ func startFleet(t *testing.T, n int, blobs castore.BlobService, dirs castore.Dir
 				f.calls.Add(1)
 			}
 		}
-		f.srv = grpc.NewServer(append(grpcapi.ServerOptions(),
+		f.srv = grpc.NewServer(append(append(grpcapi.ServerOptions(), opts...),
 			grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 				count(info.FullMethod)
 				return h(ctx, req)
@@ -550,5 +551,37 @@ func TestDirectoryClientFindsBelowRoots(t *testing.T) {
 		if got, err := fleet.Get(ctx, want.Digest()); err != nil || got.Digest() != want.Digest() {
 			t.Fatalf("#%d: Get of %s through the fleet: %v", i, want.Digest(), err)
 		}
+	}
+}
+
+// Over TLS, a list of frontends checks each one's certificate against its
+// own host, and spreads the calls over them; a client trusting another CA
+// reaches none.
+func TestFleetTLS(t *testing.T) {
+	ca, other := newPKI(t, "fleet"), newPKI(t, "other")
+	cert, key := ca.issue(t, "server", false)
+	cfg, err := grpcapi.ServerTLS(cert, key, "")
+	must(t, err)
+	fs := startFleet(t, 2, chunkstore.NewMemory(), nil, grpc.Creds(credentials.NewTLS(cfg)))
+	// The certificate names 127.0.0.1: the hosts are written so.
+	addr := "grpc+https://" + fs[0].addr + "," + fs[1].addr
+	ctx := ctxT(t)
+	conn, err := grpcapi.Dial(ctx, addr+"?wait-connect=1&ca="+ca.caFile())
+	must(t, err)
+	defer conn.Close()
+	bc := grpcapi.NewBlobClient(conn)
+	waitFor(t, "calls over TLS to reach both frontends", func() bool {
+		for range 10 {
+			if _, err := bc.Has(ctx, castore.EmptyDigest); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return fs[0].calls.Load() > 0 && fs[1].calls.Load() > 0
+	})
+	bad, err := grpcapi.Dial(ctx, addr+"?ca="+other.caFile(), noRetry)
+	must(t, err)
+	defer bad.Close()
+	if _, err := grpcapi.NewBlobClient(bad).Has(ctx, castore.EmptyDigest); status.Code(err) != codes.Unavailable {
+		t.Errorf("a client trusting another CA: %v, want UNAVAILABLE", err)
 	}
 }
