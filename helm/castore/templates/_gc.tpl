@@ -18,7 +18,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The composition `castore gc` runs on: the far stores alone (no near
-cache), and the tags on the object store of the blobs, under refs/.
+cache), and the tags under refs/ on the object store of the bundles (where
+castore keeps them beside bundles), or of the blobs beside Bigtable.
 */}}
 {{- define "castore.gcConfig" -}}
 {{- $s := .Values.storage }}
@@ -26,13 +27,15 @@ cache), and the tags on the object store of the blobs, under refs/.
 {{- $blobFar := dict "type" "objectstore" "url" $blobsURL }}
 {{- if $s.blobs.avgChunkSize }}{{ $_ := set $blobFar "avg_chunk_size" (int $s.blobs.avgChunkSize) }}{{ end }}
 {{- $dirFar := dict }}
+{{- $refsURL := $blobsURL }}
 {{- if eq $s.directories.type "bigtable" }}
 {{- $bt := $s.directories.bigtable }}
 {{- $dirFar = dict "type" "bigtable" "project_id" $bt.projectId "instance_name" $bt.instanceName "table_name" $bt.tableName "family_name" $bt.familyName "app_profile_id" $bt.appProfileId "channel_size" (int $bt.channelSize) "timeout" $bt.timeout "is_read_only" true }}
 {{- else }}
-{{- $dirFar = dict "type" "objectstore" "url" (default $blobsURL $s.directories.bundles.url) }}
+{{- $refsURL = default $blobsURL $s.directories.bundles.url }}
+{{- $dirFar = dict "type" "objectstore" "url" $refsURL }}
 {{- end }}
-{{- toYaml (dict "blobservices" (dict "default" $blobFar) "directoryservices" (dict "default" $dirFar) "refservices" (dict "default" (dict "type" "objectstore" "url" $blobsURL))) }}
+{{- toYaml (dict "blobservices" (dict "default" $blobFar) "directoryservices" (dict "default" $dirFar) "refservices" (dict "default" (dict "type" "objectstore" "url" $refsURL))) }}
 {{- end }}
 
 {{/* The arguments of the CronJob's container. */}}
