@@ -157,8 +157,9 @@ func (u *uploader) upload(what string, r io.Reader, size int64) (castore.Digest,
 // went away, or its store failed for now) are made again from the
 // import's own data, a file read again from its start or bytes held:
 // at most putRetries times, putRetryWait, then twice that, and so on,
-// apart. Every other failure stops the import. (A blob of a tar archive
-// is read once from the stream: its failure stops the import too.)
+// apart. Every other failure stops the import. (A large file of a tar
+// archive is read once from the stream: its failure stops the import
+// too; a small one is held, and sent again.)
 const putRetries = 3
 
 var putRetryWait = 200 * time.Millisecond
