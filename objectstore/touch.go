@@ -104,6 +104,74 @@ var (
 	_ Compacter = (*Deadline)(nil)
 )
 
+// BatchDeleter is implemented by stores that delete many keys in few
+// requests (S3's DeleteObjects, 1,000 keys a request). A key that is not
+// there is not an error: garbage collection empties its trash so.
+type BatchDeleter interface {
+	DeleteBatch(ctx context.Context, keys []string) error
+}
+
+// DeleteBatch deletes keys, in batches where s can, else one by one; a
+// missing key is not an error.
+func DeleteBatch(ctx context.Context, s Store, keys []string) error {
+	if b, ok := s.(BatchDeleter); ok {
+		if err := b.DeleteBatch(ctx, keys); err == nil || !isUnsupported(err) {
+			return err
+		}
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteBatch checks every key and the context and calls the driver's
+// DeleteBatch, or refuses if the backend has none.
+func (p *Portable) DeleteBatch(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		if err := check(ctx, "delete", k); err != nil {
+			return err
+		}
+	}
+	b, ok := p.driver.(BatchDeleter)
+	if !ok {
+		return fmt.Errorf("delete batch: %T cannot: %w", p.driver, castore.ErrUnsupported)
+	}
+	return b.DeleteBatch(ctx, keys)
+}
+
+// DeleteBatch counts one "delete_batch" call; a store that cannot is
+// refused here, and DeleteBatch the function then deletes through s, so
+// those are counted as deletes.
+func (s *Instrumented) DeleteBatch(ctx context.Context, keys []string) error {
+	b, ok := s.Store.(BatchDeleter)
+	if !ok {
+		return fmt.Errorf("delete batch: %T cannot: %w", s.Store, castore.ErrUnsupported)
+	}
+	ctx, done := s.start(ctx, "delete_batch", "")
+	err := b.DeleteBatch(ctx, keys)
+	done(err)
+	return err
+}
+
+func (d *Deadline) DeleteBatch(ctx context.Context, keys []string) error {
+	b, ok := d.Store.(BatchDeleter)
+	if !ok {
+		return fmt.Errorf("delete batch: %T cannot: %w", d.Store, castore.ErrUnsupported)
+	}
+	ctx, cancel := d.ctx(ctx)
+	defer cancel()
+	return d.cause(ctx, b.DeleteBatch(ctx, keys))
+}
+
+var (
+	_ BatchDeleter = (*Portable)(nil)
+	_ BatchDeleter = (*Instrumented)(nil)
+	_ BatchDeleter = (*Deadline)(nil)
+)
+
 func isUnsupported(err error) bool { return err != nil && errors.Is(err, castore.ErrUnsupported) }
 
 // Touch checks the key and context and calls the driver's Touch, or

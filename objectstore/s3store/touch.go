@@ -2,6 +2,7 @@ package s3store
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -59,4 +60,34 @@ func (s *driver) copySource(key string) string {
 		segs[i] = url.PathEscape(seg)
 	}
 	return strings.Join(segs, "/")
+}
+
+var _ objectstore.BatchDeleter = (*driver)(nil)
+
+// deleteBatchMax is the most keys one DeleteObjects request takes.
+const deleteBatchMax = 1000
+
+// DeleteBatch deletes keys with DeleteObjects, 1,000 a request, quietly
+// (S3 deletes a missing key without complaint).
+func (s *driver) DeleteBatch(ctx context.Context, keys []string) error {
+	for len(keys) > 0 {
+		n := min(len(keys), deleteBatchMax)
+		objs := make([]types.ObjectIdentifier, n)
+		for i, k := range keys[:n] {
+			objs[i] = types.ObjectIdentifier{Key: aws.String(s.base + k)}
+		}
+		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: &s.bucket,
+			Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return s.mapErr("delete", keys[0], err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("delete %q: %s: %s (and %d more failed)", strings.TrimPrefix(aws.ToString(e.Key), s.base), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
+		}
+		keys = keys[n:]
+	}
+	return nil
 }

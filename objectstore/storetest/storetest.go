@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) objectstore.Store) {
 		{"ModTime", testModTime},
 		{"Touch", testTouch},
 		{"Copy", testCopy},
+		{"DeleteBatch", testDeleteBatch},
 		{"Conditional", testConditional},
 	}
 	for _, tc := range tests {

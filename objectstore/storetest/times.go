@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,4 +124,42 @@ func testCopy(t *testing.T, s objectstore.Store) {
 		t.Errorf("copy's ModTime %v, want not before %v", oi.ModTime, before)
 	}
 	checkNotFound(t, "Copy of a missing key", "copy/missing", objectstore.Copy(ctx, s, "copy/missing", "copy/x"))
+}
+
+// testDeleteBatch: DeleteBatch deletes every key it is given, more than
+// one S3 request's worth, a missing one without error, and nothing else.
+func testDeleteBatch(t *testing.T, s objectstore.Store) {
+	ctx := t.Context()
+	var keys []string
+	for i := range PageKeys {
+		k := fmt.Sprintf("batch/%04d", i)
+		keys = append(keys, k)
+	}
+	var g sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, k := range keys {
+		g.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := s.Put(ctx, k, bytes.NewReader([]byte(k))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	g.Wait()
+	mustPut(t, s, "batch-keep", []byte("kept"))
+	if err := objectstore.DeleteBatch(ctx, s, append(keys, "batch/missing")); err != nil {
+		t.Fatalf("DeleteBatch: %v", err)
+	}
+	for oi, err := range s.List(ctx, "batch/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("%s is still there", oi.Key)
+		break
+	}
+	checkBytes(t, s, "batch-keep", []byte("kept"))
+	if err := objectstore.DeleteBatch(ctx, s, nil); err != nil {
+		t.Errorf("DeleteBatch of nothing: %v", err)
+	}
 }
