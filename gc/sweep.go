@@ -86,14 +86,44 @@ func (r *run) sweep(ctx context.Context, prefix string, survive func(context.Con
 	return r.sweepTrash(ctx, prefix, live)
 }
 
+// emptyBatch is how many dead trash entries go in one DeleteBatch.
+const emptyBatch = 1000
+
 // sweepTrash restores the live trash entries of prefix and deletes for
-// good the dead ones older than the cutoff.
+// good the dead ones older than the cutoff, in batches.
 func (r *run) sweepTrash(ctx context.Context, prefix string, live []*digestSet) error {
 	ps := r.stats.Prefixes[prefix]
 	isLive, closeLive := unionMember(live)
 	defer closeLive()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.o.Concurrency)
+	// Dead trash entries go in batches (one request for 1,000 on S3).
+	var batch []objectstore.ObjectInfo
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		b := batch
+		batch = nil
+		g.Go(func() error {
+			keys := make([]string, len(b))
+			for i, oi := range b {
+				keys[i] = oi.Key
+			}
+			if err := objectstore.DeleteBatch(gctx, r.store, keys); err != nil {
+				return fmt.Errorf("gc: empty trash: %w", err)
+			}
+			r.count(func(s *Stats) {
+				for _, oi := range b {
+					ps.Emptied++
+					ps.EmptiedBytes += oi.Size
+					s.Reclaimed++
+					s.ReclaimedBytes += oi.Size
+				}
+			})
+			return nil
+		})
+	}
 	err := func() error {
 		for oi, err := range r.store.List(gctx, PrefixTrash+prefix) {
 			if err != nil {
@@ -120,15 +150,13 @@ func (r *run) sweepTrash(ctx context.Context, prefix string, live []*digestSet) 
 			case r.o.DryRun:
 				r.count(func(s *Stats) { ps.Emptied++; ps.EmptiedBytes += oi.Size; s.Reclaimed++; s.ReclaimedBytes += oi.Size })
 			default:
-				g.Go(func() error {
-					if err := r.store.Delete(gctx, oi.Key); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
-						return fmt.Errorf("gc: empty trash: %w", err)
-					}
-					r.count(func(s *Stats) { ps.Emptied++; ps.EmptiedBytes += oi.Size; s.Reclaimed++; s.ReclaimedBytes += oi.Size })
-					return nil
-				})
+				batch = append(batch, oi)
+				if len(batch) == emptyBatch {
+					flush()
+				}
 			}
 		}
+		flush()
 		return nil
 	}()
 	if werr := g.Wait(); err == nil {
