@@ -78,12 +78,12 @@ func NewNearFar(near, far castore.BlobService, o NearFarOptions) (*NearFar, erro
 	return &NearFar{near: near, far: far, o: o, m: newMetrics()}, nil
 }
 
-// Has asks near, then far.
+// Has asks far, the store of record: a blob is stored when far has it.
+// Near may still hold a blob far has lost (garbage collection deleted it,
+// or far was restored from a backup); a writer that skipped its upload on
+// near's word would leave a root whose data far lacks, readable only
+// through this cache until it evicts the copy.
 func (nf *NearFar) Has(ctx context.Context, d castore.Digest) (bool, error) {
-	ok, err := nf.near.Has(ctx, d)
-	if err != nil || ok {
-		return ok, err
-	}
 	return nf.far.Has(ctx, d)
 }
 

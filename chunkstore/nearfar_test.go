@@ -277,3 +277,27 @@ func TestNearFarSharedFetchOutlivesItsStarter(t *testing.T) {
 		t.Fatal("the reader sharing the cancelled reader's fetch failed")
 	}
 }
+
+// Has is far's answer: a blob near still holds but far has lost (garbage
+// collection deleted it) is not stored, so a writer that asks uploads it
+// again instead of leaving a root whose data far lacks.
+func TestNearFarHasAsksFar(t *testing.T) {
+	farStore := memstore.New()
+	nearStore := memstore.New()
+	data := blobtest.Data(300<<10, 21)
+	d := blobtest.Put(t, chunked(t, nearStore), data)
+	nf := nearFar(t, chunked(t, nearStore), chunked(t, farStore), chunkstore.WriteBoth)
+	if ok, err := nf.Has(t.Context(), d); err != nil || ok {
+		t.Fatalf("Has of a blob only near holds: %v, %v; want false", ok, err)
+	}
+	d2 := blobtest.Put(t, nf, data)
+	if d2 != d {
+		t.Fatalf("put %s, want %s", d2, d)
+	}
+	if ok, err := chunked(t, farStore).Has(t.Context(), d); err != nil || !ok {
+		t.Fatalf("after the put through the cache far has it: %v, %v", ok, err)
+	}
+	if ok, err := nf.Has(t.Context(), d); err != nil || !ok {
+		t.Fatalf("Has once far has it: %v, %v", ok, err)
+	}
+}
