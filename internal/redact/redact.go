@@ -55,13 +55,20 @@ func query(raw string, show func(string) bool) string {
 	}
 	var parts []string
 	for _, name := range slices.Sorted(maps.Keys(q)) {
+		shownName := url.QueryEscape(name)
+		if !nameRE.MatchString(name) {
+			// Not a parameter's name but something else in its place
+			// (a malformed URL: "?://user:password@host"), which may
+			// hold anything.
+			shownName = Placeholder
+		}
 		for _, v := range q[name] {
-			if show == nil || !show(name) || strings.Contains(v, "@") {
+			if show == nil || shownName == Placeholder || !show(name) || strings.Contains(v, "@") {
 				v = Placeholder
 			} else {
 				v = url.QueryEscape(v)
 			}
-			parts = append(parts, url.QueryEscape(name)+"="+v)
+			parts = append(parts, shownName+"="+v)
 		}
 	}
 	return strings.Join(parts, "&")
@@ -73,6 +80,9 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// nameRE is what a query parameter's name must look like to be shown.
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
 
 var schemeRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]{0,30}$`)
 

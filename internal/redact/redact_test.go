@@ -30,6 +30,8 @@ func TestURL(t *testing.T) {
 		{"s3://us%zzer:passpass@bucket/p", nil, "s3:(unparsable)"},
 		{"objectstore+s3://AKIA:hunter2@b/p%zz", redact.NotSecret, "objectstore+s3:(unparsable)"},
 		{"127.0.0.1:8000", nil, "(unparsable)"},
+		{"?://u:hunter2@host", redact.NotSecret, "?<redacted>=<redacted>"},
+		{"grpc+http://h:1?a:hunter2@b=1&ok=2", redact.NotSecret, "grpc+http://h:1?<redacted>=<redacted>&ok=2"},
 		{"s3://bucket/" + strings.Repeat("a", 300), nil, "s3://bucket/" + strings.Repeat("a", 200-len("s3://bucket/")) + "..."},
 	} {
 		if got := redact.URL(tc.url, tc.show); got != tc.want {
