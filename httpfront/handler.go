@@ -355,7 +355,10 @@ func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, err error) 
 // fail answers with an error page (or JSON for a client that asks for it).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	hdr := w.Header()
-	hdr.Del("Cache-Control")
+	// An error is never cached: a tree or blob missing now may be
+	// uploaded the next moment (no negative caching), and a refusal
+	// depends on who asks.
+	hdr.Set("Cache-Control", "no-store")
 	hdr.Del("ETag")
 	hdr.Del("Content-Disposition")
 	if wantsJSON(r) || r.URL.Query().Get("format") == "json" {

@@ -127,6 +127,7 @@ func TestOtherPages(t *testing.T) {
 	// A tree that is not stored; one whose digest is a blob's says so.
 	resp = f.do(t, "GET", "/b3/"+castore.Sum([]byte("x")).Hex()+"/")
 	wantStatus(t, resp, 404)
+	wantHeader(t, resp, "Cache-Control", "no-store") // absent now, maybe stored the next moment
 	blob := castore.Sum(f.files["README.md"])
 	resp = f.do(t, "GET", "/b3/"+blob.Hex()+"/")
 	wantStatus(t, resp, 404)
@@ -264,7 +265,7 @@ func TestSizeMismatch(t *testing.T) {
 	for _, name := range []string{"short", "long", "missing"} {
 		resp := do(t, h, "GET", "/b3/"+root.Hex()+"/"+name)
 		wantStatus(t, resp, 500)
-		wantHeader(t, resp, "Cache-Control", "")
+		wantHeader(t, resp, "Cache-Control", "no-store") // never the immutable one of a good answer
 		if b := body(t, resp); strings.Contains(b, "twelve") {
 			t.Errorf("%s: the blob's bytes are in the error page", name)
 		}

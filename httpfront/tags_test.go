@@ -95,6 +95,7 @@ func TestTags(t *testing.T) {
 	} {
 		resp := f.do(t, "GET", target)
 		wantStatus(t, resp, want.code)
+		wantHeader(t, resp, "Cache-Control", "no-store")
 		if b := body(t, resp); !strings.Contains(b, want.msg) {
 			t.Errorf("%s: body %.300q, want it to say %q", target, b, want.msg)
 		}
