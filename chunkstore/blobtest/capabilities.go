@@ -317,4 +317,23 @@ func testCapabilities(t *testing.T, s castore.BlobService) {
 			t.Errorf("Has after a refused PutIndex = %v, %v", ok, err)
 		}
 	})
+	t.Run("Freshener", func(t *testing.T) {
+		if _, ok := s.(castore.Freshener); !ok {
+			t.Log("not claimed")
+			return
+		}
+		// Stored blobs (chunked, of one chunk, empty) freshen; one not
+		// stored is ErrNotFound.
+		err := castore.Freshen(ctxT(t), s, []castore.Digest{blob, pieces[len(pieces)-1].cm.Digest, castore.EmptyDigest})
+		if refused(t, err) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Freshen of stored blobs: %v", err)
+		}
+		if err := castore.Freshen(ctxT(t), s, []castore.Digest{unknown.Digest}); err != nil && !errors.Is(err, castore.ErrNotFound) && !refused(t, err) {
+			t.Errorf("Freshen of a blob not stored: %v, want ErrNotFound", err)
+		}
+		ReadAndCheck(t, s, blob, data)
+	})
 }
