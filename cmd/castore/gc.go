@@ -138,32 +138,16 @@ func printGCSummary(w io.Writer, st *gc.Stats) {
 // gcProgress prints the run's phase and counts every second, on a
 // terminal; elsewhere nothing.
 func gcProgress(w io.Writer, last *atomic.Pointer[gc.Stats]) (stop func()) {
-	if !isTerminal(w) {
-		return func() {}
-	}
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-			}
-			st := last.Load()
-			if st == nil {
-				continue
-			}
-			var listed, trashed int64
-			for _, ps := range st.Prefixes {
-				listed += ps.Objects
-				trashed += ps.Trashed
-			}
-			fmt.Fprintf(w, "\r\033[Kgc: %s: %d tags, %d marked, %d objects listed, %d to trash", st.Phase, st.Tags, st.Marked, listed, trashed)
+	return statusLine(w, func() string {
+		st := last.Load()
+		if st == nil {
+			return ""
 		}
-	}()
-	return func() { close(done); <-finished }
+		var listed, trashed int64
+		for _, ps := range st.Prefixes {
+			listed += ps.Objects
+			trashed += ps.Trashed
+		}
+		return fmt.Sprintf("gc: %s: %d tags, %d marked, %d objects listed, %d to trash", st.Phase, st.Tags, st.Marked, listed, trashed)
+	})
 }

@@ -77,3 +77,30 @@ func newProgressBar(w io.Writer, total int64, desc string) *progressbar.Progress
 	bar.StartWithoutRender()
 	return bar
 }
+
+// statusLine rewrites one line of w every second with what line returns
+// (nothing while it returns ""), and clears it at stop: on a terminal;
+// elsewhere it prints nothing.
+func statusLine(w io.Writer, line func() string) (stop func()) {
+	if !isTerminal(w) {
+		return func() {}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				if l := line(); l != "" {
+					fmt.Fprint(w, "\r\033[K"+l)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -102,11 +101,8 @@ func getTag(ctx context.Context, svcs *compose.Services, name string) (castore.T
 		return castore.Tag{}, err
 	}
 	tag, err := refs.Get(ctx, name)
-	if errors.Is(err, castore.ErrNotFound) {
-		return castore.Tag{}, fmt.Errorf("tag %q: no such tag", name)
-	}
 	if err != nil {
-		return castore.Tag{}, fmt.Errorf("tag %q: %w", name, err)
+		return castore.Tag{}, tagError(name, err)
 	}
 	if tag.Expired(time.Now()) {
 		return castore.Tag{}, fmt.Errorf("tag %q expired at %s, so it is not read (set it again, or name its root %s directly)", name, tag.Expires.UTC().Format(time.RFC3339), tag.Root.Digest)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -153,6 +154,26 @@ func setTag(ctx context.Context, refs castore.RefService, name string, n castore
 	return got, nil
 }
 
+// oneTagName is the one NAME argument of a tag command, checked.
+func oneTagName(fs *flag.FlagSet) (string, error) {
+	if fs.NArg() != 1 {
+		return "", usagef("give one NAME")
+	}
+	name := fs.Arg(0)
+	if err := castore.ValidateTagName(name); err != nil {
+		return "", usagef("%v", err)
+	}
+	return name, nil
+}
+
+// tagError says what went wrong with tag name.
+func tagError(name string, err error) error {
+	if errors.Is(err, castore.ErrNotFound) {
+		return fmt.Errorf("tag %q: no such tag", name)
+	}
+	return fmt.Errorf("tag %q: %w", name, err)
+}
+
 // tagJSON is the JSON form of a tag.
 type tagJSON struct {
 	Name    string   `json:"name"`
@@ -179,12 +200,9 @@ func runTagGet(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("give one NAME")
-	}
-	name := fs.Arg(0)
-	if err := castore.ValidateTagName(name); err != nil {
-		return usagef("%v", err)
+	name, err := oneTagName(fs)
+	if err != nil {
+		return err
 	}
 	svcs, err := openStoresToRead(ctx, sf)
 	if err != nil {
@@ -196,11 +214,8 @@ func runTagGet(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	t, err := refs.Get(ctx, name)
-	if errors.Is(err, castore.ErrNotFound) {
-		return fmt.Errorf("tag %q: no such tag", name)
-	}
 	if err != nil {
-		return fmt.Errorf("tag %q: %w", name, err)
+		return tagError(name, err)
 	}
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(toTagJSON(t, time.Now()))
@@ -267,12 +282,9 @@ func runTagRm(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("give one NAME")
-	}
-	name := fs.Arg(0)
-	if err := castore.ValidateTagName(name); err != nil {
-		return usagef("%v", err)
+	name, err := oneTagName(fs)
+	if err != nil {
+		return err
 	}
 	svcs, err := openClientStores(ctx, sf)
 	if err != nil {
@@ -287,12 +299,8 @@ func runTagRm(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = refs.Delete(ctx, name, expect)
-	if errors.Is(err, castore.ErrNotFound) {
-		return fmt.Errorf("tag %q: no such tag", name)
-	}
-	if err != nil {
-		return fmt.Errorf("tag %q: %w", name, err)
+	if err := refs.Delete(ctx, name, expect); err != nil {
+		return tagError(name, err)
 	}
 	return nil
 }

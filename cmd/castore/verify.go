@@ -167,29 +167,14 @@ func repairDirectory(ctx context.Context, from, to *compose.Services, dm compose
 // verifyProgress prints what was verified so far every second, on a
 // terminal; elsewhere nothing.
 func verifyProgress(w io.Writer, seen *atomic.Pointer[compose.VerifyStats]) (stop func()) {
-	if !isTerminal(w) {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
 	start := time.Now()
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-				if s := seen.Load(); s != nil {
-					el := time.Since(start).Seconds()
-					fmt.Fprintf(w, "\r\033[Kverified %d chunks (%s, %s/s), %d indexes, %d directories, %d tags",
-						s.Chunks, humanize.IBytes(uint64(s.Bytes)), humanize.IBytes(uint64(float64(s.Bytes)/el)), s.Indexes, s.Directories, s.Tags)
-				}
-			}
+	return statusLine(w, func() string {
+		s := seen.Load()
+		if s == nil {
+			return ""
 		}
-	}()
-	return func() { close(done); <-finished }
+		rate := float64(s.Bytes) / time.Since(start).Seconds()
+		return fmt.Sprintf("verified %d chunks (%s, %s/s), %d indexes, %d directories, %d tags",
+			s.Chunks, humanize.IBytes(uint64(s.Bytes)), humanize.IBytes(uint64(rate)), s.Indexes, s.Directories, s.Tags)
+	})
 }
