@@ -84,8 +84,15 @@ func (o *Options) importConcurrency() int {
 
 // askConcurrency is how many files an import with SkipKnown has in
 // flight against a store that answers in batches (castore.MissingFinder):
-// most wait for the answer, which comes for all of them on a round trip.
-const askConcurrency = 256
+// most wait for the answer, which comes for all of them on a round trip,
+// one call in flight at a time, so this many files a round trip at most
+// (maxAsk). Each waiting file holds a goroutine and an open file (Go
+// raises the soft limit on open files to the hard one). Re-importing
+// unchanged GOROOT (15,036 files) over a 10 ms, 50 MB/s link: 0.76 s with
+// 1024 against 1.70-1.78 s with 256 (three pairs); a first import of
+// GOROOT/src: 2.77 and 4.29 s against 3.42 and 3.42 s (noisy), peak RSS
+// 175 against 143 MB.
+const askConcurrency = maxAsk
 
 // streamHold is what a file streaming into a BlobService is reckoned to
 // hold (a chunker's buffer and the chunks in flight) against the memory
