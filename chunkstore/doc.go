@@ -10,7 +10,11 @@
 //	chunked_layout.go      where its chunks lie: tvix's chunks/b3/ or snix's chunk/b3/, read alike
 //	chunked_read.go        its reads: verified chunks, the blob reader, ReadChunk
 //	chunked_write.go       its write pipeline: cutting (chunkfmt.Cutter), uploading in parallel, the index; PutIndex
+//	chunked_repair.go      Repair: a damaged or missing chunk or index fetched, verified, from another store
 //	compressed.go          its chunks handed over and taken compressed
+//	freshen.go             Freshen: objects a write relies on touched once older than half gc's grace
+//	stat.go                StatBlobs: the sizes of many blobs in one pass (closure checks, verify)
+//	verify.go              Verify: every chunk and index read and checked (castore verify)
 //	known.go               the bounded set of chunks known to be stored (no request for them)
 //	lazychunk.go           a chunk compressed only when a store reads it
 //	bufpool.go             reusable buffers for compressed chunks being read
@@ -21,6 +25,7 @@
 //	nearfar_fill.go        a blob's index written into near once all its chunks are there
 //	nearfar_shared.go      one fetch from far for concurrent readers of the same chunk
 //	nearfar_write.go       the write policy: near, far or both (mirrored)
+//	nearfar_repair.go      a near copy that fails verification replaced from far (caches heal)
 //	indexingfar.go         NewIndexingFar: a far that writes each chunk list it answers into near
 //	prefetch.go            NearFar.Prefetch: small blobs brought into near in batches, behind demand reads
 package chunkstore

@@ -8,6 +8,12 @@
 //   - registry.go: a Registry opens a store from a URL with the backends a
 //     program names, each owning its scheme.
 //   - instrumented.go, deadline.go: decorators that wrap any Store.
+//   - conditional.go: Conditional, compare-and-swap on one object (the
+//     tag store's conditional Set and Delete).
+//   - touch.go: optional capabilities garbage collection needs: Toucher
+//     (refresh an object's time), Copier (server-side copy), Compacter
+//     (pack compaction) and BatchDeleter, each with its function that refuses with
+//     castore.ErrUnsupported.
 //
 // The backends are one package each: s3store (S3 and S3-compatible
 // services), gcsstore (Google Cloud Storage), filestore (a local
