@@ -187,7 +187,7 @@ func (h *Handler) serveTree(w http.ResponseWriter, r *http.Request, rest string)
 		h.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	t := tree{root: root, prefix: "/b3/" + escapeDigest(rest[:n]), immutable: true}
+	t := tree{root: root, prefix: "/b3/" + escapeSlashed(rest[:n]), immutable: true}
 	h.serveTreePath(w, r, t, tp)
 }
 

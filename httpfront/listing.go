@@ -478,5 +478,5 @@ func (h *Handler) serveGoto(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, fmt.Sprintf("%q is not a digest: want b3:BASE64, URL-safe base64 or 64 hex characters", clip(text)))
 		return
 	}
-	http.Redirect(w, r, "/b3/"+escapeDigest(text)+"/", http.StatusFound)
+	http.Redirect(w, r, "/b3/"+escapeSlashed(text)+"/", http.StatusFound)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -52,7 +51,7 @@ func (h *Handler) serveTag(w http.ResponseWriter, r *http.Request, rest string) 
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	prefix := "/tags/" + escapeTagName(name) + ":"
+	prefix := "/tags/" + escapeSlashed(name) + ":"
 	switch tag.Root.Type {
 	case castore.NodeDirectory:
 	case castore.NodeFile:
@@ -86,13 +85,4 @@ func (h *Handler) serveTag(w http.ResponseWriter, r *http.Request, rest string) 
 		return
 	}
 	h.serveTreePath(w, r, tree{root: tag.Root.Digest, prefix: prefix}, tp)
-}
-
-// escapeTagName escapes a tag name for a URL path, keeping its slashes.
-func escapeTagName(name string) string {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
 }

@@ -148,9 +148,10 @@ func escapePath(p castore.Path) string {
 	return b.String()
 }
 
-// escapeDigest escapes a digest as the request spelled it, keeping the
-// slashes of the b3: form.
-func escapeDigest(text string) string {
+// escapeSlashed escapes each '/'-separated part of text for a URL path,
+// keeping the slashes: a digest as the request spelled it (the b3: form
+// has slashes), or a tag name.
+func escapeSlashed(text string) string {
 	parts := strings.Split(text, "/")
 	for i, p := range parts {
 		parts[i] = url.PathEscape(p)
