@@ -154,6 +154,25 @@ func setTag(ctx context.Context, refs castore.RefService, name string, n castore
 	return got, nil
 }
 
+// openTags opens the stores sf names, to read only or to write, and
+// returns their tag service and what closes them.
+func openTags(ctx context.Context, sf *storeFlags, write bool) (castore.RefService, func() error, error) {
+	open := openStoresToRead
+	if write {
+		open = openClientStores
+	}
+	svcs, err := open(ctx, sf)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs, err := svcs.Refs(ctx)
+	if err != nil {
+		svcs.Close()
+		return nil, nil, err
+	}
+	return refs, svcs.Close, nil
+}
+
 // oneTagName is the one NAME argument of a tag command, checked.
 func oneTagName(fs *flag.FlagSet) (string, error) {
 	if fs.NArg() != 1 {
@@ -204,15 +223,11 @@ func runTagGet(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	svcs, err := openStoresToRead(ctx, sf)
+	refs, done, err := openTags(ctx, sf, false)
 	if err != nil {
 		return err
 	}
-	defer svcs.Close()
-	refs, err := svcs.Refs(ctx)
-	if err != nil {
-		return err
-	}
+	defer done()
 	t, err := refs.Get(ctx, name)
 	if err != nil {
 		return tagError(name, err)
@@ -240,15 +255,11 @@ func runTagLs(ctx context.Context, env *environment, args []string) error {
 	if err := castore.ValidateTagPrefix(prefix); err != nil {
 		return usagef("%v", err)
 	}
-	svcs, err := openStoresToRead(ctx, sf)
+	refs, done, err := openTags(ctx, sf, false)
 	if err != nil {
 		return err
 	}
-	defer svcs.Close()
-	refs, err := svcs.Refs(ctx)
-	if err != nil {
-		return err
-	}
+	defer done()
 	now := time.Now()
 	enc := json.NewEncoder(env.stdout)
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
@@ -286,15 +297,11 @@ func runTagRm(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	svcs, err := openClientStores(ctx, sf)
+	refs, done, err := openTags(ctx, sf, true)
 	if err != nil {
 		return err
 	}
-	defer svcs.Close()
-	refs, err := svcs.Refs(ctx)
-	if err != nil {
-		return err
-	}
+	defer done()
 	expect, err := ex.expect(ctx, refs, name)
 	if err != nil {
 		return err
