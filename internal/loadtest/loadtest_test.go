@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/castore-go/castore"
+	"github.com/castore-go/castore/dirstore"
 	"github.com/castore-go/castore/grpcapi"
 	"github.com/castore-go/castore/internal/testenv"
 )
@@ -259,6 +260,17 @@ func closure(r *rand.Rand, shared bool, pool [][]byte) []*castore.Directory {
 	return append(dirs, root)
 }
 
+// distinct is the number of directories a closure holds: two
+// subdirectories with the same contents are one directory (about one
+// closure in 2,500 that closure makes has such a pair).
+func distinct(dirs []*castore.Directory) int {
+	m := make(map[castore.Digest]bool, len(dirs))
+	for _, d := range dirs {
+		m[d.Digest()] = true
+	}
+	return len(m)
+}
+
 // runLoad runs clients against addr for d and returns the stats.
 func runLoad(t *testing.T, addr string, w *workload, nClients int, d time.Duration, allowUnavailable bool) *stats {
 	w.seed(t, addr)
@@ -372,7 +384,7 @@ func client(ctx context.Context, conn *grpc.ClientConn, w *workload, st *stats, 
 				var root castore.Digest
 				if root, err = p.Close(); err == nil {
 					w.mu.Lock()
-					w.roots[root] = len(cl)
+					w.roots[root] = distinct(cl)
 					w.mu.Unlock()
 				}
 			}
@@ -495,4 +507,42 @@ func TestFaultMinIODown(t *testing.T) {
 	// After the fault, calls succeed again without a restart.
 	runLoad(t, s.addr, w, max(1, *clients/4), 3*time.Second, false)
 	verifyAll(t, s.addr, w)
+}
+
+// TestClosureCountsDistinct: the workload expects as many directories
+// back from a recursive Get as its closure holds distinct ones. A closure
+// with two identical subdirectories once failed TestFaultMinIODown with
+// "got 2 directories, want 3".
+func TestClosureCountsDistinct(t *testing.T) {
+	w := newWorkload()
+	for s := uint64(0); s < 100_000; s++ {
+		cl := closure(rand.New(rand.NewPCG(s, 1)), false, w.pool)
+		if distinct(cl) == len(cl) {
+			continue
+		}
+		ctx := context.Background()
+		dirs := dirstore.NewMemory()
+		p := dirs.NewPutter(ctx)
+		for _, d := range cl {
+			if err := p.Put(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		root, err := p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for _, err := range dirs.GetRecursive(ctx, root) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got++
+		}
+		if got != distinct(cl) {
+			t.Fatalf("seed %d: closure of %d directories, %d distinct; GetRecursive gave %d", s, len(cl), distinct(cl), got)
+		}
+		return
+	}
+	t.Fatal("no closure with identical subdirectories in 100,000 seeds")
 }
