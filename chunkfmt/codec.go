@@ -105,6 +105,18 @@ func DecodeChunk(d castore.Digest, comp []byte, size int64) ([]byte, error) {
 	return data, nil
 }
 
+// Decompress decodes chunk d's zstd data into exactly size bytes (size
+// at most MaxChunkObject), without checking them against d: for a caller
+// that verifies what the chunks make up instead, the digest of a whole
+// blob. It fails as DecodeChunk does for data that does not decompress
+// to size bytes.
+func Decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	if size < 0 || size > MaxChunkObject {
+		return nil, fmt.Errorf("chunk %s: decompress to %d bytes: a chunk has 0 to %d: %w", d, size, MaxChunkObject, castore.ErrInvalid)
+	}
+	return decompress(d, comp, size)
+}
+
 // decoders holds zstd decoders, each streaming with concurrency 1. They
 // skip the frames' xxhash checksums: every chunk's BLAKE3 is checked after
 // decompression, and the checksum took 12% of decoding a 256 KiB chunk

@@ -81,6 +81,35 @@ func FuzzDecodeChunk(f *testing.F) {
 	})
 }
 
+// FuzzDecompress: never panics; what it returns has exactly the size
+// asked for, and refusals wrap ErrCorrupt (ErrInvalid for a size out of
+// range). It does not check the digest: that is its point.
+//
+//	go test ./chunkfmt -run '^$' -fuzz FuzzDecompress -fuzztime 1m
+func FuzzDecompress(f *testing.F) {
+	data := []byte("some chunk of a file, repeated, repeated, repeated")
+	d := castore.Sum(data)
+	f.Add(compress(f, data), int64(len(data)))
+	f.Add(compress(f, data), int64(len(data)-1))
+	f.Add(compress(f, data), int64(-1))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58}, int64(7))
+	f.Fuzz(func(t *testing.T, comp []byte, size int64) {
+		got, err := chunkfmt.Decompress(d, comp, size)
+		switch {
+		case size < 0 || size > chunkfmt.MaxChunkObject:
+			if !errors.Is(err, castore.ErrInvalid) {
+				t.Fatalf("size %d: %v, want ErrInvalid", size, err)
+			}
+		case err != nil:
+			if !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("refusal does not wrap ErrCorrupt: %v", err)
+			}
+		case int64(len(got)) != size:
+			t.Fatalf("decompressed %d bytes, asked for %d", len(got), size)
+		}
+	})
+}
+
 // BenchmarkDecodeChunk: decompressing and verifying one 256 KiB chunk of
 // source code (this package's own files, repeated), the work of every
 // chunk a reader gets.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -179,6 +180,14 @@ func verifyChunks(ctx context.Context, svc castore.BlobService, d castore.Digest
 		largest = max(largest, c.Size)
 	}
 	ahead := int(min(8, verifyBuffered/largest))
+	if w == io.Discard {
+		if verifyWhole(ctx, svc, d, chunks, ahead) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return toStatus(err)
+		}
+	}
 	r := chunkfmt.NewChunkReader(ctx, chunks, func(ctx context.Context, cm castore.ChunkMeta) ([]byte, error) {
 		return readChunk(ctx, svc, cm)
 	}, ahead)
@@ -198,6 +207,69 @@ func verifyChunks(ctx context.Context, svc castore.BlobService, d castore.Digest
 		return status.Errorf(codes.InvalidArgument, "blob_meta: the chunks hash to %s, not to %s", got, d)
 	}
 	return nil
+}
+
+// verifyWhole reports whether chunks, as the store keeps them, make blob
+// d: it reads each chunk's compressed copy (castore.ReadCompressedChunk),
+// up to ahead at once, decompresses it to its size, and hashes them all in
+// order, without hashing each chunk against its own digest: the blob's
+// digest covers every byte, and a store took each chunk only after
+// checking it. That is a quarter less hashing than reading the chunks
+// verified. Any failure (a store without compressed copies, a chunk it
+// lacks or holds damaged, a mismatch) makes it false: verifyChunks then
+// reads the chunks verified, and says which is wrong.
+func verifyWhole(ctx context.Context, svc castore.BlobService, d castore.Digest, chunks []castore.ChunkMeta, ahead int) bool {
+	if _, ok := svc.(castore.CompressedChunkReader); !ok {
+		return false
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make([]chan []byte, len(chunks)) // nil for a chunk that failed
+	for i := range got {
+		got[i] = make(chan []byte, 1)
+	}
+	slots := make(chan struct{}, max(ahead, 1))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i, cm := range chunks {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				comp, err := castore.ReadCompressedChunk(ctx, svc, cm.Digest)
+				var data []byte
+				if err == nil {
+					data, err = chunkfmt.Decompress(cm.Digest, comp, int64(cm.Size))
+				}
+				if err != nil {
+					data = nil
+				}
+				got[i] <- data
+			}()
+		}
+	}()
+	h := castore.NewHasher()
+	for i := range chunks {
+		var data []byte
+		select {
+		case data = <-got[i]:
+		case <-ctx.Done():
+			return false
+		}
+		<-slots
+		if data == nil {
+			return false
+		}
+		h.Write(data)
+	}
+	return h.Sum() == d
 }
 
 type missingChunkError struct{ d castore.Digest }
