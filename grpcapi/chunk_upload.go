@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
@@ -23,8 +24,9 @@ import (
 // the server in batches which chunks it lacks (castore.v1.ChunkService.
 // Missing), sends those compressed (PutCompressed), several at once, and
 // records the blob as its chunks (snix.castore.v1.BlobStoreService.
-// PutBlob), which the server verifies. A blob that changed in a few
-// places sends only the chunks around the changes.
+// PutBlob), which the server verifies, unless the server had every chunk
+// and has the blob too (one Stat). A blob that changed in a few places
+// sends only the chunks around the changes.
 
 // Bounds of one writer's uploads: it asks about up to uploadBatch chunks
 // (or uploadBatchBytes of them) a call, has up to uploadBatches such
@@ -105,6 +107,7 @@ type chunkUploader struct {
 	gctx            context.Context
 	chunks          []castore.ChunkMeta // written by the cutter
 	cutErr          error
+	sent            atomic.Int64 // chunks the server lacked, sent
 }
 
 func (w *chunkUploader) start() {
@@ -128,7 +131,7 @@ func (w *chunkUploader) start() {
 		flush := func() {
 			if len(batch) > 0 {
 				b := batch
-				w.g.Go(func() error { return w.c.uploadBatch(w.gctx, b) })
+				w.g.Go(func() error { return w.c.uploadBatch(w.gctx, b, &w.sent) })
 				batch, bytesIn = nil, 0
 			}
 		}
@@ -233,6 +236,14 @@ func (w *chunkUploader) Close() (castore.Digest, error) {
 		return castore.Digest{}, fmt.Errorf("put blob: %w", err)
 	}
 	d := w.h.Sum()
+	if len(w.chunks) > 1 && w.sent.Load() == 0 {
+		// The server had every chunk: it may have the blob too (a file
+		// imported before), and then need not verify it again. If the
+		// question fails, PutBlob says why.
+		if ok, err := w.c.Has(w.ctx, d); err == nil && ok {
+			return d, nil
+		}
+	}
 	if len(w.chunks) > 1 {
 		_, err := w.c.blobMetas.PutBlob(w.ctx, &snixpb.PutBlobRequest{Digest: d[:], BlobMeta: snixpb.FromChunks(w.chunks)})
 		if err != nil {
@@ -249,8 +260,8 @@ type pendingChunk struct {
 }
 
 // uploadBatch asks the server which of the chunks it lacks and sends
-// those, up to uploadPuts at once.
-func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk) error {
+// those, up to uploadPuts at once, counting them in sent.
+func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk, sent *atomic.Int64) error {
 	req := &pb.MissingRequest{AsChunks: true}
 	byDigest := make(map[castore.Digest]pendingChunk, len(batch))
 	for _, p := range batch {
@@ -276,6 +287,7 @@ func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk) erro
 			return fmt.Errorf("ask about %d chunks: the server answers with a digest not asked about (%x): %w", len(req.Digests), b, castore.ErrCorrupt)
 		}
 		delete(byDigest, d) // each once
+		sent.Add(1)
 		g.Go(func() error { return c.putCompressed(gctx, p) })
 	}
 	return g.Wait()

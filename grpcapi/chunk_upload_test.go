@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -95,9 +96,13 @@ func randomBytes(t *testing.T, path string, n int, seed byte) []byte {
 // bytes on the wire of PutCompressed, PutChunk and the legacy Puts.
 type chunkBytes struct {
 	raw, wire, blobPuts atomic.Int64
+	putBlobMetas        atomic.Int64 // snix PutBlob calls
 }
 
 func (c *chunkBytes) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if strings.HasSuffix(info.FullMethod, "BlobStoreService/PutBlob") {
+		c.putBlobMetas.Add(1)
+	}
 	if r, ok := req.(*pb.PutCompressedRequest); ok {
 		c.raw.Add(int64(r.GetSize()))
 		c.wire.Add(int64(len(r.GetData())))
@@ -165,6 +170,16 @@ func TestReimportSendsOnlyChangedChunks(t *testing.T) {
 	d := castore.Sum(data)
 	if got := readBack(t, blobs, d); !equalBytes(got, data) {
 		t.Fatal("the re-imported file reads back differently")
+	}
+
+	// Unchanged, and no stat cache: every chunk is there, and so is the
+	// blob, which the server is not asked to verify again.
+	cb.raw.Store(0)
+	cb.putBlobMetas.Store(0)
+	third, err := ingest.ImportPath(ctxT(t), bc, dc, dir, o)
+	must(t, err)
+	if third.Digest != second.Digest || cb.raw.Load() != 0 || cb.putBlobMetas.Load() != 0 {
+		t.Errorf("unchanged re-import: root %s (want %s), sent %d bytes of chunks and %d PutBlob calls; want none", third.Digest, second.Digest, cb.raw.Load(), cb.putBlobMetas.Load())
 	}
 }
 

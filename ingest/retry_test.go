@@ -148,3 +148,59 @@ func TestImportRetriesUnavailableWrites(t *testing.T) {
 		}
 	})
 }
+
+// cutsHere is a store that takes blobs cut on the client's side
+// (castore.ChunkUploader), whose first such write of each blob fails
+// with castore.ErrUnavailable, and which counts the questions asked of
+// it.
+type cutsHere struct {
+	*goneOnce
+	asked int
+}
+
+func (c *cutsHere) CreateChunked(ctx context.Context) (castore.BlobWriter, error) {
+	return c.goneOnce.Create(ctx), nil
+}
+
+func (c *cutsHere) Has(ctx context.Context, d castore.Digest) (bool, error) {
+	c.mu.Lock()
+	c.asked++
+	c.mu.Unlock()
+	return c.goneOnce.BlobService.Has(ctx, d)
+}
+
+// TestLargeFileCutHereNotHashedFirst: with SkipKnown, a file of 8 MiB or
+// more to a store that takes blobs cut here goes to it at once (its
+// writer asks about each chunk); a small one is asked about first. A
+// write that fails with ErrUnavailable is made again from the file.
+func TestLargeFileCutHereNotHashedFirst(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 9<<20/16)
+	if err := os.WriteFile(filepath.Join(dir, "big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &cutsHere{goneOnce: newGoneOnce(nil)}
+	n, err := ingest.ImportPath(context.Background(), s, goneDirs{s.goneOnce}, dir, ingest.Options{SkipKnown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := castore.Sum(big)
+	if s.asked != 0 || s.attempts[d] != 2 {
+		t.Errorf("a 9 MiB file: asked %d times whether the store has it, written %d times; want 0 and 2 (one failed)", s.asked, s.attempts[d])
+	}
+	if ok, _ := s.goneOnce.BlobService.Has(context.Background(), d); !ok || n.Type != castore.NodeDirectory {
+		t.Errorf("the file was not stored (%v), or the import gave %v", ok, n)
+	}
+
+	small := filepath.Join(t.TempDir(), "small")
+	if err := os.WriteFile(small, big[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.asked = 0
+	if _, err := ingest.ImportPath(context.Background(), s, goneDirs{s.goneOnce}, filepath.Dir(small), ingest.Options{SkipKnown: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s.asked != 1 {
+		t.Errorf("a 1 MiB file: asked %d times whether the store has it, want 1", s.asked)
+	}
+}

@@ -144,7 +144,11 @@ func newUploader(ctx context.Context, blobs castore.BlobService, o *Options) *up
 // upload stores the bytes r yields, in the calling goroutine, and checks
 // the length.
 func (u *uploader) upload(what string, r io.Reader, size int64) (castore.Digest, error) {
-	w := create(u.ctx, u.blobs)
+	return u.write(create(u.ctx, u.blobs), what, r, size)
+}
+
+// write is upload into w.
+func (u *uploader) write(w castore.BlobWriter, what string, r io.Reader, size int64) (castore.Digest, error) {
 	n, err := io.Copy(w, r)
 	if err != nil {
 		return castore.Digest{}, fmt.Errorf("%s: %w", what, err)
@@ -189,10 +193,18 @@ func retryPut[T any](ctx context.Context, put func() (T, error)) (T, error) {
 	}
 }
 
+// cutHereMin is the size from which a file goes straight to a store that
+// takes blobs cut here (castore.ChunkUploader), with skipKnown too: its
+// writer asks about each chunk, in batches, and about the blob before
+// recording it, so only the smaller files are hashed first, to be asked
+// about many at once.
+const cutHereMin = 8 << 20
+
 // uploadFile stores the file at path, of size bytes. With skipKnown it
 // hashes the file first and asks the store: a blob the store has is not
 // sent again. A new file is read twice then (the second time from the
-// page cache, usually). A write that fails with castore.ErrUnavailable
+// page cache, usually). A file of cutHereMin or more, to a store that
+// takes blobs cut here, is not hashed first (see cutHereMin). A write that fails with castore.ErrUnavailable
 // reads the file again (retryPut).
 func (u *uploader) uploadFile(path string, size int64) (castore.Digest, error) {
 	f, err := os.Open(path)
@@ -208,6 +220,21 @@ func (u *uploader) uploadFile(path string, size int64) (castore.Digest, error) {
 	}
 	if !u.skipKnown {
 		return retryPut(u.ctx, again)
+	}
+	if size >= cutHereMin {
+		if w, err := castore.CreateChunked(u.ctx, u.blobs); err == nil {
+			// Cut here, the writer sends only the chunks the store lacks,
+			// and records no blob the store has: hashing the file first
+			// would only read it once more.
+			first := true
+			return retryPut(u.ctx, func() (castore.Digest, error) {
+				if first {
+					first = false
+					return u.write(w, path, plainReader{f}, size)
+				}
+				return again()
+			})
+		}
 	}
 	h := castore.NewHasher()
 	n, err := plainReader{f}.WriteTo(h)
