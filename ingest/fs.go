@@ -28,6 +28,9 @@ func ImportPath(ctx context.Context, blobs castore.BlobService, dirs castore.Dir
 	switch {
 	case fi.Mode().IsRegular():
 		d, err := u.cachedFile(o.FileCache, path, fi)
+		if err == nil {
+			err = u.sync()
+		}
 		if err != nil {
 			return castore.Node{}, err
 		}

@@ -109,10 +109,12 @@ func (o *Options) memoryBudget() int64 {
 // uploader stores blobs with bounded concurrency and collects the first
 // error.
 type uploader struct {
-	ctx   context.Context
-	blobs castore.BlobService
-	g     *errgroup.Group
-	prog  *Progress
+	ctx    context.Context // ends with the uploads
+	parent context.Context // the import's
+	syncer castore.Syncer  // nil: the blob service is durable per write
+	blobs  castore.BlobService
+	g      *errgroup.Group
+	prog   *Progress
 
 	skipSpecial bool
 	skipKnown   bool
@@ -126,9 +128,16 @@ type uploader struct {
 }
 
 func newUploader(ctx context.Context, blobs castore.BlobService, o *Options) *uploader {
+	syncer, _ := blobs.(castore.Syncer)
+	if syncer != nil {
+		// Nothing is acknowledged before the import's root: its blobs are
+		// made durable together, by one Sync before the directories.
+		ctx = castore.DeferSync(ctx)
+	}
+	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.importConcurrency())
-	u := &uploader{ctx: ctx, blobs: blobs, g: g, prog: o.Progress, skipSpecial: o.SkipSpecial, skipKnown: o.SkipKnown, avail: o.memoryBudget(), total: o.memoryBudget()}
+	u := &uploader{ctx: ctx, parent: parent, syncer: syncer, blobs: blobs, g: g, prog: o.Progress, skipSpecial: o.SkipSpecial, skipKnown: o.SkipKnown, avail: o.memoryBudget(), total: o.memoryBudget()}
 	if _, ok := blobs.(castore.MissingFinder); ok && o.SkipKnown {
 		// Asked in batches, a file waiting for its answer costs a
 		// goroutine and an open file: many more may wait than upload.
@@ -320,6 +329,18 @@ func (u *uploader) wait() error {
 	}
 	for _, l := range u.links {
 		l.from.node = l.to.node
+	}
+	return u.sync()
+}
+
+// sync makes the uploads durable where the blob service deferred that
+// (castore.Syncer): before anything names them.
+func (u *uploader) sync() error {
+	if u.syncer == nil {
+		return nil
+	}
+	if err := u.syncer.Sync(u.parent); err != nil {
+		return fmt.Errorf("make the imported blobs durable: %w", err)
 	}
 	return nil
 }

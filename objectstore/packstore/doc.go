@@ -17,7 +17,12 @@
 // commit), and a pack's trailer and a new pack's name are synced before
 // they count. A crash of the process or the machine then loses only
 // writes that were never acknowledged; the torn tail they leave is cut
-// off when the store opens. With Options.NoSync (caches) nothing waits
+// off when the store opens. A write under castore.DeferSync (a local
+// import, which acknowledges nothing before its root) does not wait: it
+// is readable at once and durable at the next Sync (objectstore.Syncer),
+// or when its pack is sealed; a writer that does not defer and finds an
+// object a deferred write stored waits for that object's sync before it
+// is told the object is there. With Options.NoSync (caches) nothing waits
 // for the disk: a crash loses recent objects, which is a miss.
 //
 // Caches. With Options.MaxBytes the store drops its oldest pack whole

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/objectstore"
 )
 
@@ -339,10 +340,11 @@ func (s *driver) Put(ctx context.Context, key string, r io.Reader) error {
 // PutIfAbsent stores r's bytes under key unless an object is there.
 func (s *driver) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
 	s.mu.RLock()
-	_, ok := s.index[key]
+	l, ok := s.index[key]
+	p := s.packs[l.pack]
 	s.mu.RUnlock()
 	if ok {
-		return false, nil
+		return false, s.durable(ctx, key, p, l)
 	}
 	data, err := s.readValue(ctx, key, r)
 	if err != nil {
@@ -370,16 +372,18 @@ func (s *driver) readValue(ctx context.Context, key string, r io.Reader) ([]byte
 	return data, nil
 }
 
-// append writes one record for key and, unless NoSync, waits until it is
-// on disk; only then is it in the index. With replace false an object
+// append writes one record for key and, unless NoSync or the write is
+// deferred (castore.DeferSync), waits until it is on disk; only then is
+// it in the index. With replace false an object
 // already there wins (and nothing is written).
 func (s *driver) append(ctx context.Context, key string, data []byte, replace bool) (bool, error) {
 	rec := encodeRecord(kindPut, key, data)
 	s.mu.Lock()
 	for !replace {
-		if _, ok := s.index[key]; ok {
+		if l, ok := s.index[key]; ok {
+			p := s.packs[l.pack]
 			s.mu.Unlock()
-			return false, nil
+			return false, s.durable(ctx, key, p, l)
 		}
 		ch, ok := s.writing[key]
 		if !ok {
@@ -414,7 +418,7 @@ func (s *driver) append(ctx context.Context, key string, data []byte, replace bo
 	p.entries = append(p.entries, e)
 	end := off + int64(len(rec))
 	s.mu.Unlock()
-	if !s.o.NoSync {
+	if !s.o.NoSync && !castore.SyncDeferred(ctx) {
 		if err := s.sync.wait(p, end); err != nil {
 			return false, fmt.Errorf("put %q: sync: %w", key, err)
 		}
@@ -429,6 +433,40 @@ func (s *driver) append(ctx context.Context, key string, data []byte, replace bo
 	s.evictLocked()
 	s.mu.Unlock()
 	return true, nil
+}
+
+// durable returns once the object at l (in pack p) is on disk, for a
+// PutIfAbsent that found it: a deferred write of it may not be yet, and
+// a caller that does not defer is told it is stored only once it is.
+func (s *driver) durable(ctx context.Context, key string, p *pack, l loc) error {
+	if s.o.NoSync || castore.SyncDeferred(ctx) || p == nil {
+		return nil
+	}
+	if err := s.sync.wait(p, l.off+int64(l.n)); err != nil {
+		return fmt.Errorf("put %q: sync: %w", key, err)
+	}
+	return nil
+}
+
+// Sync returns once every write made before it is on disk: the deferred
+// ones (castore.DeferSync) are in the current pack, since a pack is
+// synced whole when it is sealed.
+func (s *driver) Sync(ctx context.Context) error {
+	if s.o.NoSync {
+		return nil
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errors.New("sync: store closed")
+	}
+	p := s.cur
+	end := p.written.Load()
+	s.mu.RUnlock()
+	if err := s.sync.wait(p, end); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	return nil
 }
 
 // write appends rec to the current pack, sealing it and starting another

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/objectstore"
 	"github.com/castore-go/castore/objectstore/packstore"
 	"github.com/castore-go/castore/objectstore/storetest"
@@ -258,4 +259,51 @@ func TestURL(t *testing.T) {
 	put(t, s, "k")
 	check(t, s, "k")
 	s.Close()
+}
+
+// Writes under castore.DeferSync are readable at once and synced by Sync,
+// one sync for them all; a writer that does not defer is told an object
+// a deferred write stored is there only once it is on disk.
+func TestDeferredSync(t *testing.T) {
+	s := open(t, t.TempDir(), packstore.Options{})
+	defer s.Close()
+	ctx := t.Context()
+	deferred := castore.DeferSync(ctx)
+	for i := range 100 {
+		if _, err := s.PutIfAbsent(deferred, fmt.Sprintf("k%02d", i), bytes.NewReader(content(fmt.Sprint(i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := packstore.Syncs(s); n != 0 {
+		t.Fatalf("100 deferred writes made %d syncs, want 0", n)
+	}
+	r, err := s.Get(ctx, "k42")
+	if err != nil {
+		t.Fatalf("a deferred write does not read back at once: %v", err)
+	}
+	r.Close()
+	if created, err := s.PutIfAbsent(ctx, "k05", bytes.NewReader(content("5"))); err != nil || created {
+		t.Fatalf("PutIfAbsent of a key a deferred write stored: %v, %v", created, err)
+	}
+	if n := packstore.Syncs(s); n != 1 {
+		t.Fatalf("a writer that does not defer found a deferred object after %d syncs, want 1", n)
+	}
+	for i := range 10 {
+		if err := s.Put(deferred, fmt.Sprintf("m%d", i), bytes.NewReader(content("m"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := objectstore.Sync(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := objectstore.Sync(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if n := packstore.Syncs(s); n != 2 {
+		t.Fatalf("10 deferred writes and two Syncs: %d syncs in all, want 2", n)
+	}
+	put(t, s, "plain")
+	if n := packstore.Syncs(s); n != 3 {
+		t.Fatalf("a write that does not defer: %d syncs in all, want 3", n)
+	}
 }

@@ -1,6 +1,9 @@
 package packstore
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // syncer shares one sync of a pack among every writer waiting for it
 // (group commit): a Put waits until a sync that began after its record
@@ -9,6 +12,7 @@ type syncer struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	running bool
+	syncs   atomic.Int64 // syncs made, for tests
 }
 
 // wait returns once pack p is on disk up to end.
@@ -27,6 +31,7 @@ func (y *syncer) wait(p *pack, end int64) error {
 		target := p.written.Load()
 		y.mu.Unlock()
 		err := p.f.Sync()
+		y.syncs.Add(1)
 		y.mu.Lock()
 		y.running = false
 		if err == nil {
