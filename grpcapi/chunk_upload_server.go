@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sync/errgroup"
@@ -48,6 +49,17 @@ func (s *ChunkServer) Missing(ctx context.Context, req *pb.MissingRequest) (*pb.
 			return nil, err
 		}
 	}
+	if !req.GetAsChunks() {
+		// A store that answers in batches asks its own way (a chunked
+		// store: many at once, each a few requests one after another).
+		missing, err := castore.Missing(ctx, svc, ds)
+		if err == nil {
+			return missingResponse(ds, missing)
+		}
+		if !errors.Is(err, castore.ErrUnsupported) {
+			return nil, toStatus(err)
+		}
+	}
 	held := make([]bool, len(ds))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(missingAhead)
@@ -76,6 +88,24 @@ func (s *ChunkServer) Missing(ctx context.Context, req *pb.MissingRequest) (*pb.
 		if !held[i] {
 			resp.Missing = append(resp.Missing, d[:])
 		}
+	}
+	return resp, nil
+}
+
+// missingResponse answers with missing, which the store returned as
+// those of ds it lacks: an ordered part of ds, or an Internal error.
+func missingResponse(ds, missing []castore.Digest) (*pb.MissingResponse, error) {
+	resp := &pb.MissingResponse{Missing: make([][]byte, 0, len(missing))}
+	next := 0
+	for _, d := range missing {
+		for next < len(ds) && ds[next] != d {
+			next++
+		}
+		if next == len(ds) {
+			return nil, status.Errorf(codes.Internal, "the store answers which blobs are missing with %s, not asked about or out of order", d)
+		}
+		resp.Missing = append(resp.Missing, ds[next][:])
+		next++
 	}
 	return resp, nil
 }
