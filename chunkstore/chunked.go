@@ -84,6 +84,8 @@ type Chunked struct {
 	// readOther: chunks were last found in the layout not written
 	// (chunked_layout.go).
 	readOther atomic.Bool
+	// other: what is known of the layout not written (chunked_layout.go).
+	other otherLayout
 	// noTouch: the object store cannot touch, so nothing is freshened
 	// (freshen.go).
 	noTouch atomic.Bool
@@ -121,30 +123,35 @@ func (c *Chunked) Close() error {
 // Has reports whether d is a stored blob or chunk. A digest seen stored
 // before costs no request; otherwise a chunk (or single-chunk blob) costs
 // one and a chunked blob two. They are reads, not HEADs (sizeOf): the
-// same requests, and the store learns the blob's size, which StatBlobs
-// then answers without another (a directory put after a client's Has of
-// its files). They are reads, not HEADs: the same number
-// of requests, and the store learns the blob's size (the chunk's frame
-// declares it, the index sums it), which StatBlobs then answers without
-// another (a directory put after the client asked Has of its files).
+// same number of requests, and the store learns the blob's size (the
+// chunk's frame declares it, the index sums it), which StatBlobs then
+// answers without another (a directory put after the client asked Has of
+// its files).
 func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
+	return c.has(ctx, d, true)
+}
+
+// has is Has, looking in the layout not written only if other is set.
+func (c *Chunked) has(ctx context.Context, d castore.Digest, other bool) (bool, error) {
 	if d == castore.EmptyDigest || c.usable(d) {
 		return true, nil
 	}
-	size, ok, err := c.sizeOf(ctx, d, false)
+	size, key, err := c.sizeOf(ctx, d, false, other)
 	if err != nil {
 		return false, fmt.Errorf("has blob %s: %w", d, err)
 	}
-	if ok {
-		c.known.addSize(d, size) // -1 if it could not tell
-		// A yes is relied on (an upload skipped): keep it fresh.
-		if err := c.freshenBlob(ctx, d); errors.Is(err, castore.ErrNotFound) {
-			return false, nil
-		} else if err != nil {
-			return false, fmt.Errorf("has blob %s: %w", d, err)
-		}
+	if key == "" {
+		return false, nil
 	}
-	return ok, nil
+	c.known.addSize(d, size) // -1 if it could not tell
+	// A yes is relied on (an upload skipped): keep what it rests on
+	// fresh, the object just found.
+	if err := c.freshenKey(ctx, key, d, size); errors.Is(err, objectstore.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("has blob %s: %w", d, err)
+	}
+	return true, nil
 }
 
 // readIndex returns the chunks of d from its index, or ErrNotFound.

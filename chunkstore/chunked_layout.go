@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/castore-go/castore"
 	"github.com/castore-go/castore/chunkfmt"
@@ -29,6 +33,54 @@ func (c *Chunked) readLayouts() (first, second chunkfmt.ChunkLayout) {
 // found notes the layout a chunk was found in.
 func (c *Chunked) found(l chunkfmt.ChunkLayout) {
 	c.readOther.Store(l != c.o.ChunkLayout)
+	if l != c.o.ChunkLayout {
+		c.other.seen.Store(true)
+	}
+}
+
+// otherCheckEvery is how long a listing that found the layout not
+// written empty is believed.
+const otherCheckEvery = 5 * time.Minute
+
+// otherLayout is what is known of the layout a store does not write.
+type otherLayout struct {
+	seen    atomic.Bool // a chunk was found there, or listed
+	mu      sync.Mutex
+	checked time.Time // when a listing last found it empty
+}
+
+// otherMayHold reports whether the layout not written may hold chunks: a
+// chunk was found or listed there, or the listing that looks (one
+// request, at most every otherCheckEvery) finds one or fails. Only
+// Missing relies on a no, to ask about two keys of a blob not stored
+// rather than three: one written there since the listing by another
+// writer is taken as missing for up to otherCheckEvery, and written
+// again in this store's layout, which costs its space and nothing else.
+func (c *Chunked) otherMayHold(ctx context.Context) bool {
+	if c.other.seen.Load() {
+		return true
+	}
+	c.other.mu.Lock()
+	defer c.other.mu.Unlock()
+	if !c.other.checked.IsZero() && time.Since(c.other.checked) < otherCheckEvery {
+		return false
+	}
+	for _, err := range c.store.List(ctx, layoutPrefix(c.o.ChunkLayout.Other())) {
+		if err == nil {
+			c.other.seen.Store(true)
+		}
+		return true // an error: it may
+	}
+	c.other.checked = time.Now()
+	return false
+}
+
+// layoutPrefix is the key prefix of l's chunks ("chunks/b3/"): a chunk
+// key without its last two parts.
+func layoutPrefix(l chunkfmt.ChunkLayout) string {
+	k := l.ChunkKey(castore.Digest{})
+	k = k[:strings.LastIndexByte(k, '/')]
+	return k[:strings.LastIndexByte(k, '/')+1]
 }
 
 // getChunk opens chunk d's object in either layout; objectstore.ErrNotFound

@@ -33,8 +33,9 @@ func (s *slowGets) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 }
 
 // Missing asks about many digests at once: 512 digests not stored, each
-// three requests one after another 20 ms each, take a few round trips,
-// not 512 x 3 / 32 of them, and only the stored ones are left out.
+// two reads one after another 20 ms each, take a few round trips, not
+// 512 x 3 / 32 of them (the gRPC server's Has of each, 32 at once), and
+// only the stored ones are left out.
 func TestMissingAsksManyAtOnce(t *testing.T) {
 	m := memstore.New()
 	w := chunked(t, m)
@@ -63,7 +64,7 @@ func TestMissingAsksManyAtOnce(t *testing.T) {
 	if p := slow.peak.Load(); p < 128 {
 		t.Errorf("at most %d reads in flight, want at least 128", p)
 	}
-	if took > 3*time.Second { // 512 x 3 x 20 ms / 32 would be 0.96 s; at 256 at once, 0.12 s
+	if took > 3*time.Second { // 512 x 3 x 20 ms / 32 would be 0.96 s; 2 x 2 x 20 ms, 0.08 s
 		t.Errorf("Missing of %d took %v", len(ask), took)
 	}
 	t.Logf("Missing of %d digests, 20 ms a read: %v, %d reads in flight at most", len(ask), took, slow.peak.Load())
@@ -95,3 +96,43 @@ func TestMissingFreshens(t *testing.T) {
 	}
 }
 
+// A blob not stored costs Missing two reads (its chunk key, its index)
+// while the layout not written holds nothing, which one listing tells;
+// a blob stored only in that layout, by a store that writes it, is found
+// by a fresh store asking after it (its listing finds the layout in use),
+// and Has finds it whatever a listing said.
+func TestMissingOtherLayout(t *testing.T) {
+	for _, l := range []chunkfmt.ChunkLayout{chunkfmt.ChunkLayoutTvix, chunkfmt.ChunkLayoutSnix} {
+		t.Run(string(l), func(t *testing.T) {
+			mem := memstore.New()
+			cnt := &counting{Store: mem}
+			c := chunkedIn(t, cnt, l)
+			var ask []castore.Digest
+			for i := range 10 {
+				ask = append(ask, castore.Sum([]byte{byte(i), 'm'}))
+			}
+			got, err := castore.Missing(t.Context(), c, ask)
+			if err != nil || !slices.Equal(got, ask) {
+				t.Fatalf("Missing = %v, %v", got, err)
+			}
+			if g, n := cnt.gets.Load(), cnt.lists.Load(); g != 20 || n != 1 {
+				t.Errorf("Missing of 10 blobs not stored: %d reads and %d listings, want 20 and 1", g, n)
+			}
+			cnt.reset()
+			castore.Missing(t.Context(), c, ask)
+			if n := cnt.lists.Load(); n != 0 {
+				t.Errorf("a second Missing listed %d times, want 0 (the answer is kept)", n)
+			}
+			// Written in the other layout: a fresh store finds it.
+			small := blobtest.Put(t, chunkedIn(t, mem, l.Other()), []byte("in the other layout"))
+			fresh := chunkedIn(t, cnt, l)
+			if got, err := castore.Missing(t.Context(), fresh, []castore.Digest{small, ask[0]}); err != nil || !slices.Equal(got, ask[:1]) {
+				t.Errorf("Missing of a blob in the other layout = %v, %v; want only the one never stored", got, err)
+			}
+			// Has looks in both layouts whatever the listing said.
+			if ok, err := c.Has(t.Context(), small); !ok || err != nil {
+				t.Errorf("Has of a blob in the other layout = %v, %v", ok, err)
+			}
+		})
+	}
+}

@@ -54,11 +54,11 @@ func (c *Chunked) StatBlobs(ctx context.Context, ds []castore.Digest, fn func(ca
 
 // statOne returns d's size, or -1 if it is not stored, and remembers it.
 func (c *Chunked) statOne(ctx context.Context, d castore.Digest) (int64, error) {
-	size, ok, err := c.sizeOf(ctx, d, true)
+	size, key, err := c.sizeOf(ctx, d, true, true)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("stat blob %s: %w", d, err)
-	case !ok:
+	case key == "":
 		return -1, nil
 	}
 	c.known.addSize(d, size)
@@ -66,49 +66,54 @@ func (c *Chunked) statOne(ctx context.Context, d castore.Digest) (int64, error) 
 }
 
 // sizeOf finds d, reading the likelier chunk key first (most blobs are
-// one chunk), then the index, then the other chunk key (a chunked blob
-// costs two requests, as with one layout; a digest not stored, three),
-// and returns its size: the one a chunk's frame declares (else, for a
+// one chunk), then the index, then the other chunk key unless other is
+// false (a chunked blob costs two requests, as with one layout; a digest
+// not stored, three), and returns its size and the key it was found at
+// ("" if not stored): the size a chunk's frame declares (else, for a
 // small object or with decode set, the one it decompresses to), or the
 // sum of an index. size is -1 if d is there but that does not tell (a
 // large chunk whose frame declares none, without decode; a damaged
 // object, which reading says more about).
-func (c *Chunked) sizeOf(ctx context.Context, d castore.Digest, decode bool) (size int64, ok bool, err error) {
+func (c *Chunked) sizeOf(ctx context.Context, d castore.Digest, decode, other bool) (size int64, found string, err error) {
 	first, second := c.readLayouts()
 	buf := getCompBuf()
 	defer putCompBuf(buf)
-	for i, key := range []string{first.ChunkKey(d), chunkfmt.IndexKey(d), second.ChunkKey(d)} {
+	keys := []string{first.ChunkKey(d), chunkfmt.IndexKey(d), second.ChunkKey(d)}
+	if !other && first == c.o.ChunkLayout {
+		keys = keys[:2]
+	}
+	for i, key := range keys {
 		buf.Reset()
 		err := c.readKey(ctx, key, chunkfmt.CompressedLimit(-1), buf)
 		if errors.Is(err, objectstore.ErrNotFound) {
 			continue
 		}
 		if err != nil && !errors.Is(err, castore.ErrCorrupt) {
-			return 0, false, err
+			return 0, "", err
 		}
 		if i == 2 {
 			c.found(second)
 		}
 		if err != nil {
-			return -1, true, nil // too large to be what it says
+			return -1, key, nil // too large to be what it says
 		}
 		if i == 1 {
 			chunks, err := chunkfmt.DecodeIndex(buf.Bytes())
 			if err != nil {
-				return -1, true, nil
+				return -1, key, nil
 			}
-			return indexSize(chunks), true, nil
+			return indexSize(chunks), key, nil
 		}
 		size, err := frameSize(d, buf.Bytes(), decode)
 		if err != nil {
 			if decode {
-				return 0, false, err // a damaged chunk: not a size to check against
+				return 0, "", err // a damaged chunk: not a size to check against
 			}
-			return -1, true, nil
+			return -1, key, nil
 		}
-		return size, true, nil
+		return size, key, nil
 	}
-	return -1, false, nil
+	return -1, "", nil
 }
 
 // indexSize is the size of a blob of chunks, or -1 beyond int64.
