@@ -44,6 +44,11 @@ type ChunkedOptions struct {
 	// Compression is the zstd level new chunks are stored at (default
 	// chunkfmt.CompressionDefault); chunks of any level are read.
 	Compression chunkfmt.Compression
+	// Puts and PutBytes bound the puts of chunks and indexes in flight
+	// from all of the store's writers together, in count and in bytes
+	// (putlimit.go). Default DefaultPuts and DefaultPutBytes.
+	Puts     int
+	PutBytes int64
 	// FreshenAge: an object a write relies on (a chunk it skips, an index
 	// or blob found stored) that is older than this is touched first, so
 	// garbage collection with a grace of twice this keeps it (package gc,
@@ -64,6 +69,12 @@ func (o ChunkedOptions) withDefaults() ChunkedOptions {
 	if o.KnownChunks <= 0 {
 		o.KnownChunks = 1 << 20
 	}
+	if o.Puts <= 0 {
+		o.Puts = DefaultPuts
+	}
+	if o.PutBytes <= 0 {
+		o.PutBytes = DefaultPutBytes
+	}
 	if o.FreshenAge == 0 {
 		o.FreshenAge = DefaultFreshenAge
 	}
@@ -81,6 +92,7 @@ type Chunked struct {
 	known *knownSet
 	enc   *chunkfmt.Encoder
 	m     *metrics
+	puts  *putLimit
 	// readOther: chunks were last found in the layout not written
 	// (chunked_layout.go).
 	readOther atomic.Bool
@@ -108,7 +120,7 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics()}
+	c := &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics(), puts: newPutLimit(o.Puts, o.PutBytes)}
 	if _, ok := s.(objectstore.Toucher); !ok {
 		c.noTouch.Store(true) // nothing to freshen with (freshen.go)
 	}

@@ -2,6 +2,7 @@ package chunkstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -124,7 +125,7 @@ func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, size int64, 
 	key := c.o.ChunkLayout.ChunkKey(d)
 	for attempt := 0; ; attempt++ {
 		began := time.Now()
-		created, err := c.store.PutIfAbsent(ctx, key, body())
+		created, err := c.put(ctx, key, body(), cmp.Or(max(size, 0), 2*int64(c.o.AvgChunkSize)))
 		if err != nil {
 			return fmt.Errorf("store chunk %s: %w", d, err)
 		}
@@ -144,13 +145,25 @@ func (c *Chunked) storeChunk(ctx context.Context, d castore.Digest, size int64, 
 	}
 }
 
+// put puts body, of about n bytes, at key unless an object is there,
+// within the bound of puts in flight (putlimit.go).
+func (c *Chunked) put(ctx context.Context, key string, body io.Reader, n int64) (created bool, err error) {
+	release, err := c.puts.acquire(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return c.store.PutIfAbsent(ctx, key, body)
+}
+
 // storeIndex stores blob d's index unless it is there, and freshens it if
 // it is (putting it again if it went meanwhile).
 func (c *Chunked) storeIndex(ctx context.Context, d castore.Digest, chunks []castore.ChunkMeta, size int64) error {
 	key := chunkfmt.IndexKey(d)
 	for attempt := 0; ; attempt++ {
 		began := time.Now()
-		created, err := c.store.PutIfAbsent(ctx, key, bytes.NewReader(chunkfmt.EncodeIndex(chunks)))
+		index := chunkfmt.EncodeIndex(chunks)
+		created, err := c.put(ctx, key, bytes.NewReader(index), int64(len(index)))
 		if err != nil {
 			return fmt.Errorf("store index of blob %s: %w", d, err)
 		}

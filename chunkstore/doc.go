@@ -15,6 +15,7 @@
 //	freshen.go             Freshen: objects a write relies on touched once older than half gc's grace
 //	stat.go                StatBlobs: the sizes of many blobs in one pass (closure checks, verify)
 //	missing.go             Missing: which of many blobs are not stored, many asked at once
+//	putlimit.go            the bound on puts in flight from all writers, in count and bytes
 //	verify.go              Verify: every chunk and index read and checked (castore verify)
 //	known.go               the bounded set of chunks known to be stored (no request for them)
 //	lazychunk.go           a chunk compressed only when a store reads it
