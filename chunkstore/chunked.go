@@ -166,6 +166,26 @@ func (c *Chunked) has(ctx context.Context, d castore.Digest, other bool) (bool, 
 	return true, nil
 }
 
+// holds reports whether d is stored, as a chunk (in either layout) or
+// as an index, by asking the object store whether the keys exist: a
+// NearFar deciding whether to fetch d needs no more (holder).
+func (c *Chunked) holds(ctx context.Context, d castore.Digest) (bool, error) {
+	if d == castore.EmptyDigest || c.known.has(d) {
+		return true, nil
+	}
+	if ok, err := c.headChunk(ctx, d); err != nil || ok {
+		return ok, err
+	}
+	_, err := c.store.Head(ctx, chunkfmt.IndexKey(d))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, objectstore.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("blob %s: %w", d, err)
+}
+
 // readIndex returns the chunks of d from its index, or ErrNotFound.
 func (c *Chunked) readIndex(ctx context.Context, d castore.Digest) ([]castore.ChunkMeta, error) {
 	r, err := c.store.Get(ctx, chunkfmt.IndexKey(d))

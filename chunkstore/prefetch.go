@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +61,7 @@ func (nf *NearFar) fetchInto(ctx context.Context, blobs []castore.ChunkMeta, ahe
 		if b.Digest == castore.EmptyDigest || b.Size > chunkfmt.MaxChunkObject {
 			continue
 		}
-		if ok, err := nf.near.Has(ctx, b.Digest); err != nil || ok {
+		if ok, err := nf.nearHolds(ctx, b.Digest); err != nil || ok {
 			if err != nil {
 				return fmt.Errorf("prefetch: near: %w", err)
 			}
@@ -168,7 +169,7 @@ func (nf *NearFar) prefetchSplit(ctx context.Context, blobs []castore.ChunkMeta,
 				continue
 			}
 			seen[cm.Digest] = true
-			if ok, err := nf.near.Has(ctx, cm.Digest); err == nil && !ok {
+			if ok, err := nf.nearHolds(ctx, cm.Digest); err == nil && !ok {
 				want = append(want, cm)
 			}
 		}
@@ -212,7 +213,7 @@ func (nf *NearFar) prefetchSplit(ctx context.Context, blobs []castore.ChunkMeta,
 		complete := true
 		for _, cm := range chunks {
 			if !have[cm.Digest] {
-				if ok, err := nf.near.Has(ctx, cm.Digest); err != nil || !ok {
+				if ok, err := nf.nearHolds(ctx, cm.Digest); err != nil || !ok {
 					complete = false
 					break
 				}
@@ -386,19 +387,28 @@ const sizedOpenMax = 1 << 20
 var _ castore.SizedOpener = (*NearFar)(nil)
 
 // OpenSized opens a blob of the given size through the cache. One that
-// near lacks and that is small (at most 1 MiB) is brought from far in one
-// batch (one call for a blob far keeps as one chunk, instead of a chunk
-// list and then the chunk), then read from near; anything else opens as
-// Open does. The size is checked against the blob's.
+// is small (at most 1 MiB) is first read from near as the one chunk it
+// mostly is: a single read, verified, with no chunk list asked for. If
+// near lacks it, it is brought from far in one batch (one call for a blob
+// far keeps as one chunk, instead of a chunk list and then the chunk), then
+// read from near; anything else opens as Open does. The size is checked
+// against the blob's.
 func (nf *NearFar) OpenSized(ctx context.Context, d castore.Digest, size uint64) (castore.BlobReader, error) {
 	if d != castore.EmptyDigest && size <= sizedOpenMax {
 		if err := nf.pending.wait(ctx, d); err != nil {
 			return nil, err
 		}
-		if ok, err := nf.near.Has(ctx, d); err == nil && !ok {
+		if r := nf.openNearChunk(ctx, d, size); r != nil {
+			return r, nil
+		}
+		if ok, err := nf.nearHolds(ctx, d); err == nil && !ok {
 			if _, batches := nf.far.(castore.BatchChunkReader); batches {
 				// A failure here leaves the blob to Open.
-				nf.fetchInto(ctx, []castore.ChunkMeta{{Digest: d, Size: size}}, false)
+				if nf.fetchInto(ctx, []castore.ChunkMeta{{Digest: d, Size: size}}, false) == nil {
+					if r := nf.openNearChunk(ctx, d, size); r != nil {
+						return r, nil
+					}
+				}
 			}
 		}
 	}
@@ -407,4 +417,37 @@ func (nf *NearFar) OpenSized(ctx context.Context, d castore.Digest, size uint64)
 		return nil, err
 	}
 	return castore.CheckedSize(r, d, size)
+}
+
+// openNearChunk reads blob d of the given size whole from near as one
+// chunk (decompressed, its size and digest checked), or returns nil if
+// near does not hold it so, cannot read it, or holds a copy that does not
+// check out: Open then finds out which and says so (a damaged copy is
+// replaced from far there).
+func (nf *NearFar) openNearChunk(ctx context.Context, d castore.Digest, size uint64) castore.BlobReader {
+	data, err := castore.ReadChunk(ctx, nf.near, castore.ChunkMeta{Digest: d, Size: size})
+	if err != nil {
+		return nil
+	}
+	nf.m.nearRead(ctx, true)
+	if nf.prefetched.used(d) {
+		nf.m.prefetchUsed.Add(ctx, 1)
+	}
+	return memReader{bytes.NewReader(data)}
+}
+
+// holder is a near store that tells whether it holds a blob or chunk
+// without reading it (Chunked: the object store's index of keys).
+type holder interface {
+	holds(ctx context.Context, d castore.Digest) (bool, error)
+}
+
+// nearHolds reports whether near holds d (as a chunk or as an index),
+// cheaply if near can tell without reading it: whether to fetch it from
+// far. Whether the copy is intact is for its reader to find out.
+func (nf *NearFar) nearHolds(ctx context.Context, d castore.Digest) (bool, error) {
+	if h, ok := nf.near.(holder); ok {
+		return h.holds(ctx, d)
+	}
+	return nf.near.Has(ctx, d)
 }

@@ -254,3 +254,48 @@ func TestNearFarOpenSized(t *testing.T) {
 		t.Fatalf("a wrong size: %v", err)
 	}
 }
+
+// A sized open of a small blob near holds reads near once (the chunk, as
+// the blob is one), asking for no index and no object's existence; as
+// does a prefetch of what near holds, without reading a byte. The near
+// store keeps no memory of stored chunks, as the mount's cache does not.
+func TestNearFarOpenSizedNearHit(t *testing.T) {
+	ctx := t.Context()
+	far := &batchingFar{Chunked: chunked(t, memstore.New())}
+	objs := &counting{Store: memstore.New()}
+	near, err := chunkstore.NewChunked(objs, chunkstore.ChunkedOptions{KnownChunks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { near.Close() })
+	nf := nearFar(t, near, far, chunkstore.WriteFar)
+	metas, data := putSmall(t, far, 3)
+	if err := nf.Prefetch(ctx, metas); err != nil {
+		t.Fatal(err)
+	}
+	objs.reset()
+	if err := nf.Prefetch(ctx, metas); err != nil {
+		t.Fatal(err)
+	}
+	if g, b := objs.gets.Load(), far.batches.Load(); g != 0 || b != 1 {
+		t.Fatalf("a prefetch of what near holds read %d objects of near and made %d batch calls in all; want 0 and 1", g, b)
+	}
+	for _, m := range metas {
+		objs.reset()
+		r, err := castore.OpenSized(ctx, nf, m.Digest, m.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(r)
+		r.Close()
+		if string(got) != string(data[m.Digest]) {
+			t.Fatalf("read %q, want %q", got, data[m.Digest])
+		}
+		if g, h := objs.gets.Load(), objs.heads.Load(); g != 1 || h != 0 {
+			t.Fatalf("a sized open of a blob near holds made %d gets and %d heads of near; want 1 and 0", g, h)
+		}
+	}
+	if far.singles.Load() != 0 || far.chunksCalls.Load() != 0 || far.batches.Load() != 1 {
+		t.Fatal("reads of what near holds asked far")
+	}
+}
