@@ -17,7 +17,8 @@ type dirNode struct {
 	fs.Inode
 	readOnlyDir
 	stored
-	dir atomic.Pointer[castore.Directory]
+	dir  atomic.Pointer[castore.Directory]
+	list atomic.Pointer[[]fuse.DirEntry] // its readdir entries, once made
 }
 
 var (
@@ -69,8 +70,13 @@ func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	return fs.NewListDirStream(list), 0
 }
 
-// entries lists the directory for readdir.
+// entries lists the directory for readdir. The list is made once and
+// shared by every readdir (each a new handle when the kernel opens
+// directories without a request): it is never changed.
 func (d *dirNode) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+	if list := d.list.Load(); list != nil {
+		return *list, 0
+	}
 	dir, errno := d.directory(ctx)
 	if errno != 0 {
 		return nil, errno
@@ -81,6 +87,7 @@ func (d *dirNode) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) 
 		de.Off = uint64(i + 1)
 		list = append(list, de)
 	}
+	d.list.Store(&list)
 	return list, 0
 }
 

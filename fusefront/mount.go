@@ -17,6 +17,7 @@ import (
 type Server struct {
 	fs         *FS
 	srv        *fuse.Server
+	raw        *rawFS
 	mountpoint string
 }
 
@@ -66,13 +67,24 @@ func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryS
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
 	}
-	srv, err := fs.Mount(abs, rootNode, opts)
+	raw := &rawFS{RawFileSystem: fs.NewNodeFS(rootNode, opts)}
+	srv, err := fuse.NewServer(raw, abs, &opts.MountOptions)
 	if err != nil {
 		f.stop()
 		return nil, fmt.Errorf("mount %s: %w", abs, err)
 	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		// As fs.Mount: the serve loop ends with the failed mount.
+		f.stop()
+		return nil, fmt.Errorf("mount %s: %w", abs, err)
+	}
+	// Directories open without a request where the kernel can, unless
+	// the root is one that refuses to be opened.
+	_, unlisted := rootNode.(*namedRoot)
+	raw.noOpendir.Store(canOpendirWithoutRequest(srv.KernelSettings()) && !(unlisted && !f.o.ListRoot))
 	raiseReadahead(abs, f.o.MaxRead, f.log)
-	return &Server{fs: f, srv: srv, mountpoint: abs}, nil
+	return &Server{fs: f, srv: srv, raw: raw, mountpoint: abs}, nil
 }
 
 // Mountpoint is where the filesystem is mounted.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,6 +27,12 @@ func raiseReadahead(mnt string, max int, log *slog.Logger) {
 	if err := os.WriteFile(p, []byte(fmt.Sprint(max>>10)), 0); err != nil {
 		log.Debug("fusefront: cannot raise the readahead", "file", p, "err", err)
 	}
+}
+
+// canOpendirWithoutRequest reports whether the kernel opens directories
+// without a request once an OPENDIR is answered ENOSYS (Linux 5.1 on).
+func canOpendirWithoutRequest(k *fuse.InitIn) bool {
+	return k.Flags&fuse.CAP_NO_OPENDIR_SUPPORT != 0
 }
 
 // lazyUnmount detaches the mount now (umount -l).
