@@ -61,23 +61,27 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // Read reads len(dest) bytes at off (fewer only at the end of the file),
-// with a ranged read on the blob's shared reader.
+// with a ranged read on the blob's shared reader. Opening the blob (if no
+// read has it open) and reading it are one store call: a small file costs
+// its read one handoff to another goroutine, not one for each.
 func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if off >= int64(n.node.Size) || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
 	want := int(min(int64(len(dest)), int64(n.node.Size)-off))
-	pr, err := n.f.readers.acquire(ctx, n.f, n.node.Digest, n.node.Size)
-	if err != nil {
-		return nil, n.f.errno(err, "fusefront: open blob", "path", n.Path(nil), "blob", n.node.Digest.String(), "size", n.node.Size)
-	}
 	bp := readBufs.Get().(*[]byte)
 	if cap(*bp) < want {
 		b := make([]byte, want)
 		bp = &b
 	}
 	buf := (*bp)[:want]
+	opened := true
 	got, err := call(ctx, n.f, func(ctx context.Context) (int, error) {
+		pr, err := n.f.readers.acquire(ctx, n.f, n.node.Digest, n.node.Size)
+		if err != nil {
+			opened = false
+			return 0, err
+		}
 		defer n.f.readers.release(pr)
 		n, err := pr.r.ReadAt(buf, off)
 		if err == io.EOF {
@@ -88,6 +92,9 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	if err != nil {
 		if err != errInterrupted {
 			readBufs.Put(bp) // the ReadAt is over; otherwise it still owns buf
+		}
+		if !opened {
+			return nil, n.f.errno(err, "fusefront: open blob", "path", n.Path(nil), "blob", n.node.Digest.String(), "size", n.node.Size)
 		}
 		return nil, n.f.errno(err, "fusefront: read blob", "path", n.Path(nil), "blob", n.node.Digest.String(), "offset", off, "length", want)
 	}

@@ -35,30 +35,18 @@ func newReaderPool(maxIdle int) *readerPool {
 	return &readerPool{maxIdle: maxIdle, open: map[castore.Digest]*pooledReader{}}
 }
 
-// acquire returns the reader of d, opening it (under the mount's context)
-// if nobody has it open. The caller must release it. A failed open is not
-// kept: the next acquire tries again.
+// acquire returns the reader of d, opening it if nobody has it open, or
+// waiting for the open another acquire is making. It runs in a store call
+// (call), under the mount's context, and opens the blob in that call: an
+// interrupted read leaves the open to finish, for the next acquire. The
+// caller must release it. A failed open is not kept: the next acquire
+// tries again.
 func (p *readerPool) acquire(ctx context.Context, f *FS, d castore.Digest, size uint64) (*pooledReader, error) {
 	p.mu.Lock()
 	pr, ok := p.open[d]
 	if !ok {
 		pr = &pooledReader{d: d, size: size, ready: make(chan struct{})}
 		p.open[d] = pr
-		go func() {
-			r, err := call(f.ctx, f, func(ctx context.Context) (castore.BlobReader, error) { return castore.OpenSized(ctx, f.blobs, d, size) })
-			p.mu.Lock()
-			pr.r, pr.err = r, err
-			close(pr.ready)
-			switch {
-			case err != nil:
-				if p.open[d] == pr {
-					delete(p.open, d)
-				}
-			case pr.users == 0:
-				p.idleLocked(pr) // every user was interrupted
-			}
-			p.mu.Unlock()
-		}()
 	}
 	pr.users++
 	if pr.elem != nil {
@@ -66,11 +54,21 @@ func (p *readerPool) acquire(ctx context.Context, f *FS, d castore.Digest, size 
 		pr.elem = nil
 	}
 	p.mu.Unlock()
+	if !ok {
+		r, err := castore.OpenSized(ctx, f.blobs, d, size)
+		p.mu.Lock()
+		pr.r, pr.err = r, err
+		close(pr.ready)
+		if err != nil && p.open[d] == pr {
+			delete(p.open, d)
+		}
+		p.mu.Unlock()
+	}
 	select {
 	case <-pr.ready:
 	case <-ctx.Done():
 		p.release(pr)
-		return nil, errInterrupted
+		return nil, ctx.Err()
 	}
 	if pr.err != nil {
 		p.release(pr)
@@ -90,14 +88,9 @@ func (p *readerPool) release(pr *pooledReader) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pr.users--
+	// The last user is the one that opened it, if no other was: it is
+	// open (or failed) by now.
 	if pr.users > 0 {
-		return
-	}
-	select {
-	case <-pr.ready:
-	default:
-		// Still opening (its user was interrupted): keep it in open, so
-		// that the open is not wasted; the next acquire waits for it.
 		return
 	}
 	if pr.err != nil {

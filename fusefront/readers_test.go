@@ -98,19 +98,30 @@ func TestReaderPool(t *testing.T) {
 		t.Fatalf("retry after a failed open: %v", err)
 	}
 	p.release(pr)
-	// An interrupted acquire returns at once; the open it started is kept
-	// for the next one.
+	// An interrupted read returns at once; the open its store call
+	// started finishes and is kept for the next one.
 	blobs.gate = make(chan struct{})
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := p.acquire(cctx, f, d(7), 0); err != errInterrupted {
-		t.Fatalf("interrupted acquire: %v", err)
+	_, err = call(cctx, f, func(ctx context.Context) (*pooledReader, error) {
+		pr, err := p.acquire(ctx, f, d(7), 0)
+		if err == nil {
+			p.release(pr)
+		}
+		return pr, err
+	})
+	if err != errInterrupted {
+		t.Fatalf("interrupted read: %v", err)
 	}
-	close(blobs.gate)
 	before := blobs.opens.Load()
+	close(blobs.gate)
+	f.calls.Wait()
+	if n := blobs.opens.Load(); n != before+1 {
+		t.Fatalf("the interrupted read's open: %d opens, want %d", n, before+1)
+	}
 	pr, err = p.acquire(ctx, f, d(7), 0)
 	if err != nil || blobs.opens.Load() != before+1 {
-		t.Fatalf("acquire after an interrupted one: %v, %d opens (before %d)", err, blobs.opens.Load(), before)
+		t.Fatalf("acquire after an interrupted read: %v, %d opens (want %d)", err, blobs.opens.Load(), before+1)
 	}
 	p.release(pr)
 	p.closeAll()
