@@ -12,13 +12,16 @@ import (
 )
 
 // dirNode is a stored directory. Its Directory is fetched on the first
-// lookup or readdir that needs it, and kept.
+// lookup or readdir that needs it, and kept. Its first listing has the
+// prefetcher fetch its subtree; its first lookup, its own files.
 type dirNode struct {
 	fs.Inode
 	readOnlyDir
 	stored
 	dir  atomic.Pointer[castore.Directory]
 	list atomic.Pointer[[]fuse.DirEntry] // its readdir entries, once made
+	// lookedUp: a lookup in it has told the prefetcher.
+	lookedUp atomic.Bool
 }
 
 var (
@@ -40,7 +43,6 @@ func (d *dirNode) directory(ctx context.Context) (*castore.Directory, syscall.Er
 		dir, err := d.f.dirs.Get(ctx, d.node.Digest)
 		if err == nil {
 			d.dir.Store(dir)
-			d.f.pf.dirListed(d.node.Digest)
 		}
 		return dir, err
 	})
@@ -54,6 +56,9 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	dir, errno := d.directory(ctx)
 	if errno != 0 {
 		return nil, errno
+	}
+	if d.lookedUp.CompareAndSwap(false, true) {
+		d.f.pf.dirLookedUp(d.node.Digest)
 	}
 	n, ok := dir.Lookup(castore.PathComponent(name))
 	if !ok {
@@ -87,7 +92,9 @@ func (d *dirNode) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) 
 		de.Off = uint64(i + 1)
 		list = append(list, de)
 	}
-	d.list.Store(&list)
+	if d.list.CompareAndSwap(nil, &list) {
+		d.f.pf.dirListed(d.node.Digest)
+	}
 	return list, 0
 }
 

@@ -69,6 +69,9 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 		return fuse.ReadResultData(nil), 0
 	}
 	want := int(min(int64(len(dest)), int64(n.node.Size)-off))
+	if off == 0 {
+		n.f.pf.fileRead(n.node.Digest)
+	}
 	bp := readBufs.Get().(*[]byte)
 	if cap(*bp) < want {
 		b := make([]byte, want)

@@ -14,9 +14,11 @@ type PrefetchMode string
 const (
 	// PrefetchOff fetches only what is read.
 	PrefetchOff PrefetchMode = "off"
-	// PrefetchDir fetches, when a directory is first listed or looked up
-	// in, the small files of its subtree in depth-first order (the order
-	// tar, cp -r and find read them), up to PrefetchLookahead files.
+	// PrefetchDir fetches, when a directory is first listed, the small
+	// files of its subtree in the order tar, cp -r and find read them
+	// (depth first, each directory's entries in order), keeping up to
+	// PrefetchLookahead files ahead of the reads; when one is first
+	// looked up in (a path walked through it), its own small files.
 	PrefetchDir PrefetchMode = "dir"
 	// PrefetchTree fetches the small files of the whole mounted tree,
 	// breadth first, from the moment it is mounted.
@@ -40,7 +42,8 @@ const (
 	DefaultPrefetchMaxFile = 1 << 20
 	// DefaultPrefetchBytes bounds what one mount prefetches in all.
 	DefaultPrefetchBytes = 1 << 30
-	// PrefetchLookahead is how many files one listing queues in dir mode.
+	// PrefetchLookahead is how many files dir mode keeps fetched or on
+	// the way and not read yet.
 	PrefetchLookahead = 4096
 	// prefetchWorkers is how many batches are on the way at once.
 	prefetchWorkers = 2
@@ -58,17 +61,25 @@ type prefetcher struct {
 	p    castore.Prefetcher
 	mode PrefetchMode
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	listed []castore.Digest        // directories listed, not yet walked
-	queue  []castore.ChunkMeta     // blobs to fetch, oldest first
-	seen   map[castore.Digest]bool // blobs queued already
-	walked map[castore.Digest]bool // directories whose files were queued
-	budget int64                   // bytes still to be queued
-	full   bool                    // the budget ran out (logged once)
-	closed bool
-	wg     sync.WaitGroup
-	once   sync.Once
+	mu       sync.Mutex
+	cond     *sync.Cond
+	notices  []notice                // directories listed or looked up in, not yet seen by the walker
+	queue    []castore.ChunkMeta     // blobs to fetch, oldest first
+	seen     map[castore.Digest]bool // blobs queued already
+	unread   map[castore.Digest]bool // blobs queued in dir mode and not read since
+	complete map[castore.Digest]bool // directories whose subtrees were queued
+	own      map[castore.Digest]bool // directories whose own files were queued
+	budget   int64                   // bytes still to be queued
+	full     bool                    // the budget ran out (logged once)
+	closed   bool
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// notice is a directory listed (subtree) or looked up in.
+type notice struct {
+	d       castore.Digest
+	subtree bool
 }
 
 // newPrefetcher starts prefetching for f, or returns nil if the mode is
@@ -82,7 +93,8 @@ func newPrefetcher(f *FS, roots []castore.Node) *prefetcher {
 		f.log.Info("prefetch is off: the mount has no cache to fetch into", "mode", string(f.o.Prefetch))
 		return nil
 	}
-	pf := &prefetcher{f: f, p: p, mode: f.o.Prefetch, seen: map[castore.Digest]bool{}, walked: map[castore.Digest]bool{}, budget: f.o.PrefetchBytes}
+	pf := &prefetcher{f: f, p: p, mode: f.o.Prefetch, seen: map[castore.Digest]bool{}, unread: map[castore.Digest]bool{},
+		complete: map[castore.Digest]bool{}, own: map[castore.Digest]bool{}, budget: f.o.PrefetchBytes}
 	pf.cond = sync.NewCond(&pf.mu)
 	pf.wg.Add(1 + prefetchWorkers)
 	go pf.walker(roots)
@@ -92,16 +104,40 @@ func newPrefetcher(f *FS, roots []castore.Node) *prefetcher {
 	return pf
 }
 
-// dirListed tells the prefetcher a directory was fetched for a lookup or
-// listing.
-func (pf *prefetcher) dirListed(d castore.Digest) {
+// dirListed tells the prefetcher a directory was listed for the first
+// time: its subtree is to be fetched.
+func (pf *prefetcher) dirListed(d castore.Digest) { pf.notify(notice{d, true}) }
+
+// dirLookedUp tells the prefetcher a directory was looked up in for the
+// first time (a path is walked through it): its own files are to be
+// fetched, not its subtree (a lookup of a/b/c says little about a's
+// other subdirectories).
+func (pf *prefetcher) dirLookedUp(d castore.Digest) { pf.notify(notice{d, false}) }
+
+func (pf *prefetcher) notify(n notice) {
 	if pf == nil || pf.mode != PrefetchDir {
 		return
 	}
 	pf.mu.Lock()
-	if !pf.walked[d] && !pf.closed {
-		pf.listed = append(pf.listed, d)
+	if !pf.closed {
+		pf.notices = append(pf.notices, n)
 		pf.cond.Broadcast()
+	}
+	pf.mu.Unlock()
+}
+
+// fileRead tells the prefetcher a file's blob is being read: dir mode
+// keeps PrefetchLookahead files fetched ahead of the reads.
+func (pf *prefetcher) fileRead(d castore.Digest) {
+	if pf == nil || pf.mode != PrefetchDir {
+		return
+	}
+	pf.mu.Lock()
+	if pf.unread[d] {
+		delete(pf.unread, d)
+		if len(pf.unread) == PrefetchLookahead-1 {
+			pf.cond.Broadcast()
+		}
 	}
 	pf.mu.Unlock()
 }
@@ -133,51 +169,133 @@ func (pf *prefetcher) walker(roots []castore.Node) {
 		pf.walkTree(roots)
 		return
 	}
+	// The walks of listed subtrees under way, the most recent last: it
+	// goes first, as that is where the reader is.
+	var walks []*walk
 	for {
 		pf.mu.Lock()
-		for len(pf.listed) == 0 && !pf.closed {
+		for !pf.closed && len(pf.notices) == 0 && (len(walks) == 0 || len(pf.unread) >= PrefetchLookahead) {
 			pf.cond.Wait()
 		}
-		if pf.closed {
+		if pf.closed || pf.full {
 			pf.mu.Unlock()
 			return
 		}
-		// The most recently listed first: that is where the reader is.
-		d := pf.listed[len(pf.listed)-1]
-		pf.listed = pf.listed[:len(pf.listed)-1]
+		notices := pf.notices
+		pf.notices = nil
 		pf.mu.Unlock()
-		pf.walkDepthFirst(d)
-	}
-}
-
-// walkDepthFirst queues the small files under root, depth first, until
-// PrefetchLookahead files are queued or the subtree is done.
-func (pf *prefetcher) walkDepthFirst(root castore.Digest) {
-	stack := []castore.Digest{root}
-	queued := 0
-	for len(stack) > 0 && queued < PrefetchLookahead {
-		d := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		dir, ok := pf.visit(d)
-		if !ok {
+		for _, n := range notices {
+			if n.subtree {
+				walks = append(walks, &walk{stack: []frame{{d: n.d}}})
+			} else if !pf.queueOwn(n.d) {
+				return
+			}
+		}
+		if len(walks) == 0 {
 			continue
 		}
-		n, more := pf.queueFiles(dir)
-		queued += n
+		w := walks[len(walks)-1]
+		done, more := pf.step(w)
 		if !more {
 			return
 		}
-		// Push subdirectories in reverse, so the first is walked first.
-		var subs []castore.Digest
-		for _, e := range dir.Entries() {
-			if e.Node.Type == castore.NodeDirectory {
-				subs = append(subs, e.Node.Digest)
-			}
-		}
-		for i := len(subs) - 1; i >= 0; i-- {
-			stack = append(stack, subs[i])
+		if done {
+			walks = walks[:len(walks)-1]
 		}
 	}
+}
+
+// walk is a depth-first walk of a subtree, in the order of each
+// directory's entries: a stack of the directories entered, each with the
+// index of its next entry.
+type walk struct{ stack []frame }
+
+type frame struct {
+	d   castore.Digest
+	dir *castore.Directory // nil until entered
+	i   int
+}
+
+// step advances w through the entries of its innermost directory until
+// it enters a subdirectory, finishes the directory, or has as many files
+// unread as the lookahead allows. done: the walk is over; more is false
+// once the budget has run out or the mount is stopping.
+func (pf *prefetcher) step(w *walk) (done, more bool) {
+	ti := len(w.stack) - 1
+	if w.stack[ti].dir == nil {
+		d := w.stack[ti].d
+		pf.mu.Lock()
+		skip := pf.complete[d]
+		pf.mu.Unlock()
+		var dir *castore.Directory
+		ok := false
+		if !skip {
+			dir, ok = pf.fetchDir(d)
+		}
+		if !ok {
+			w.stack = w.stack[:ti]
+			return len(w.stack) == 0, !pf.stopped()
+		}
+		w.stack[ti].dir = dir
+	}
+	es := w.stack[ti].dir.Entries()
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	queued := 0
+	defer func() {
+		if queued > 0 {
+			pf.cond.Broadcast()
+		}
+	}()
+	for w.stack[ti].i < len(es) {
+		if len(pf.unread) >= PrefetchLookahead {
+			return false, true
+		}
+		e := es[w.stack[ti].i]
+		w.stack[ti].i++
+		if e.Node.Type == castore.NodeDirectory {
+			if !pf.complete[e.Node.Digest] {
+				w.stack = append(w.stack, frame{d: e.Node.Digest})
+				return false, true
+			}
+			continue
+		}
+		switch ok, more := pf.queueLocked(e.Node, true); {
+		case !more:
+			return false, false
+		case ok:
+			queued++
+		}
+	}
+	pf.complete[w.stack[ti].d] = true
+	w.stack = w.stack[:ti]
+	return len(w.stack) == 0, true
+}
+
+// queueOwn queues the small files of directory d itself, once. It
+// returns false once the budget has run out or the mount is stopping.
+func (pf *prefetcher) queueOwn(d castore.Digest) bool {
+	pf.mu.Lock()
+	did := pf.own[d] || pf.complete[d]
+	pf.own[d] = true
+	pf.mu.Unlock()
+	if did {
+		return !pf.stopped()
+	}
+	dir, ok := pf.fetchDir(d)
+	if !ok {
+		return !pf.stopped()
+	}
+	_, more := pf.queueFiles(dir, true)
+	return more
+}
+
+// stopped reports whether the mount is stopping or the budget has run
+// out.
+func (pf *prefetcher) stopped() bool {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	return pf.closed || pf.full
 }
 
 // walkTree queues the small files of the whole tree, breadth first.
@@ -188,14 +306,22 @@ func (pf *prefetcher) walkTree(roots []castore.Node) {
 			level = append(level, n.Digest)
 		}
 	}
+	walked := map[castore.Digest]bool{}
 	for len(level) > 0 {
 		var next []castore.Digest
 		for _, d := range level {
-			dir, ok := pf.visit(d)
-			if !ok {
+			if walked[d] {
 				continue
 			}
-			if _, more := pf.queueFiles(dir); !more {
+			walked[d] = true
+			dir, ok := pf.fetchDir(d)
+			if !ok {
+				if pf.stopped() {
+					return
+				}
+				continue
+			}
+			if _, more := pf.queueFiles(dir, false); !more {
 				return
 			}
 			for _, e := range dir.Entries() {
@@ -208,16 +334,11 @@ func (pf *prefetcher) walkTree(roots []castore.Node) {
 	}
 }
 
-// visit fetches directory d for a walk, unless it was walked already or
-// the mount is stopping.
-func (pf *prefetcher) visit(d castore.Digest) (*castore.Directory, bool) {
-	pf.mu.Lock()
-	if pf.walked[d] || pf.closed {
-		pf.mu.Unlock()
+// fetchDir fetches directory d for a walk, unless the mount is stopping.
+func (pf *prefetcher) fetchDir(d castore.Digest) (*castore.Directory, bool) {
+	if pf.stopped() {
 		return nil, false
 	}
-	pf.walked[d] = true
-	pf.mu.Unlock()
 	dir, err := pf.f.dirs.Get(pf.f.ctx, d)
 	if err != nil {
 		if pf.f.ctx.Err() == nil {
@@ -228,35 +349,50 @@ func (pf *prefetcher) visit(d castore.Digest) (*castore.Directory, bool) {
 	return dir, true
 }
 
-// queueFiles queues dir's small files. more is false once the budget has
-// run out or the mount is stopping.
-func (pf *prefetcher) queueFiles(dir *castore.Directory) (n int, more bool) {
+// queueFiles queues dir's small files; counted, if they are to be kept
+// ahead of the reads (dir mode). more is false once the budget has run
+// out or the mount is stopping.
+func (pf *prefetcher) queueFiles(dir *castore.Directory, counted bool) (n int, more bool) {
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
 	for _, e := range dir.Entries() {
-		if pf.closed {
+		ok, more := pf.queueLocked(e.Node, counted)
+		if !more {
 			return n, false
 		}
-		fn := e.Node
-		if fn.Type != castore.NodeFile || fn.Size == 0 || fn.Size > uint64(pf.f.o.PrefetchMaxFile) || pf.seen[fn.Digest] {
-			continue
+		if ok {
+			n++
 		}
-		if int64(fn.Size) > pf.budget {
-			if !pf.full {
-				pf.full = true
-				pf.f.log.Info("prefetch stopped: it fetched as much as its bound allows", "bound", pf.f.o.PrefetchBytes)
-			}
-			return n, false
-		}
-		pf.budget -= int64(fn.Size)
-		pf.seen[fn.Digest] = true
-		pf.queue = append(pf.queue, castore.ChunkMeta{Digest: fn.Digest, Size: fn.Size})
-		n++
 	}
 	if n > 0 {
 		pf.cond.Broadcast()
 	}
 	return n, true
+}
+
+// queueLocked queues fn's blob if it is a small file not queued before
+// (ok). more is false once the budget has run out or the mount is
+// stopping. Caller holds mu.
+func (pf *prefetcher) queueLocked(fn castore.Node, counted bool) (ok, more bool) {
+	if pf.closed || pf.full {
+		return false, false
+	}
+	if fn.Type != castore.NodeFile || fn.Size == 0 || fn.Size > uint64(pf.f.o.PrefetchMaxFile) || pf.seen[fn.Digest] {
+		return false, true
+	}
+	if int64(fn.Size) > pf.budget {
+		pf.full = true
+		pf.f.log.Info("prefetch stopped: it fetched as much as its bound allows", "bound", pf.f.o.PrefetchBytes)
+		pf.cond.Broadcast()
+		return false, false
+	}
+	pf.budget -= int64(fn.Size)
+	pf.seen[fn.Digest] = true
+	if counted {
+		pf.unread[fn.Digest] = true
+	}
+	pf.queue = append(pf.queue, castore.ChunkMeta{Digest: fn.Digest, Size: fn.Size})
+	return true, true
 }
 
 // worker hands queued blobs to the cache in groups.
