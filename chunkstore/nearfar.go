@@ -52,6 +52,7 @@ type NearFar struct {
 	pending    pendingSet
 	demand     demandGauge
 	prefetched prefetchedSet
+	recent     recentSet // prefetched blobs' bytes, until their first read
 }
 
 var (

@@ -108,7 +108,8 @@ func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta,
 			return nil // still pending: its chunks come next
 		}
 		defer nf.pending.finish(d)
-		if _, err := chunkfmt.DecodeChunk(d, comp, int64(sizes[d])); err != nil {
+		data, err := chunkfmt.DecodeChunk(d, comp, int64(sizes[d]))
+		if err != nil {
 			nf.o.Logger.Warn("prefetch: far's compressed copy of a chunk does not check out; leaving it to its reader", "chunk", d.String(), "err", err)
 			return nil
 		}
@@ -121,6 +122,7 @@ func (nf *NearFar) prefetchBatch(ctx context.Context, batch []castore.ChunkMeta,
 		}
 		if ahead {
 			nf.prefetched.add(d, sizes[d])
+			nf.recent.put(d, data)
 		}
 		n++
 		bytes += int64(sizes[d])
@@ -231,6 +233,46 @@ func (nf *NearFar) prefetchSplit(ctx context.Context, blobs []castore.ChunkMeta,
 		nf.pending.finish(b.Digest)
 	}
 	return nil
+}
+
+// recentBytes bounds the prefetched blobs kept decoded for their first
+// read.
+const recentBytes = 16 << 20
+
+// recentSet keeps the bytes of blobs prefetch has just verified (and put
+// into near) until their first read through OpenSized, which then need
+// not read and decode them again: a reader following a prefetch (tar
+// behind dir mode) reads most files so. Within recentBytes; a blob that
+// does not fit is read from near as any other.
+type recentSet struct {
+	mu    sync.Mutex
+	m     map[castore.Digest][]byte
+	bytes int
+}
+
+func (r *recentSet) put(d castore.Digest, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.m[d]; ok || r.bytes+len(data) > recentBytes || len(data) == 0 {
+		return
+	}
+	if r.m == nil {
+		r.m = map[castore.Digest][]byte{}
+	}
+	r.m[d] = data
+	r.bytes += len(data)
+}
+
+// take returns and forgets d's bytes, or nil.
+func (r *recentSet) take(d castore.Digest) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	data, ok := r.m[d]
+	if ok {
+		delete(r.m, d)
+		r.bytes -= len(data)
+	}
+	return data
 }
 
 // pendingSet is the set of blobs whose prefetch batch is on the way, each
@@ -397,6 +439,15 @@ func (nf *NearFar) OpenSized(ctx context.Context, d castore.Digest, size uint64)
 	if d != castore.EmptyDigest && size <= sizedOpenMax {
 		if err := nf.pending.wait(ctx, d); err != nil {
 			return nil, err
+		}
+		if data := nf.recent.take(d); uint64(len(data)) == size && data != nil {
+			// Prefetched and verified a moment ago: no need to read
+			// and decode it again.
+			nf.m.nearRead(ctx, true)
+			if nf.prefetched.used(d) {
+				nf.m.prefetchUsed.Add(ctx, 1)
+			}
+			return memReader{bytes.NewReader(data)}, nil
 		}
 		if r := nf.openNearChunk(ctx, d, size); r != nil {
 			return r, nil
