@@ -167,8 +167,14 @@ func (c *Cache) Commit(root string) error {
 	defer c.mu.Unlock()
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFiles)
-		if err := deleteTree(b, r); err != nil {
-			return err
+		stale, same := staleBelow(b, r, c.seen)
+		if len(stale) == 0 && same == len(c.seen) {
+			return errUnchanged // a re-import of an unchanged tree writes nothing
+		}
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
 		}
 		for k, v := range c.seen {
 			if err := b.Put([]byte(k), v); err != nil {
@@ -177,24 +183,35 @@ func (c *Cache) Commit(root string) error {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errUnchanged) {
 		return fmt.Errorf("stat cache: commit: %w", err)
 	}
 	clear(c.seen)
 	return nil
 }
 
-// deleteTree deletes the entry of root and every entry below it.
-func deleteTree(b *bolt.Bucket, root string) error {
-	if err := b.Delete([]byte(root)); err != nil {
-		return err
+// errUnchanged rolls back a commit that would change nothing.
+var errUnchanged = errors.New("nothing changed")
+
+// staleBelow returns the keys of the entries at or below root that seen
+// does not hold as they are, and how many of seen's entries are there
+// unchanged.
+func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]byte, same int) {
+	look := func(k, v []byte) {
+		if sv, ok := seen[string(k)]; ok && string(sv) == string(v) {
+			same++
+		} else {
+			stale = append(stale, append([]byte(nil), k...))
+		}
+	}
+	if v := b.Get([]byte(root)); v != nil {
+		look([]byte(root), v)
 	}
 	prefix := strings.TrimSuffix(root, "/") + "/"
 	cur := b.Cursor()
-	for k, _ := cur.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = cur.Seek([]byte(prefix)) {
-		if err := cur.Delete(); err != nil {
-			return err
-		}
+	for k, v := cur.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = cur.Next() {
+		look(k, v)
 	}
-	return nil
+	return stale, same
 }
+

@@ -193,3 +193,41 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A commit after an import that found every entry as it was writes
+// nothing; one that saw a change writes.
+func TestUnchangedCommitWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(t.TempDir(), "statcache.db")
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	fa, fb := write(t, a, "aaa"), write(t, b, "bbb")
+	c := openLater(t, db)
+	c.Record(a, fa, castore.Sum([]byte("aaa")))
+	c.Record(b, fb, castore.Sum([]byte("bbb")))
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	c = openLater(t, db)
+	defer c.Close()
+	before := writes(c)
+	c.Lookup(a, fa)
+	c.Lookup(b, fb)
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes(c) - before; n != 0 {
+		t.Errorf("a commit of unchanged entries wrote %d pages, want 0", n)
+	}
+	c.Lookup(a, fa) // b not seen: its entry goes
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	if writes(c) == before {
+		t.Error("a commit that drops an entry wrote nothing")
+	}
+	if _, ok := c.Lookup(b, fb); ok {
+		t.Error("the entry of a file the import did not see survived")
+	}
+}

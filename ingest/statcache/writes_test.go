@@ -1,0 +1,7 @@
+package statcache
+
+// writes is how many page writes c's database made.
+func writes(c *Cache) int64 {
+	st := c.db.Stats()
+	return st.TxStats.GetWrite()
+}
