@@ -214,4 +214,3 @@ func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]
 	}
 	return stale, same
 }
-
