@@ -167,19 +167,24 @@ func (c *Cache) Commit(root string) error {
 	defer c.mu.Unlock()
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFiles)
-		stale, same := staleBelow(b, r, c.seen)
-		if len(stale) == 0 && same == len(c.seen) {
-			return errUnchanged // a re-import of an unchanged tree writes nothing
-		}
-		for _, k := range stale {
+		changed := false
+		for _, k := range staleBelow(b, r, c.seen) {
 			if err := b.Delete(k); err != nil {
 				return err
 			}
+			changed = true
 		}
 		for k, v := range c.seen {
+			if string(b.Get([]byte(k))) == string(v) {
+				continue
+			}
 			if err := b.Put([]byte(k), v); err != nil {
 				return err
 			}
+			changed = true
+		}
+		if !changed {
+			return errUnchanged // a re-import of an unchanged tree writes nothing
 		}
 		return nil
 	})
@@ -194,13 +199,10 @@ func (c *Cache) Commit(root string) error {
 var errUnchanged = errors.New("nothing changed")
 
 // staleBelow returns the keys of the entries at or below root that seen
-// does not hold as they are, and how many of seen's entries are there
-// unchanged.
-func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]byte, same int) {
+// does not hold as they are.
+func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]byte) {
 	look := func(k, v []byte) {
-		if sv, ok := seen[string(k)]; ok && string(sv) == string(v) {
-			same++
-		} else {
+		if sv, ok := seen[string(k)]; !ok || string(sv) != string(v) {
 			stale = append(stale, append([]byte(nil), k...))
 		}
 	}
@@ -212,5 +214,5 @@ func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]
 	for k, v := cur.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = cur.Next() {
 		look(k, v)
 	}
-	return stale, same
+	return stale
 }
