@@ -214,8 +214,8 @@ func verifyChunks(ctx context.Context, svc castore.BlobService, d castore.Digest
 // up to ahead at once, decompresses it to its size, and hashes them all in
 // order, without hashing each chunk against its own digest: the blob's
 // digest covers every byte, and a store took each chunk only after
-// checking it. That is a quarter less hashing than reading the chunks
-// verified. Any failure (a store without compressed copies, a chunk it
+// checking it. That hashes every byte once, where reading the chunks
+// verified hashed it twice. Any failure (a store without compressed copies, a chunk it
 // lacks or holds damaged, a mismatch) makes it false: verifyChunks then
 // reads the chunks verified, and says which is wrong.
 func verifyWhole(ctx context.Context, svc castore.BlobService, d castore.Digest, chunks []castore.ChunkMeta, ahead int) bool {

@@ -213,8 +213,9 @@ const cutHereMin = 8 << 20
 // hashes the file first and asks the store: a blob the store has is not
 // sent again. A new file is read twice then (the second time from the
 // page cache, usually). A file of cutHereMin or more, to a store that
-// takes blobs cut here, is not hashed first (see cutHereMin). A write that fails with castore.ErrUnavailable
-// reads the file again (retryPut).
+// takes blobs cut here, is not hashed first (see cutHereMin). A write
+// that fails with castore.ErrUnavailable reads the file again
+// (retryPut).
 func (u *uploader) uploadFile(path string, size int64) (castore.Digest, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -374,8 +374,9 @@ func (s *driver) readValue(ctx context.Context, key string, r io.Reader) ([]byte
 
 // append writes one record for key and, unless NoSync or the write is
 // deferred (castore.DeferSync), waits until it is on disk; only then is
-// it in the index. With replace false an object
-// already there wins (and nothing is written).
+// it in the index. With replace false an object already there wins (and
+// nothing is written; a caller that does not defer waits for that
+// object's sync, see durable).
 func (s *driver) append(ctx context.Context, key string, data []byte, replace bool) (bool, error) {
 	rec := encodeRecord(kindPut, key, data)
 	s.mu.Lock()
