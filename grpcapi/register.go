@@ -67,7 +67,8 @@ func WithMaxDirectoryPutBytes(n int64) Option {
 }
 
 // ServerOptions are the options every castore gRPC server wants: message
-// sizes that fit the largest directories, and leave for clients to ping
+// sizes that fit the largest directories, flow-control windows that let a
+// client far away keep its puts in flight (ServerConnWindow), and leave for clients to ping
 // every 20 s (grpc-go's default sends GOAWAY to a client pinging more
 // often than every 5 minutes, and Dial's clients ping after
 // ClientKeepaliveTime without a frame while a call waits).
@@ -75,6 +76,8 @@ func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.InitialWindowSize(ServerStreamWindow),
+		grpc.InitialConnWindowSize(ServerConnWindow),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
 	}
 }
