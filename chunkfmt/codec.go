@@ -126,6 +126,9 @@ var decoders sync.Pool
 // decompress decodes a chunk object, stopping as soon as the output would
 // exceed the chunk's size (or MaxChunkObject if that is unknown).
 func decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	if size >= 0 && size <= MaxChunkObject && frameContentSize(comp) == size {
+		return decodeWhole(d, comp, size)
+	}
 	zr, _ := decoders.Get().(*zstd.Decoder)
 	if zr == nil {
 		var err error
@@ -170,6 +173,39 @@ func decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
 		} else if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
 		}
+	}
+	return data, nil
+}
+
+// wholeDecoders holds zstd decoders used only for DecodeAll: a streaming
+// decoder left mid-frame (as decompress leaves one that found too many
+// bytes) holds its one block decoder until its next Reset, and DecodeAll
+// on it would wait for that forever.
+var wholeDecoders sync.Pool
+
+// decodeWhole decodes a frame that declares the size expected in one call
+// into a buffer of that size: a third faster than streaming it through the
+// decoder's window (BenchmarkDecodeChunk, 280 against 200 µs with the
+// hash). What a lying frame (or frames after it) may make is held to
+// MaxChunkObject by the decoder's memory bound, and refused.
+func decodeWhole(d castore.Digest, comp []byte, size int64) ([]byte, error) {
+	zr, _ := wholeDecoders.Get().(*zstd.Decoder)
+	if zr == nil {
+		var err error
+		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject), zstd.IgnoreChecksum(true))
+		if err != nil {
+			return nil, err
+		}
+	}
+	defer wholeDecoders.Put(zr)
+	data, err := zr.DecodeAll(comp, make([]byte, 0, size))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("chunk %s: cannot decompress: %w: %w", d, castore.ErrCorrupt, err)
+	case int64(len(data)) < size:
+		return nil, fmt.Errorf("chunk %s: decompresses to fewer bytes than the %d the index says: %w", d, size, castore.ErrCorrupt)
+	case int64(len(data)) > size:
+		return nil, fmt.Errorf("chunk %s: decompresses to more than the %d bytes the index says: %w", d, size, castore.ErrCorrupt)
 	}
 	return data, nil
 }

@@ -57,6 +57,54 @@ func TestDecodeChunkHostile(t *testing.T) {
 	}
 }
 
+// Decompress, which checks no digest, refuses whatever does not decode to
+// exactly size bytes, whether or not its frame declares that size: a
+// second frame after one that does, trailing garbage, a bomb after a good
+// frame, a frame whose header lies about its size.
+func TestDecompressHostile(t *testing.T) {
+	data := blobtest.Data(300<<10, 3)
+	d := castore.Sum(data)
+	good := compress(t, data)
+	bomb := compress(t, make([]byte, chunkfmt.MaxChunkObject+1))
+	small := compress(t, data[:1000])
+	// The frame of data[:1000] declares its 1000 bytes in a two-byte
+	// field (value - 256: e8 02); make it say 999, fewer than it holds.
+	var h zstd.Header
+	if err := h.Decode(small); err != nil || h.FrameContentSize != 1000 {
+		t.Fatalf("the test's frame does not declare 1000 bytes: %v", err)
+	}
+	lying := bytes.Clone(small)
+	if i := bytes.Index(lying[4:12], []byte{0xe8, 0x02}); i >= 0 {
+		lying[4+i] = 0xe7
+	} else {
+		t.Fatalf("cannot find the size 1000 in the frame header % x", lying[:12])
+	}
+	cases := []struct {
+		name string
+		comp []byte
+		size int64
+	}{
+		{"two frames", append(bytes.Clone(good), good...), int64(len(data))},
+		{"trailing garbage", append(bytes.Clone(good), "garbage"...), int64(len(data))},
+		{"a bomb after the frame", append(bytes.Clone(good), bomb...), int64(len(data))},
+		{"header says less than the frame holds", lying, 999},
+		{"size says more", good, int64(len(data)) + 1},
+		{"size says less", good, int64(len(data)) - 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, err := chunkfmt.Decompress(d, tc.comp, tc.size); !errors.Is(err, castore.ErrCorrupt) {
+				t.Fatalf("%d bytes, %v; want a corrupt-chunk error", len(got), err)
+			}
+		})
+	}
+	// After the refusals (some leave a pooled decoder mid-frame), the
+	// chunk itself still decodes, at once.
+	if got, err := chunkfmt.Decompress(d, good, int64(len(data))); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the chunk itself: %v", err)
+	}
+}
+
 // FuzzDecodeChunk: never panics, and what it returns is exactly the chunk
 // named: its digest, and its size when one was given.
 //
