@@ -155,6 +155,13 @@ func FuzzDecompress(f *testing.F) {
 		case int64(len(got)) != size:
 			t.Fatalf("decompressed %d bytes, asked for %d", len(got), size)
 		}
+		// Into a buffer, reused and too small by turns, the same answer.
+		for _, buf := range [][]byte{make([]byte, 3, 64<<10), make([]byte, 0, 1)} {
+			into, ierr := chunkfmt.DecompressInto(buf, d, comp, size)
+			if (ierr == nil) != (err == nil) || !bytes.Equal(into, got) {
+				t.Fatalf("DecompressInto (cap %d): %d bytes, %v; Decompress: %d bytes, %v", cap(buf), len(into), ierr, len(got), err)
+			}
+		}
 	})
 }
 
