@@ -25,6 +25,51 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type PutCompressedBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many chunks the call stored (or found stored): all it was sent.
+	Stored        uint64 `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutCompressedBatchResponse) Reset() {
+	*x = PutCompressedBatchResponse{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutCompressedBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutCompressedBatchResponse) ProtoMessage() {}
+
+func (x *PutCompressedBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutCompressedBatchResponse.ProtoReflect.Descriptor instead.
+func (*PutCompressedBatchResponse) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PutCompressedBatchResponse) GetStored() uint64 {
+	if x != nil {
+		return x.Stored
+	}
+	return 0
+}
+
 type MissingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// BLAKE3 digests, 32 bytes each.
@@ -37,7 +82,7 @@ type MissingRequest struct {
 
 func (x *MissingRequest) Reset() {
 	*x = MissingRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +94,7 @@ func (x *MissingRequest) String() string {
 func (*MissingRequest) ProtoMessage() {}
 
 func (x *MissingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +107,7 @@ func (x *MissingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingRequest.ProtoReflect.Descriptor instead.
 func (*MissingRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *MissingRequest) GetDigests() [][]byte {
@@ -89,7 +134,7 @@ type MissingResponse struct {
 
 func (x *MissingResponse) Reset() {
 	*x = MissingResponse{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +146,7 @@ func (x *MissingResponse) String() string {
 func (*MissingResponse) ProtoMessage() {}
 
 func (x *MissingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +159,7 @@ func (x *MissingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingResponse.ProtoReflect.Descriptor instead.
 func (*MissingResponse) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *MissingResponse) GetMissing() [][]byte {
@@ -138,7 +183,7 @@ type PutCompressedRequest struct {
 
 func (x *PutCompressedRequest) Reset() {
 	*x = PutCompressedRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -150,7 +195,7 @@ func (x *PutCompressedRequest) String() string {
 func (*PutCompressedRequest) ProtoMessage() {}
 
 func (x *PutCompressedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -163,7 +208,7 @@ func (x *PutCompressedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCompressedRequest.ProtoReflect.Descriptor instead.
 func (*PutCompressedRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{2}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PutCompressedRequest) GetDigest() []byte {
@@ -195,7 +240,7 @@ type PutCompressedResponse struct {
 
 func (x *PutCompressedResponse) Reset() {
 	*x = PutCompressedResponse{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	mi := &file_castore_v1_chunks_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +252,7 @@ func (x *PutCompressedResponse) String() string {
 func (*PutCompressedResponse) ProtoMessage() {}
 
 func (x *PutCompressedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	mi := &file_castore_v1_chunks_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,7 +265,7 @@ func (x *PutCompressedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCompressedResponse.ProtoReflect.Descriptor instead.
 func (*PutCompressedResponse) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{3}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{4}
 }
 
 type ReadCompressedBatchRequest struct {
@@ -233,7 +278,7 @@ type ReadCompressedBatchRequest struct {
 
 func (x *ReadCompressedBatchRequest) Reset() {
 	*x = ReadCompressedBatchRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[4]
+	mi := &file_castore_v1_chunks_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +290,7 @@ func (x *ReadCompressedBatchRequest) String() string {
 func (*ReadCompressedBatchRequest) ProtoMessage() {}
 
 func (x *ReadCompressedBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[4]
+	mi := &file_castore_v1_chunks_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +303,7 @@ func (x *ReadCompressedBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadCompressedBatchRequest.ProtoReflect.Descriptor instead.
 func (*ReadCompressedBatchRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{4}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReadCompressedBatchRequest) GetDigests() [][]byte {
@@ -282,7 +327,7 @@ type CompressedChunk struct {
 
 func (x *CompressedChunk) Reset() {
 	*x = CompressedChunk{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[5]
+	mi := &file_castore_v1_chunks_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +339,7 @@ func (x *CompressedChunk) String() string {
 func (*CompressedChunk) ProtoMessage() {}
 
 func (x *CompressedChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[5]
+	mi := &file_castore_v1_chunks_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +352,7 @@ func (x *CompressedChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompressedChunk.ProtoReflect.Descriptor instead.
 func (*CompressedChunk) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{5}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CompressedChunk) GetDigest() []byte {
@@ -341,7 +386,7 @@ type ReadCompressedRequest struct {
 
 func (x *ReadCompressedRequest) Reset() {
 	*x = ReadCompressedRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[6]
+	mi := &file_castore_v1_chunks_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +398,7 @@ func (x *ReadCompressedRequest) String() string {
 func (*ReadCompressedRequest) ProtoMessage() {}
 
 func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[6]
+	mi := &file_castore_v1_chunks_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +411,7 @@ func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadCompressedRequest.ProtoReflect.Descriptor instead.
 func (*ReadCompressedRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{6}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReadCompressedRequest) GetDigest() []byte {
@@ -385,7 +430,7 @@ type CompressedData struct {
 
 func (x *CompressedData) Reset() {
 	*x = CompressedData{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[7]
+	mi := &file_castore_v1_chunks_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +442,7 @@ func (x *CompressedData) String() string {
 func (*CompressedData) ProtoMessage() {}
 
 func (x *CompressedData) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[7]
+	mi := &file_castore_v1_chunks_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +455,7 @@ func (x *CompressedData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompressedData.ProtoReflect.Descriptor instead.
 func (*CompressedData) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{7}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CompressedData) GetData() []byte {
@@ -425,7 +470,9 @@ var File_castore_v1_chunks_proto protoreflect.FileDescriptor
 const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\n" +
 	"\x17castore/v1/chunks.proto\x12\n" +
-	"castore.v1\"G\n" +
+	"castore.v1\"4\n" +
+	"\x1aPutCompressedBatchResponse\x12\x16\n" +
+	"\x06stored\x18\x01 \x01(\x04R\x06stored\"G\n" +
 	"\x0eMissingRequest\x12\x18\n" +
 	"\adigests\x18\x01 \x03(\fR\adigests\x12\x1b\n" +
 	"\tas_chunks\x18\x02 \x01(\bR\basChunks\"+\n" +
@@ -445,12 +492,13 @@ const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\x15ReadCompressedRequest\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\fR\x06digest\"$\n" +
 	"\x0eCompressedData\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\xd9\x02\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\xbb\x03\n" +
 	"\fChunkService\x12Q\n" +
 	"\x0eReadCompressed\x12!.castore.v1.ReadCompressedRequest\x1a\x1a.castore.v1.CompressedData0\x01\x12\\\n" +
 	"\x13ReadCompressedBatch\x12&.castore.v1.ReadCompressedBatchRequest\x1a\x1b.castore.v1.CompressedChunk0\x01\x12B\n" +
 	"\aMissing\x12\x1a.castore.v1.MissingRequest\x1a\x1b.castore.v1.MissingResponse\x12T\n" +
-	"\rPutCompressed\x12 .castore.v1.PutCompressedRequest\x1a!.castore.v1.PutCompressedResponseB)Z'github.com/castore-go/castore/castorepbb\x06proto3"
+	"\rPutCompressed\x12 .castore.v1.PutCompressedRequest\x1a!.castore.v1.PutCompressedResponse\x12`\n" +
+	"\x12PutCompressedBatch\x12 .castore.v1.PutCompressedRequest\x1a&.castore.v1.PutCompressedBatchResponse(\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_castore_v1_chunks_proto_rawDescOnce sync.Once
@@ -464,28 +512,31 @@ func file_castore_v1_chunks_proto_rawDescGZIP() []byte {
 	return file_castore_v1_chunks_proto_rawDescData
 }
 
-var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_castore_v1_chunks_proto_goTypes = []any{
-	(*MissingRequest)(nil),             // 0: castore.v1.MissingRequest
-	(*MissingResponse)(nil),            // 1: castore.v1.MissingResponse
-	(*PutCompressedRequest)(nil),       // 2: castore.v1.PutCompressedRequest
-	(*PutCompressedResponse)(nil),      // 3: castore.v1.PutCompressedResponse
-	(*ReadCompressedBatchRequest)(nil), // 4: castore.v1.ReadCompressedBatchRequest
-	(*CompressedChunk)(nil),            // 5: castore.v1.CompressedChunk
-	(*ReadCompressedRequest)(nil),      // 6: castore.v1.ReadCompressedRequest
-	(*CompressedData)(nil),             // 7: castore.v1.CompressedData
+	(*PutCompressedBatchResponse)(nil), // 0: castore.v1.PutCompressedBatchResponse
+	(*MissingRequest)(nil),             // 1: castore.v1.MissingRequest
+	(*MissingResponse)(nil),            // 2: castore.v1.MissingResponse
+	(*PutCompressedRequest)(nil),       // 3: castore.v1.PutCompressedRequest
+	(*PutCompressedResponse)(nil),      // 4: castore.v1.PutCompressedResponse
+	(*ReadCompressedBatchRequest)(nil), // 5: castore.v1.ReadCompressedBatchRequest
+	(*CompressedChunk)(nil),            // 6: castore.v1.CompressedChunk
+	(*ReadCompressedRequest)(nil),      // 7: castore.v1.ReadCompressedRequest
+	(*CompressedData)(nil),             // 8: castore.v1.CompressedData
 }
 var file_castore_v1_chunks_proto_depIdxs = []int32{
-	6, // 0: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
-	4, // 1: castore.v1.ChunkService.ReadCompressedBatch:input_type -> castore.v1.ReadCompressedBatchRequest
-	0, // 2: castore.v1.ChunkService.Missing:input_type -> castore.v1.MissingRequest
-	2, // 3: castore.v1.ChunkService.PutCompressed:input_type -> castore.v1.PutCompressedRequest
-	7, // 4: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
-	5, // 5: castore.v1.ChunkService.ReadCompressedBatch:output_type -> castore.v1.CompressedChunk
-	1, // 6: castore.v1.ChunkService.Missing:output_type -> castore.v1.MissingResponse
-	3, // 7: castore.v1.ChunkService.PutCompressed:output_type -> castore.v1.PutCompressedResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
+	7, // 0: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
+	5, // 1: castore.v1.ChunkService.ReadCompressedBatch:input_type -> castore.v1.ReadCompressedBatchRequest
+	1, // 2: castore.v1.ChunkService.Missing:input_type -> castore.v1.MissingRequest
+	3, // 3: castore.v1.ChunkService.PutCompressed:input_type -> castore.v1.PutCompressedRequest
+	3, // 4: castore.v1.ChunkService.PutCompressedBatch:input_type -> castore.v1.PutCompressedRequest
+	8, // 5: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
+	6, // 6: castore.v1.ChunkService.ReadCompressedBatch:output_type -> castore.v1.CompressedChunk
+	2, // 7: castore.v1.ChunkService.Missing:output_type -> castore.v1.MissingResponse
+	4, // 8: castore.v1.ChunkService.PutCompressed:output_type -> castore.v1.PutCompressedResponse
+	0, // 9: castore.v1.ChunkService.PutCompressedBatch:output_type -> castore.v1.PutCompressedBatchResponse
+	5, // [5:10] is the sub-list for method output_type
+	0, // [0:5] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -502,7 +553,7 @@ func file_castore_v1_chunks_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_castore_v1_chunks_proto_rawDesc), len(file_castore_v1_chunks_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	ChunkService_ReadCompressedBatch_FullMethodName = "/castore.v1.ChunkService/ReadCompressedBatch"
 	ChunkService_Missing_FullMethodName             = "/castore.v1.ChunkService/Missing"
 	ChunkService_PutCompressed_FullMethodName       = "/castore.v1.ChunkService/PutCompressed"
+	ChunkService_PutCompressedBatch_FullMethodName  = "/castore.v1.ChunkService/PutCompressedBatch"
 )
 
 // ChunkServiceClient is the client API for ChunkService service.
@@ -74,6 +75,15 @@ type ChunkServiceClient interface {
 	// cutting a blob uploads its missing chunks so, many at once, then
 	// records the blob with snix.castore.v1.BlobStoreService.PutBlob.
 	PutCompressed(ctx context.Context, in *PutCompressedRequest, opts ...grpc.CallOption) (*PutCompressedResponse, error)
+	// PutCompressedBatch uploads many chunks in one call, each message one
+	// chunk as PutCompressed takes it, so that an import of many small
+	// files (each a blob of one chunk) pays one call for hundreds of them.
+	// The server checks and stores each chunk as it arrives, a few at once,
+	// and answers once the client has sent them all, with how many it
+	// stored. The first chunk refused ends the call (INVALID_ARGUMENT, as
+	// PutCompressed, naming its position); chunks before it may be stored,
+	// each checked. At most 1024 chunks a call (more is INVALID_ARGUMENT).
+	PutCompressedBatch(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutCompressedRequest, PutCompressedBatchResponse], error)
 }
 
 type chunkServiceClient struct {
@@ -142,6 +152,19 @@ func (c *chunkServiceClient) PutCompressed(ctx context.Context, in *PutCompresse
 	return out, nil
 }
 
+func (c *chunkServiceClient) PutCompressedBatch(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutCompressedRequest, PutCompressedBatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChunkService_ServiceDesc.Streams[2], ChunkService_PutCompressedBatch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PutCompressedRequest, PutCompressedBatchResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChunkService_PutCompressedBatchClient = grpc.ClientStreamingClient[PutCompressedRequest, PutCompressedBatchResponse]
+
 // ChunkServiceServer is the server API for ChunkService service.
 // All implementations must embed UnimplementedChunkServiceServer
 // for forward compatibility.
@@ -187,6 +210,15 @@ type ChunkServiceServer interface {
 	// cutting a blob uploads its missing chunks so, many at once, then
 	// records the blob with snix.castore.v1.BlobStoreService.PutBlob.
 	PutCompressed(context.Context, *PutCompressedRequest) (*PutCompressedResponse, error)
+	// PutCompressedBatch uploads many chunks in one call, each message one
+	// chunk as PutCompressed takes it, so that an import of many small
+	// files (each a blob of one chunk) pays one call for hundreds of them.
+	// The server checks and stores each chunk as it arrives, a few at once,
+	// and answers once the client has sent them all, with how many it
+	// stored. The first chunk refused ends the call (INVALID_ARGUMENT, as
+	// PutCompressed, naming its position); chunks before it may be stored,
+	// each checked. At most 1024 chunks a call (more is INVALID_ARGUMENT).
+	PutCompressedBatch(grpc.ClientStreamingServer[PutCompressedRequest, PutCompressedBatchResponse]) error
 	mustEmbedUnimplementedChunkServiceServer()
 }
 
@@ -208,6 +240,9 @@ func (UnimplementedChunkServiceServer) Missing(context.Context, *MissingRequest)
 }
 func (UnimplementedChunkServiceServer) PutCompressed(context.Context, *PutCompressedRequest) (*PutCompressedResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutCompressed not implemented")
+}
+func (UnimplementedChunkServiceServer) PutCompressedBatch(grpc.ClientStreamingServer[PutCompressedRequest, PutCompressedBatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method PutCompressedBatch not implemented")
 }
 func (UnimplementedChunkServiceServer) mustEmbedUnimplementedChunkServiceServer() {}
 func (UnimplementedChunkServiceServer) testEmbeddedByValue()                      {}
@@ -288,6 +323,13 @@ func _ChunkService_PutCompressed_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChunkService_PutCompressedBatch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ChunkServiceServer).PutCompressedBatch(&grpc.GenericServerStream[PutCompressedRequest, PutCompressedBatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChunkService_PutCompressedBatchServer = grpc.ClientStreamingServer[PutCompressedRequest, PutCompressedBatchResponse]
+
 // ChunkService_ServiceDesc is the grpc.ServiceDesc for ChunkService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -314,6 +356,11 @@ var ChunkService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "ReadCompressedBatch",
 			Handler:       _ChunkService_ReadCompressedBatch_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "PutCompressedBatch",
+			Handler:       _ChunkService_PutCompressedBatch_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "castore/v1/chunks.proto",

@@ -39,6 +39,8 @@ type BlobClient struct {
 	blobMetas snixpb.BlobStoreServiceClient
 	uploads   atomic.Int32
 	uploadsMu sync.Mutex
+	// puts gathers small blobs' chunks into batches (put_batch.go).
+	puts putBatcher
 	// PlainReads makes every read use tvix.castore.v1.BlobService.Read,
 	// as a tvix client does, instead of first asking
 	// castore.v1.ChunkService for the chunk as stored: zstd-compressed,

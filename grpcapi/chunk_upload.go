@@ -99,8 +99,8 @@ type chunkUploader struct {
 	h   *castore.Hasher // the whole blob's, fed the chunks in order
 
 	// small holds what was written while it is no more than FastCDC's
-	// minimum chunk: a blob that small is one chunk, sent on Close
-	// without asking (a caller that cares asks Has first, as an import
+	// minimum chunk: a blob that small is one chunk, sent on Close, in a
+	// batch with other small blobs' (put_batch.go), without asking (a caller that cares asks Has first, as an import
 	// with SkipKnown does); so is a larger blob that is one chunk.
 	small []byte
 
@@ -182,7 +182,7 @@ func (w *chunkUploader) start() {
 			// A blob of one chunk goes without asking, as a small one
 			// does.
 			p := batch[0]
-			w.g.Go(func() error { return w.c.putCompressed(w.gctx, p) })
+			w.g.Go(func() error { return w.c.putSmall(w.gctx, p) })
 			return
 		}
 		flush()
@@ -240,7 +240,7 @@ func (w *chunkUploader) Close() (castore.Digest, error) {
 			return castore.EmptyDigest, nil
 		}
 		d := castore.Sum(w.small)
-		if err := w.c.putCompressed(w.ctx, pendingChunk{castore.ChunkMeta{Digest: d, Size: uint64(len(w.small))}, w.small}); err != nil {
+		if err := w.c.putSmall(w.ctx, pendingChunk{castore.ChunkMeta{Digest: d, Size: uint64(len(w.small))}, w.small}); err != nil {
 			return castore.Digest{}, err
 		}
 		return d, nil
@@ -316,14 +316,29 @@ func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk, sent
 	return g.Wait()
 }
 
-// putCompressed sends one chunk compressed.
+// putCompressed sends one chunk compressed, in a call of its own.
 func (c *BlobClient) putCompressed(ctx context.Context, p pendingChunk) error {
 	enc, err := chunkEncoder()
 	if err != nil {
 		return err
 	}
-	_, err = c.chunks.PutCompressed(ctx, &pb.PutCompressedRequest{Digest: p.cm.Digest[:], Size: p.cm.Size, Data: enc.Encode(p.data)})
-	return fromStatus("put chunk "+p.cm.Digest.String(), err)
+	return c.putOne(ctx, p.cm, enc.Encode(p.data))
+}
+
+// putSmall sends the one chunk of a small blob compressed, in a batch
+// with others (put_batch.go).
+func (c *BlobClient) putSmall(ctx context.Context, p pendingChunk) error {
+	enc, err := chunkEncoder()
+	if err != nil {
+		return err
+	}
+	return c.putBatched(ctx, p.cm, enc.Encode(p.data))
+}
+
+// putOne sends one chunk, compressed as comp, with PutCompressed.
+func (c *BlobClient) putOne(ctx context.Context, cm castore.ChunkMeta, comp []byte) error {
+	_, err := c.chunks.PutCompressed(ctx, &pb.PutCompressedRequest{Digest: cm.Digest[:], Size: cm.Size, Data: comp})
+	return fromStatus("put chunk "+cm.Digest.String(), err)
 }
 
 var _ castore.MissingFinder = (*BlobClient)(nil)

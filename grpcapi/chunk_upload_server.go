@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -116,23 +118,81 @@ func (s *ChunkServer) PutCompressed(ctx context.Context, req *pb.PutCompressedRe
 	if err != nil {
 		return nil, err
 	}
-	d, err := digestArg("digest", req.GetDigest())
+	d, data, err := checkCompressed(req, "")
 	if err != nil {
 		return nil, err
-	}
-	size := req.GetSize()
-	if size == 0 || size > MaxChunkSize {
-		return nil, status.Errorf(codes.InvalidArgument, "size %d: a chunk has 1 to %d bytes", size, MaxChunkSize)
-	}
-	if limit := chunkfmt.CompressedLimit(int64(size)); int64(len(req.GetData())) > limit {
-		return nil, status.Errorf(codes.InvalidArgument, "data: %d bytes, more than a chunk of %d bytes compresses to (%d)", len(req.GetData()), size, limit)
-	}
-	data, err := chunkfmt.DecodeChunk(d, req.GetData(), int64(size))
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "data is not chunk %s of %d bytes: %v", d, size, err)
 	}
 	if err := storeChunk(ctx, svc, d, data, req.GetData()); err != nil {
 		return nil, err
 	}
 	return &pb.PutCompressedResponse{}, nil
+}
+
+// checkCompressed decodes and verifies one chunk sent compressed: its
+// digest and its data, or INVALID_ARGUMENT, each message starting with
+// what (a chunk's position in a batch).
+func checkCompressed(req *pb.PutCompressedRequest, what string) (castore.Digest, []byte, error) {
+	d, err := digestArg(what+"digest", req.GetDigest())
+	if err != nil {
+		return d, nil, err
+	}
+	size := req.GetSize()
+	if size == 0 || size > MaxChunkSize {
+		return d, nil, status.Errorf(codes.InvalidArgument, "%ssize %d: a chunk has 1 to %d bytes", what, size, MaxChunkSize)
+	}
+	if limit := chunkfmt.CompressedLimit(int64(size)); int64(len(req.GetData())) > limit {
+		return d, nil, status.Errorf(codes.InvalidArgument, "%sdata: %d bytes, more than a chunk of %d bytes compresses to (%d)", what, len(req.GetData()), size, limit)
+	}
+	data, err := chunkfmt.DecodeChunk(d, req.GetData(), int64(size))
+	if err != nil {
+		return d, nil, status.Errorf(codes.InvalidArgument, "%sdata is not chunk %s of %d bytes: %v", what, d, size, err)
+	}
+	return d, data, nil
+}
+
+// batchStores is how many chunks of one PutCompressedBatch the server
+// stores at once; the stream's flow control holds back the rest.
+const batchStores = 8
+
+// PutCompressedBatch verifies and stores the chunks of one call as they
+// arrive, batchStores at once, and answers with their count once the
+// client has sent them all. The first refusal, of a chunk or by the
+// store, ends the call.
+func (s *ChunkServer) PutCompressedBatch(stream grpc.ClientStreamingServer[pb.PutCompressedRequest, pb.PutCompressedBatchResponse]) error {
+	svc, err := s.store()
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(stream.Context())
+	g.SetLimit(batchStores)
+	n := 0
+	for gctx.Err() == nil {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			g.Wait()
+			return err
+		}
+		if n == MaxBatchDigests {
+			g.Wait()
+			return status.Errorf(codes.InvalidArgument, "chunks: at most %d a call", MaxBatchDigests)
+		}
+		d, data, err := checkCompressed(req, fmt.Sprintf("chunk %d: ", n))
+		if err != nil {
+			g.Wait()
+			return err
+		}
+		n++
+		comp := req.GetData()
+		g.Go(func() error { return storeChunk(gctx, svc, d, data, comp) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := stream.Context().Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return stream.SendAndClose(&pb.PutCompressedBatchResponse{Stored: uint64(n)})
 }

@@ -93,7 +93,7 @@ func randomBytes(t *testing.T, path string, n int, seed byte) []byte {
 }
 
 // chunkBytes counts what a server receives as chunk data: raw sizes and
-// bytes on the wire of PutCompressed, PutChunk and the legacy Puts.
+// bytes on the wire of PutCompressed(Batch), PutChunk and the legacy Puts.
 type chunkBytes struct {
 	raw, wire, blobPuts atomic.Int64
 	putBlobMetas        atomic.Int64 // snix PutBlob calls
@@ -122,7 +122,10 @@ type countingStream struct {
 func (s countingStream) RecvMsg(m any) error {
 	err := s.ServerStream.RecvMsg(m)
 	if err == nil {
-		if d, ok := m.(interface{ GetData() []byte }); ok {
+		if r, ok := m.(*pb.PutCompressedRequest); ok { // PutCompressedBatch
+			s.c.raw.Add(int64(r.GetSize()))
+			s.c.wire.Add(int64(len(r.GetData())))
+		} else if d, ok := m.(interface{ GetData() []byte }); ok {
 			s.c.raw.Add(int64(len(d.GetData())))
 			s.c.wire.Add(int64(len(d.GetData())))
 			s.c.blobPuts.Add(1)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/castore-go/castore"
 	pb "github.com/castore-go/castore/castorepb"
+	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/grpcapi"
 )
 
@@ -116,6 +117,13 @@ func TestTokens(t *testing.T) {
 				_, err = ps.CloseAndRecv()
 			}
 			wantCode(t, "Put", err, tc.write)
+			pcs, err := pb.NewChunkServiceClient(conn).PutCompressedBatch(ctx)
+			if err == nil {
+				enc, _ := chunkfmt.NewEncoder()
+				pcs.Send(&pb.PutCompressedRequest{Digest: d[:], Size: 1, Data: enc.Encode([]byte("x"))})
+				_, err = pcs.CloseAndRecv()
+			}
+			wantCode(t, "PutCompressedBatch", err, tc.write)
 			_, err = putStream(ctx, pb.NewDirectoryServiceClient(conn), toPB(diamond(t)...))
 			wantCode(t, "directory Put", err, tc.write)
 			for name, err := range snixCalls(ctx, conn) {
