@@ -136,8 +136,8 @@ var decoders sync.Pool
 // decompress decodes a chunk object, stopping as soon as the output would
 // exceed the chunk's size (or MaxChunkObject if that is unknown).
 func decompress(buf []byte, d castore.Digest, comp []byte, size int64) ([]byte, error) {
-	if size >= 0 && size <= MaxChunkObject && int64(cap(buf)) < size {
-		buf = make([]byte, 0, size)
+	if size >= 0 && size <= MaxChunkObject && int64(cap(buf)) < size+decodeSlack {
+		buf = make([]byte, 0, size+decodeSlack)
 	}
 	if size >= 0 && size <= MaxChunkObject && frameContentSize(comp) == size {
 		return decodeWhole(buf, d, comp, size)
@@ -189,6 +189,11 @@ func decompress(buf []byte, d castore.Digest, comp []byte, size int64) ([]byte, 
 	}
 	return data, nil
 }
+
+// decodeSlack is room past a chunk's end in the buffer it is decoded
+// into: with less than 32 bytes of it, the decoder copies its last block
+// (a small file's only one) with its slower exact copies.
+const decodeSlack = 64
 
 // wholeDecoders holds zstd decoders used only for DecodeAll: a streaming
 // decoder left mid-frame (as decompress leaves one that found too many

@@ -242,3 +242,22 @@ func FuzzContentSize(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecompressSmall: decompressing a small file's one chunk (8 KiB
+// of source code) without the hash, the work of every small file a mount
+// or an export reads.
+func BenchmarkDecompressSmall(b *testing.B) {
+	src, err := os.ReadFile("codec.go")
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := bytes.Repeat(src, (8<<10)/len(src)+1)[:8<<10]
+	comp := compress(b, data)
+	d := castore.Sum(data)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := chunkfmt.Decompress(d, comp, int64(len(data))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
