@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -151,8 +152,13 @@ func checkCompressed(req *pb.PutCompressedRequest, what string) (castore.Digest,
 }
 
 // batchStores is how many chunks of one PutCompressedBatch the server
-// stores at once; the stream's flow control holds back the rest.
-const batchStores = 8
+// stores at once, holding at most batchStoreBytes of them (compressed and
+// decoded); the stream's flow control holds back the rest. A batch call
+// thus holds about what as many PutCompressed calls at once would.
+const (
+	batchStores     = 8
+	batchStoreBytes = 8 << 20
+)
 
 // PutCompressedBatch verifies and stores the chunks of one call as they
 // arrive, batchStores at once, and answers with their count once the
@@ -165,6 +171,7 @@ func (s *ChunkServer) PutCompressedBatch(stream grpc.ClientStreamingServer[pb.Pu
 	}
 	g, gctx := errgroup.WithContext(stream.Context())
 	g.SetLimit(batchStores)
+	held := semaphore.NewWeighted(batchStoreBytes)
 	n := 0
 	for gctx.Err() == nil {
 		req, err := stream.Recv()
@@ -186,7 +193,14 @@ func (s *ChunkServer) PutCompressedBatch(stream grpc.ClientStreamingServer[pb.Pu
 		}
 		n++
 		comp := req.GetData()
-		g.Go(func() error { return storeChunk(gctx, svc, d, data, comp) })
+		w := min(int64(len(data)+len(comp)), batchStoreBytes)
+		if err := held.Acquire(gctx, w); err != nil {
+			break // a store failed, or the call ended: Wait says which
+		}
+		g.Go(func() error {
+			defer held.Release(w)
+			return storeChunk(gctx, svc, d, data, comp)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err

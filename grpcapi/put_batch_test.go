@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -252,4 +253,60 @@ type failingBatches struct{ *grpcapi.ChunkServer }
 
 func (failingBatches) PutCompressedBatch(grpc.ClientStreamingServer[pb.PutCompressedRequest, pb.PutCompressedBatchResponse]) error {
 	return status.Error(codes.Unavailable, "store down")
+}
+
+// slowPuts counts the compressed puts in flight at once, each held a
+// while so that they overlap.
+type slowPuts struct {
+	*chunkstore.Chunked
+	now, most atomic.Int64
+}
+
+func (s *slowPuts) PutCompressedChunk(ctx context.Context, d castore.Digest, comp []byte) error {
+	n := s.now.Add(1)
+	defer s.now.Add(-1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	time.Sleep(20 * time.Millisecond)
+	return s.Chunked.PutCompressedChunk(ctx, d, comp)
+}
+
+// A batch stores at most 8 small chunks at once, and large ones so that
+// what it holds stays within 8 MiB: 3 MiB chunks (6 MiB compressed and
+// decoded) one at a time.
+func TestPutCompressedBatchBoundsWhatItHolds(t *testing.T) {
+	enc, err := chunkfmt.NewEncoder()
+	must(t, err)
+	for _, tc := range []struct {
+		name    string
+		size, n int
+		most    int64
+	}{
+		{"small", 1000, 40, 8},
+		{"3 MiB", 3 << 20, 4, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &slowPuts{Chunked: chunked(t)}
+			s := grpc.NewServer(grpcapi.ServerOptions()...)
+			pb.RegisterChunkServiceServer(s, grpcapi.NewChunkServer(store))
+			l := listenTCP(t)
+			go s.Serve(l)
+			t.Cleanup(s.Stop)
+			cc := pb.NewChunkServiceClient(dial(t, "grpc+http://"+l.Addr().String()))
+			stream, err := cc.PutCompressedBatch(ctxT(t))
+			must(t, err)
+			for i := range tc.n {
+				data := randBytes(tc.size, byte(100+i))
+				d := castore.Sum(data)
+				must(t, stream.Send(&pb.PutCompressedRequest{Digest: d[:], Size: uint64(len(data)), Data: enc.Encode(data)}))
+			}
+			resp, err := stream.CloseAndRecv()
+			if err != nil || resp.GetStored() != uint64(tc.n) {
+				t.Fatalf("stored %d of %d: %v", resp.GetStored(), tc.n, err)
+			}
+			if got := store.most.Load(); got > tc.most {
+				t.Errorf("%d chunks of %d bytes: %d stored at once, want at most %d", tc.n, tc.size, got, tc.most)
+			}
+		})
+	}
 }
