@@ -101,6 +101,9 @@ type Chunked struct {
 	// noTouch: the object store cannot touch, so nothing is freshened
 	// (freshen.go).
 	noTouch atomic.Bool
+	// headsIndexed: the object store answers Head from memory, so Has
+	// asks Head rather than reading (hasByHead).
+	headsIndexed bool
 }
 
 var _ castore.BlobService = (*Chunked)(nil)
@@ -121,6 +124,7 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 		return nil, err
 	}
 	c := &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics(), puts: newPutLimit(o.Puts, o.PutBytes)}
+	c.headsIndexed = objectstore.HeadsIndexed(s)
 	if _, ok := s.(objectstore.Toucher); !ok {
 		c.noTouch.Store(true) // nothing to freshen with (freshen.go)
 	}
@@ -138,7 +142,8 @@ func (c *Chunked) Close() error {
 // same number of requests, and the store learns the blob's size (the
 // chunk's frame declares it, the index sums it), which StatBlobs then
 // answers without another (a directory put after the client asked Has of
-// its files).
+// its files). A store that answers Head from memory (a pack store) is
+// asked Head instead, which reads nothing (hasByHead).
 func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
 	return c.has(ctx, d, true)
 }
@@ -147,6 +152,9 @@ func (c *Chunked) Has(ctx context.Context, d castore.Digest) (bool, error) {
 func (c *Chunked) has(ctx context.Context, d castore.Digest, other bool) (bool, error) {
 	if d == castore.EmptyDigest || c.usable(d) {
 		return true, nil
+	}
+	if c.headsIndexed {
+		return c.hasByHead(ctx, d, other)
 	}
 	size, key, err := c.sizeOf(ctx, d, false, other)
 	if err != nil {
@@ -164,6 +172,41 @@ func (c *Chunked) has(ctx context.Context, d castore.Digest, other bool) (bool, 
 		return false, fmt.Errorf("has blob %s: %w", d, err)
 	}
 	return true, nil
+}
+
+// hasByHead is has on a store that answers Head from an index in
+// memory (objectstore.IndexedHeads): the keys sizeOf would read, in its
+// order, are asked Head instead, and the object found is freshened from
+// what its Head said, with no second Head. Nothing is read, so the
+// blob's size stays unknown (StatBlobs reads it if asked): a pack store
+// answers a re-import's Has of every file from its index alone.
+func (c *Chunked) hasByHead(ctx context.Context, d castore.Digest, other bool) (bool, error) {
+	first, second := c.readLayouts()
+	keys := [3]string{first.ChunkKey(d), chunkfmt.IndexKey(d), second.ChunkKey(d)}
+	n := 3
+	if !other && first == c.o.ChunkLayout {
+		n = 2
+	}
+	for i, key := range keys[:n] {
+		oi, err := c.store.Head(ctx, key)
+		if errors.Is(err, objectstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("has blob %s: %w", d, err)
+		}
+		if i == 2 {
+			c.found(second)
+		}
+		// A yes is relied on (an upload skipped): keep the object fresh.
+		if err := c.freshenHeaded(ctx, key, d, -1, oi); errors.Is(err, objectstore.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, fmt.Errorf("has blob %s: %w", d, err)
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // holds reports whether d is stored, as a chunk (in either layout) or

@@ -62,12 +62,21 @@ func (c *Chunked) freshenKey(ctx context.Context, key string, d castore.Digest, 
 	if err != nil {
 		return err
 	}
+	return c.freshenHeaded(ctx, key, d, size, oi)
+}
+
+// freshenHeaded is freshenKey of an object whose Head answered oi.
+func (c *Chunked) freshenHeaded(ctx context.Context, key string, d castore.Digest, size int64, oi objectstore.ObjectInfo) error {
+	if !c.freshening() {
+		c.known.addSize(d, size)
+		return nil
+	}
 	now := time.Now()
 	if !oi.ModTime.Before(now.Add(-c.o.FreshenAge)) {
 		c.known.addFresh(d, size, oi.ModTime)
 		return nil
 	}
-	err = objectstore.Touch(ctx, c.store, key)
+	err := objectstore.Touch(ctx, c.store, key)
 	switch {
 	case errors.Is(err, castore.ErrUnsupported):
 		c.noTouch.Store(true)

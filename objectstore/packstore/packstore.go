@@ -533,6 +533,12 @@ func (s *driver) Head(ctx context.Context, key string) (objectstore.ObjectInfo, 
 	return objectstore.ObjectInfo{Key: key, Size: int64(l.n), ModTime: s.modTime(l)}, nil
 }
 
+var _ objectstore.IndexedHeads = (*driver)(nil)
+
+// HeadsIndexed reports that Head is answered from the index in memory,
+// with no read of a pack.
+func (s *driver) HeadsIndexed() bool { return true }
+
 // Delete removes the object: a tombstone record, durable like a Put.
 func (s *driver) Delete(ctx context.Context, key string) error {
 	rec := encodeRecord(kindDelete, key, nil)
