@@ -16,6 +16,11 @@ import (
 type Deadline struct {
 	Store
 	Timeout time.Duration
+	// exceeded is the cause of a call's timeout, made once (WithDeadline).
+	exceeded error
+	// memHeads: the store answers Head from memory (IndexedHeads), so a
+	// Head cannot stall and is not bounded.
+	memHeads bool
 }
 
 // WithDeadline wraps s; a timeout <= 0 returns s unchanged.
@@ -23,11 +28,19 @@ func WithDeadline(s Store, timeout time.Duration) Store {
 	if timeout <= 0 {
 		return s
 	}
-	return &Deadline{Store: s, Timeout: timeout}
+	return &Deadline{Store: s, Timeout: timeout, exceeded: exceededAfter(timeout), memHeads: HeadsIndexed(s)}
+}
+
+func exceededAfter(timeout time.Duration) error {
+	return fmt.Errorf("object store call took longer than %s: %w", timeout, context.DeadlineExceeded)
 }
 
 func (d *Deadline) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, d.Timeout, fmt.Errorf("object store call took longer than %s: %w", d.Timeout, context.DeadlineExceeded))
+	cause := d.exceeded
+	if cause == nil {
+		cause = exceededAfter(d.Timeout) // a Deadline not made by WithDeadline
+	}
+	return context.WithTimeoutCause(ctx, d.Timeout, cause)
 }
 
 // Get bounds the request and the reading of the body.
@@ -84,7 +97,12 @@ func (d *Deadline) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bo
 	return created, d.cause(ctx, err)
 }
 
+// Head bounds the request, except on a store that answers it from
+// memory.
 func (d *Deadline) Head(ctx context.Context, key string) (ObjectInfo, error) {
+	if d.memHeads {
+		return d.Store.Head(ctx, key)
+	}
 	ctx, cancel := d.ctx(ctx)
 	defer cancel()
 	oi, err := d.Store.Head(ctx, key)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -25,6 +26,10 @@ type Instrumented struct {
 	calls   metric.Int64Counter
 	latency metric.Float64Histogram
 	bytes   metric.Int64Counter
+	// attrs holds the measurement attributes of each (op, result) and of
+	// each op's bytes (result ""), made once: a call of a store that
+	// answers from memory costs little more than its span then.
+	attrs sync.Map // opResult -> *measurement
 }
 
 // Instrument wraps s; backend names it in spans and metrics ("s3", "gcs",
@@ -39,9 +44,52 @@ func Instrument(s Store, backend string) *Instrumented {
 
 var _ Store = (*Instrumented)(nil)
 
+type opResult struct{ op, result string }
+
+// measurement is the attributes of one (op, result), as the options the
+// instruments take, so that passing them allocates nothing.
+type measurement struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// measured returns the attributes of a measurement of op with result
+// ("" for bytes, which have none).
+func (s *Instrumented) measured(op, result string) *measurement {
+	k := opResult{op, result}
+	if m, ok := s.attrs.Load(k); ok {
+		return m.(*measurement)
+	}
+	kvs := []attribute.KeyValue{attribute.String("backend", s.backend), attribute.String("op", op)}
+	if result != "" {
+		kvs = append(kvs, attribute.String("result", result))
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	m, _ := s.attrs.LoadOrStore(k, &measurement{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}})
+	return m.(*measurement)
+}
+
+// spanNames are the span names of the ops, made once.
+var spanNames sync.Map // op -> "objectstore."+op
+
+func spanName(op string) string {
+	if n, ok := spanNames.Load(op); ok {
+		return n.(string)
+	}
+	n, _ := spanNames.LoadOrStore(op, "objectstore."+op)
+	return n.(string)
+}
+
+// clientSpan is the options of every call's span.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
 func (s *Instrumented) start(ctx context.Context, op, key string) (context.Context, func(error)) {
-	ctx, span := s.tracer.Start(ctx, "objectstore."+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("objectstore.backend", s.backend), attribute.String("objectstore.key", key)))
+	ctx, span := s.tracer.Start(ctx, spanName(op), clientSpan...)
+	if span.IsRecording() {
+		// Set only on a span that records: without a tracer provider (or
+		// unsampled) they would be made for nothing, on every call.
+		span.SetAttributes(attribute.String("objectstore.backend", s.backend), attribute.String("objectstore.key", key))
+	}
 	began := time.Now()
 	return ctx, func(err error) {
 		result := "ok"
@@ -56,15 +104,15 @@ func (s *Instrumented) start(ctx context.Context, op, key string) (context.Conte
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		}
-		attrs := metric.WithAttributes(attribute.String("backend", s.backend), attribute.String("op", op), attribute.String("result", result))
-		s.calls.Add(ctx, 1, attrs)
-		s.latency.Record(ctx, time.Since(began).Seconds(), attrs)
+		m := s.measured(op, result)
+		s.calls.Add(ctx, 1, m.add...)
+		s.latency.Record(ctx, time.Since(began).Seconds(), m.rec...)
 		span.End()
 	}
 }
 
 func (s *Instrumented) countBytes(ctx context.Context, op string, n int64) {
-	s.bytes.Add(ctx, n, metric.WithAttributes(attribute.String("backend", s.backend), attribute.String("op", op)))
+	s.bytes.Add(ctx, n, s.measured(op, "").add...)
 }
 
 // Get's span covers opening the object; bytes are counted as they are
