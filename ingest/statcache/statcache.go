@@ -34,6 +34,11 @@ type Cache struct {
 
 	mu   sync.Mutex
 	seen map[string][]byte // path -> encoded entry, to commit
+	// view is the read transaction every Lookup shares, begun by the
+	// first and ended by Commit and Close: a transaction per lookup cost
+	// as much as the lookup (a re-import of GOROOT looks up 15,000).
+	// bbolt's transactions are not safe for concurrent use: mu guards it.
+	view *bolt.Tx
 }
 
 var _ ingest.FileCache = (*Cache)(nil)
@@ -60,7 +65,21 @@ func Open(path string) (*Cache, error) {
 }
 
 // Close closes the file, dropping what was not committed.
-func (c *Cache) Close() error { return c.db.Close() }
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	c.endView()
+	c.mu.Unlock()
+	return c.db.Close()
+}
+
+// endView ends the lookups' read transaction, if begun: a write (and
+// Close) waits for every read transaction to end. Caller holds mu.
+func (c *Cache) endView() {
+	if c.view != nil {
+		c.view.Rollback()
+		c.view = nil
+	}
+}
 
 // stat is the part of an lstat an entry records.
 type stat struct {
@@ -118,20 +137,21 @@ func (c *Cache) Lookup(path string, fi fs.FileInfo) (castore.Digest, bool) {
 	if !ok {
 		return castore.Digest{}, false
 	}
-	var v []byte
-	c.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketFiles).Get([]byte(k)); b != nil {
-			v = append([]byte(nil), b...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.view == nil {
+		tx, err := c.db.Begin(false)
+		if err != nil {
+			return castore.Digest{}, false
 		}
-		return nil
-	})
-	got, d, ok := decode(v)
+		c.view = tx
+	}
+	b := c.view.Bucket(bucketFiles).Get([]byte(k))
+	got, d, ok := decode(b)
 	if !ok || got != want {
 		return castore.Digest{}, false
 	}
-	c.mu.Lock()
-	c.seen[k] = v
-	c.mu.Unlock()
+	c.seen[k] = append([]byte(nil), b...) // b lives only as long as the transaction
 	return d, true
 }
 
@@ -165,6 +185,7 @@ func (c *Cache) Commit(root string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.endView()
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFiles)
 		changed := false

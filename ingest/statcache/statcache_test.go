@@ -173,6 +173,9 @@ func TestHostileEntries(t *testing.T) {
 	c.Commit(dir)
 	k, _ := key(p)
 	for _, v := range [][]byte{nil, {}, make([]byte, entryLen-1), make([]byte, entryLen+1), []byte("garbage")} {
+		c.mu.Lock()
+		c.endView() // a write waits for the lookups' read transaction
+		c.mu.Unlock()
 		c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketFiles).Put([]byte(k), v) })
 		if _, ok := c.Lookup(p, fi); ok {
 			t.Errorf("hit for a stored value of %d bytes", len(v))
@@ -229,5 +232,55 @@ func TestUnchangedCommitWritesNothing(t *testing.T) {
 	}
 	if _, ok := c.Lookup(b, fb); ok {
 		t.Error("the entry of a file the import did not see survived")
+	}
+}
+
+// An import's lookups share one read transaction (one each cost as much
+// as the lookup); a commit ends it, and a lookup after it sees the
+// commit.
+func TestLookupsShareATransaction(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(t.TempDir(), "statcache.db")
+	var paths []string
+	var infos []os.FileInfo
+	for i := range 50 {
+		p := filepath.Join(dir, string(rune('a'+i%26))+string(rune('a'+i/26)))
+		paths, infos = append(paths, p), append(infos, write(t, p, p))
+	}
+	c := openLater(t, db)
+	for i, p := range paths {
+		c.Record(p, infos[i], castore.Sum([]byte(p)))
+	}
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	c = openLater(t, db)
+	before := reads(c)
+	for i, p := range paths {
+		if d, ok := c.Lookup(p, infos[i]); !ok || d != castore.Sum([]byte(p)) {
+			t.Fatalf("Lookup(%s) = %v, %v", p, d, ok)
+		}
+	}
+	if n := reads(c) - before; n != 1 {
+		t.Errorf("%d lookups began %d read transactions, want 1", len(paths), n)
+	}
+	// A commit that drops all but the first: a lookup after it misses.
+	c.Record(paths[0], infos[0], castore.Sum([]byte(paths[0])))
+	c.mu.Lock()
+	for _, p := range paths[1:] {
+		k, _ := key(p)
+		delete(c.seen, k)
+	}
+	c.mu.Unlock()
+	if err := c.Commit(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Lookup(paths[1], infos[1]); ok {
+		t.Error("a lookup after a commit that dropped the entry found it")
+	}
+	if _, ok := c.Lookup(paths[0], infos[0]); !ok {
+		t.Error("a lookup after a commit missed the entry it kept")
 	}
 }

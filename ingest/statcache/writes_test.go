@@ -5,3 +5,6 @@ func writes(c *Cache) int64 {
 	st := c.db.Stats()
 	return st.TxStats.GetWrite()
 }
+
+// reads is how many read transactions c's database began.
+func reads(c *Cache) int { return c.db.Stats().TxN }
