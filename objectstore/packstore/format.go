@@ -42,14 +42,56 @@ type trailerEntry struct {
 // encodeRecord returns the record of a put (or delete) of key.
 func encodeRecord(kind uint8, key string, value []byte) []byte {
 	b := make([]byte, recordHeader+len(key)+len(value))
+	copy(b[recordHeader+len(key):], value)
+	sealRecord(b, kind, key)
+	return b
+}
+
+// sealRecord fills in the header and key of record b, whose value
+// follows them already.
+func sealRecord(b []byte, kind uint8, key string) {
 	binary.BigEndian.PutUint32(b[0:], recordMagic)
 	b[8] = kind
 	binary.BigEndian.PutUint16(b[9:], uint16(len(key)))
-	binary.BigEndian.PutUint32(b[11:], uint32(len(value)))
+	binary.BigEndian.PutUint32(b[11:], uint32(len(b)-recordHeader-len(key)))
 	copy(b[recordHeader:], key)
-	copy(b[recordHeader+len(key):], value)
 	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
-	return b
+}
+
+// errTooLarge is a value beyond what a record holds.
+var errTooLarge = fmt.Errorf("larger than %d bytes", int64(maxValue))
+
+// readPutRecord reads r whole into the record of a put of key: straight
+// into the record's buffer, which for a reader that tells its length
+// (Len: a bytes.Reader, a chunk store's chunk) is made once at its size,
+// so the bytes are copied once. (Reading the value first and copying it
+// into a record made its bytes three to six times over: io.ReadAll's
+// growing buffer, then the record.)
+func readPutRecord(key string, r io.Reader) ([]byte, error) {
+	head := recordHeader + len(key)
+	want := 512
+	if l, ok := r.(interface{ Len() int }); ok {
+		want = l.Len() + 1 // the 1: room for the read that says EOF
+	}
+	b := make([]byte, head, head+min(want, maxValue+1))
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b)-head > maxValue {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	sealRecord(b, kindPut, key)
+	return b, nil
 }
 
 var errTorn = errors.New("torn or damaged record")

@@ -311,7 +311,7 @@ func (s *driver) readOnce(key string) ([]byte, error) {
 	}
 	if old {
 		// Read from a pack due for eviction: keep it by writing it again.
-		s.append(context.Background(), key, data, true)
+		s.append(context.Background(), key, encodeRecord(kindPut, key, data), true)
 	}
 	return data, nil
 }
@@ -329,11 +329,11 @@ func (s *driver) inOlderHalf(id uint32) bool {
 
 // Put stores r's bytes under key.
 func (s *driver) Put(ctx context.Context, key string, r io.Reader) error {
-	data, err := s.readValue(ctx, key, r)
+	rec, err := s.readValue(ctx, key, r)
 	if err != nil {
 		return err
 	}
-	_, err = s.append(ctx, key, data, true)
+	_, err = s.append(ctx, key, rec, true)
 	return err
 }
 
@@ -346,39 +346,36 @@ func (s *driver) PutIfAbsent(ctx context.Context, key string, r io.Reader) (bool
 	if ok {
 		return false, s.durable(ctx, key, p, l)
 	}
-	data, err := s.readValue(ctx, key, r)
+	rec, err := s.readValue(ctx, key, r)
 	if err != nil {
 		return false, err
 	}
-	return s.append(ctx, key, data, false)
+	return s.append(ctx, key, rec, false)
 }
 
-// readValue reads a Put's bytes whole, before anything is written: a
-// reader that fails, or a context done meanwhile, leaves nothing.
+// readValue reads a Put's bytes whole, into the record of the put,
+// before anything is written: a reader that fails, or a context done
+// meanwhile, leaves nothing.
 func (s *driver) readValue(ctx context.Context, key string, r io.Reader) ([]byte, error) {
 	if len(key) > math.MaxUint16 {
 		return nil, fmt.Errorf("put %q: key too long", key)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxValue+1))
+	rec, err := readPutRecord(key, r)
 	if err != nil {
 		return nil, fmt.Errorf("put %q: %w", key, err)
-	}
-	if len(data) > maxValue {
-		return nil, fmt.Errorf("put %q: larger than %d bytes", key, int64(maxValue))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return data, nil
+	return rec, nil
 }
 
-// append writes one record for key and, unless NoSync or the write is
+// append writes record rec (of a put of key) and, unless NoSync or the write is
 // deferred (castore.DeferSync), waits until it is on disk; only then is
 // it in the index. With replace false an object already there wins (and
 // nothing is written; a caller that does not defer waits for that
 // object's sync, see durable).
-func (s *driver) append(ctx context.Context, key string, data []byte, replace bool) (bool, error) {
-	rec := encodeRecord(kindPut, key, data)
+func (s *driver) append(ctx context.Context, key string, rec []byte, replace bool) (bool, error) {
 	s.mu.Lock()
 	for !replace {
 		if l, ok := s.index[key]; ok {
@@ -415,7 +412,7 @@ func (s *driver) append(ctx context.Context, key string, data []byte, replace bo
 		s.mu.Unlock()
 		return false, fmt.Errorf("put %q: %w", key, err)
 	}
-	e := trailerEntry{kind: kindPut, key: key, off: off + recordHeader + int64(len(key)), n: uint32(len(data))}
+	e := trailerEntry{kind: kindPut, key: key, off: off + recordHeader + int64(len(key)), n: uint32(len(rec) - recordHeader - len(key))}
 	p.entries = append(p.entries, e)
 	end := off + int64(len(rec))
 	s.mu.Unlock()
