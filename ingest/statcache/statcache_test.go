@@ -4,8 +4,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -283,4 +285,52 @@ func TestLookupsShareATransaction(t *testing.T) {
 	if _, ok := c.Lookup(paths[0], infos[0]); !ok {
 		t.Error("a lookup after a commit missed the entry it kept")
 	}
+}
+
+// A first import's commit of many new entries is made in key order and
+// within the file's first map: it never maps the file again (which
+// copies every node changed out of the old map first).
+func TestLargeCommit(t *testing.T) {
+	c := openLater(t, filepath.Join(t.TempDir(), "statcache.db"))
+	entry := encode(stat{1, 2, 3, 4, 5}, castore.Digest{6})
+	for i := range 20000 {
+		c.seen[fmt.Sprintf("/src/pkg%03d/file%05d.go", i%500, i)] = entry
+	}
+	before := derefs(c)
+	if err := c.Commit("/src"); err != nil {
+		t.Fatal(err)
+	}
+	if n := derefs(c) - before; n != 0 {
+		t.Errorf("a commit of 20,000 entries mapped the file again, copying %d nodes out of the old map", n)
+	}
+	c.db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketFiles).Stats().KeyN; n != 20000 {
+			t.Errorf("%d entries committed, want 20000", n)
+		}
+		return nil
+	})
+}
+
+// The entries a commit puts are those that changed, in key order.
+func TestChangedInKeyOrder(t *testing.T) {
+	c := openLater(t, filepath.Join(t.TempDir(), "statcache.db"))
+	old, changed := encode(stat{1, 2, 3, 4, 5}, castore.Digest{6}), encode(stat{1, 2, 3, 4, 6}, castore.Digest{6})
+	if err := c.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFiles).Put([]byte("/r/same"), old)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string][]byte{"/r/same": old}
+	var want []string
+	for i := range 100 {
+		k := fmt.Sprintf("/r/%03d", i)
+		seen[k] = changed
+		want = append(want, k)
+	}
+	c.db.View(func(tx *bolt.Tx) error {
+		if got := changedIn(tx.Bucket(bucketFiles), seen); !slices.Equal(got, want) {
+			t.Errorf("changedIn = %v, want the 100 changed in key order", got)
+		}
+		return nil
+	})
 }

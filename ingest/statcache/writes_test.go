@@ -8,3 +8,10 @@ func writes(c *Cache) int64 {
 
 // reads is how many read transactions c's database began.
 func reads(c *Cache) int { return c.db.Stats().TxN }
+
+// derefs is how many nodes c's database copied out of its map (it does
+// before mapping the file again).
+func derefs(c *Cache) int64 {
+	st := c.db.Stats()
+	return st.TxStats.GetNodeDeref()
+}
