@@ -104,6 +104,8 @@ type Chunked struct {
 	// headsIndexed: the object store answers Head from memory, so Has
 	// asks Head rather than reading (hasByHead).
 	headsIndexed bool
+	// smallBufs and chunkBufs are writers' buffers (writebufs.go).
+	smallBufs, chunkBufs bufPool
 }
 
 var _ castore.BlobService = (*Chunked)(nil)
@@ -125,6 +127,7 @@ func NewChunked(s objectstore.Store, o ChunkedOptions) (*Chunked, error) {
 	}
 	c := &Chunked{store: s, o: o, known: newKnownSet(o.KnownChunks), enc: enc, m: newMetrics(), puts: newPutLimit(o.Puts, o.PutBytes)}
 	c.headsIndexed = objectstore.HeadsIndexed(s)
+	c.smallBufs.size, c.chunkBufs.size = o.AvgChunkSize/2, 2*o.AvgChunkSize
 	if _, ok := s.(objectstore.Toucher); !ok {
 		c.noTouch.Store(true) // nothing to freshen with (freshen.go)
 	}

@@ -21,7 +21,7 @@ import (
 // they are written; Close waits for every upload, then writes the index.
 // Cancelling ctx abandons the blob: no index is written.
 func (c *Chunked) Create(ctx context.Context) castore.BlobWriter {
-	return &chunkedWriter{c: c, ctx: ctx, h: castore.NewHasher()}
+	return &chunkedWriter{c: c, ctx: ctx, h: getHasher()}
 }
 
 type chunkedWriter struct {
@@ -33,7 +33,8 @@ type chunkedWriter struct {
 	// small holds the bytes written so far while they are no more than
 	// FastCDC's minimum chunk size: a blob that small is one chunk
 	// whatever the cut points, so it is stored on Close without starting
-	// the chunker (a goroutine, a pipe and a 2 x max-chunk buffer).
+	// the chunker (a goroutine, a pipe and a 2 x max-chunk buffer). It
+	// is one of the store's smallBufs, taken by the first Write.
 	small []byte
 
 	started bool
@@ -91,11 +92,16 @@ func (w *chunkedWriter) start() {
 				pr.CloseWithError(err)
 				return
 			}
-			data := bytes.Clone(chunk)
+			// The cutter reuses its buffer: the chunk is copied into one
+			// of the store's, given back once it is stored (compressed,
+			// or known stored already).
+			data := append(w.c.chunkBufs.get(), chunk...)
 			d := castore.Sum(data)
 			w.chunks = append(w.chunks, castore.ChunkMeta{Digest: d, Size: uint64(len(data))})
 			w.g.Go(func() error {
-				if err := w.c.putChunk(w.gctx, d, data); err != nil {
+				err := w.c.putChunk(w.gctx, d, data)
+				w.c.chunkBufs.put(data)
+				if err != nil {
 					w.fail(err)
 					return err
 				}
@@ -200,6 +206,9 @@ func (w *chunkedWriter) Write(p []byte) (int, error) {
 	}
 	if !w.started {
 		if len(w.small)+len(p) <= w.c.o.AvgChunkSize/2 {
+			if w.small == nil {
+				w.small = w.c.smallBufs.get()
+			}
 			w.small = append(w.small, p...)
 			w.h.Write(p)
 			w.n += int64(len(p))
@@ -213,8 +222,10 @@ func (w *chunkedWriter) Write(p []byte) (int, error) {
 				}
 				return 0, fmt.Errorf("write blob: %w", err)
 			}
-			w.small = nil
 		}
+		// The pipe's reader has copied it: it goes back.
+		w.c.smallBufs.put(w.small)
+		w.small = nil
 	}
 	n, err := w.pw.Write(p)
 	w.h.Write(p[:n])
@@ -233,6 +244,7 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 		return castore.Digest{}, errors.New("blob writer closed twice")
 	}
 	w.closed = true
+	defer w.release()
 	if !w.started {
 		if err := w.ctx.Err(); err != nil {
 			return castore.Digest{}, err
@@ -245,7 +257,6 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 		if err := w.c.putChunk(w.ctx, d, w.small); err != nil {
 			return castore.Digest{}, err
 		}
-		w.small = nil
 		w.c.known.addSize(d, w.n)
 		return d, nil
 	}
@@ -273,6 +284,15 @@ func (w *chunkedWriter) Close() (castore.Digest, error) {
 	}
 	w.c.known.addSize(d, w.n)
 	return d, nil
+}
+
+// release gives the writer's hasher and small buffer back, once Close
+// has stored (or given up on) what it held.
+func (w *chunkedWriter) release() {
+	putHasher(w.h)
+	w.h = nil
+	w.c.smallBufs.put(w.small)
+	w.small = nil
 }
 
 // PutIndex records blob d as the concatenation of chunks, all of which
