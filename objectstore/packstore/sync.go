@@ -1,9 +1,13 @@
 package packstore
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 )
+
+// syncFile syncs a pack (a test holds it up).
+var syncFile = (*os.File).Sync
 
 // syncer shares one sync of a pack among every writer waiting for it
 // (group commit): a Put waits until a sync that began after its record
@@ -23,6 +27,9 @@ func (y *syncer) wait(p *pack, end int64) error {
 		y.cond = sync.NewCond(&y.mu)
 	}
 	for p.synced < end {
+		if p.failed != nil {
+			return p.failed
+		}
 		if y.running {
 			y.cond.Wait()
 			continue
@@ -30,12 +37,14 @@ func (y *syncer) wait(p *pack, end int64) error {
 		y.running = true
 		target := p.written.Load()
 		y.mu.Unlock()
-		err := p.f.Sync()
+		err := syncFile(p.f)
 		y.syncs.Add(1)
 		y.mu.Lock()
 		y.running = false
 		if err == nil {
 			p.synced = max(p.synced, target)
+		} else if p.failed == nil {
+			p.failed = err
 		}
 		y.cond.Broadcast()
 		if err != nil {
