@@ -39,7 +39,9 @@ type Cache struct {
 	// first and ended by Commit and Close: a transaction per lookup cost
 	// as much as the lookup (a re-import of GOROOT looks up 15,000).
 	// bbolt's transactions are not safe for concurrent use: mu guards it.
-	view *bolt.Tx
+	// files is its bucket.
+	view  *bolt.Tx
+	files *bolt.Bucket
 }
 
 var _ ingest.FileCache = (*Cache)(nil)
@@ -85,7 +87,7 @@ func (c *Cache) Close() error {
 func (c *Cache) endView() {
 	if c.view != nil {
 		c.view.Rollback()
-		c.view = nil
+		c.view, c.files = nil, nil
 	}
 }
 
@@ -152,9 +154,9 @@ func (c *Cache) Lookup(path string, fi fs.FileInfo) (castore.Digest, bool) {
 		if err != nil {
 			return castore.Digest{}, false
 		}
-		c.view = tx
+		c.view, c.files = tx, tx.Bucket(bucketFiles)
 	}
-	b := c.view.Bucket(bucketFiles).Get([]byte(k))
+	b := c.files.Get([]byte(k))
 	got, d, ok := decode(b)
 	if !ok || got != want {
 		return castore.Digest{}, false
@@ -197,11 +199,17 @@ func (c *Cache) Commit(root string) error {
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFiles)
 		changed := false
-		for _, k := range staleBelow(b, r, c.seen) {
+		stale, same := staleBelow(b, r, c.seen)
+		for _, k := range stale {
 			if err := b.Delete(k); err != nil {
 				return err
 			}
 			changed = true
+		}
+		if same == len(c.seen) {
+			// Every entry seen is stored as it is (a re-import of an
+			// unchanged tree): none to look up one by one.
+			return errUnchangedUnless(changed)
 		}
 		for _, k := range changedIn(b, c.seen) {
 			if err := b.Put([]byte(k), c.seen[k]); err != nil {
@@ -209,10 +217,7 @@ func (c *Cache) Commit(root string) error {
 			}
 			changed = true
 		}
-		if !changed {
-			return errUnchanged // a re-import of an unchanged tree writes nothing
-		}
-		return nil
+		return errUnchangedUnless(changed)
 	})
 	if err != nil && !errors.Is(err, errUnchanged) {
 		return fmt.Errorf("stat cache: commit: %w", err)
@@ -240,12 +245,23 @@ func changedIn(b *bolt.Bucket, seen map[string][]byte) []string {
 // errUnchanged rolls back a commit that would change nothing.
 var errUnchanged = errors.New("nothing changed")
 
+// errUnchangedUnless is errUnchanged unless changed: a re-import of an
+// unchanged tree writes nothing.
+func errUnchangedUnless(changed bool) error {
+	if !changed {
+		return errUnchanged
+	}
+	return nil
+}
+
 // staleBelow returns the keys of the entries at or below root that seen
-// does not hold as they are.
-func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]byte) {
+// does not hold as they are, and how many of seen's it found as they are.
+func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]byte, same int) {
 	look := func(k, v []byte) {
 		if sv, ok := seen[string(k)]; !ok || string(sv) != string(v) {
 			stale = append(stale, append([]byte(nil), k...))
+		} else {
+			same++
 		}
 	}
 	if v := b.Get([]byte(root)); v != nil {
@@ -256,5 +272,5 @@ func staleBelow(b *bolt.Bucket, root string, seen map[string][]byte) (stale [][]
 	for k, v := cur.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = cur.Next() {
 		look(k, v)
 	}
-	return stale
+	return stale, same
 }

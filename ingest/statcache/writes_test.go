@@ -15,3 +15,9 @@ func derefs(c *Cache) int64 {
 	st := c.db.Stats()
 	return st.TxStats.GetNodeDeref()
 }
+
+// cursors is how many cursors c's transactions made (each Get makes one).
+func cursors(c *Cache) int64 {
+	st := c.db.Stats()
+	return st.TxStats.GetCursorCount()
+}
