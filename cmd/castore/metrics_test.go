@@ -147,19 +147,21 @@ func TestImportSkipsKnownThroughServe(t *testing.T) {
 	dir := fixtureTree(t)
 	randomFile(t, filepath.Join(dir, "data"), 300<<10, 9)
 	// Blobs go up whole (BlobService.Put) or, to a server that takes
-	// chunks, cut here (a chunk each, ChunkService.PutCompressed).
+	// chunks, cut here (ChunkService.PutCompressed, or many small ones in
+	// a PutCompressedBatch): what counts is the chunks the server was
+	// given to store, new or not.
 	puts := func() float64 {
 		text := scrape(t, metrics)
-		return metricValue(t, text, "rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.BlobService/Put"`) +
-			metricValue(t, text, "rpc_server_call_duration_seconds_count{", `rpc_method="castore.v1.ChunkService/PutCompressed"`)
+		return metricValue(t, text, "castore_chunk_writes_total{", `outcome="uploaded"`) +
+			metricValue(t, text, "castore_chunk_writes_total{", `outcome="deduplicated"`)
 	}
 	root := c.ok("import", dir)
 	first := puts()
 	if first == 0 {
-		t.Fatal("the first import made no blob Put")
+		t.Fatal("the first import put no chunk")
 	}
 	if again := c.ok("import", dir); again != root || puts() != first {
-		t.Fatalf("second import: root %q (first %q), %v blob Puts in all (%v after the first)", again, root, puts(), first)
+		t.Fatalf("second import: root %q (first %q), %v chunks put in all (%v after the first)", again, root, puts(), first)
 	}
 	files := 0
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
@@ -171,6 +173,6 @@ func TestImportSkipsKnownThroughServe(t *testing.T) {
 	// Without asking first, each file that is not empty is sent again
 	// (each is one chunk; the empty ones need nothing).
 	if again := c.ok("import", "--skip-known=false", dir); again != root || puts() != first+2 {
-		t.Fatalf("import with --skip-known=false: root %q, %v blob Puts in all, want %v (one more for keep/tool and data, of the %d files)", again, puts(), first+2, files)
+		t.Fatalf("import with --skip-known=false: root %q, %v chunks put in all, want %v (one more for keep/tool and data, of the %d files)", again, puts(), first+2, files)
 	}
 }
