@@ -14,6 +14,9 @@
 //     (refresh an object's time), Copier (server-side copy), Compacter
 //     (pack compaction) and BatchDeleter, each with its function that refuses with
 //     castore.ErrUnsupported.
+//   - heads.go: IndexedHeads, declared by a store that answers Head from
+//     memory (packstore), so that callers ask Head instead of reading an
+//     object to learn that it exists; the decorators forward it.
 //
 // The backends are one package each: s3store (S3 and S3-compatible
 // services), gcsstore (Google Cloud Storage), filestore (a local

@@ -22,8 +22,16 @@
 // is readable at once and durable at the next Sync (objectstore.Syncer),
 // or when its pack is sealed; a writer that does not defer and finds an
 // object a deferred write stored waits for that object's sync before it
-// is told the object is there. With Options.NoSync (caches) nothing waits
-// for the disk: a crash loses recent objects, which is a miss.
+// is told the object is there. A full pack is sealed and synced in the
+// background, not under the store's lock; Sync and Close wait for it, and
+// writers of its records share that sync. A failed sync of a pack stays
+// failed for every later wait (a second fsync may succeed though the
+// first one's writes are lost). With Options.NoSync (caches) nothing
+// waits for the disk: a crash loses recent objects, which is a miss.
+//
+// Heads. The index answers Head from memory, and the store says so
+// (objectstore.IndexedHeads): a chunk store asks Head where it would
+// otherwise read an object to learn that it exists.
 //
 // Caches. With Options.MaxBytes the store drops its oldest pack whole
 // once it is over the bound; an object read from the older half of the
