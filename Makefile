@@ -129,7 +129,7 @@ $(foreach t,$(TOOL_PKGS),$(eval $(call tool_rule,$(t))))
 ## test: everything CI runs: tools, generated-code check, lint, deployment
 ## checks, the container image (built and run: under a minute once the Go
 ## build cache is warm; needs podman), all tests.
-test: tools proto-check lint deploy-check image-check unit
+test: tools proto-check lint deploy-check image-check unit allocs
 
 ## deploy-check: helm lint and helm template of helm/castore (defaults and
 ## examples) decoded strictly into the Kubernetes API types, the schema's
@@ -148,6 +148,14 @@ deploy-check: $(BIN)/.helm@$(HELM_VERSION) $(BIN)/.terraform@$(TERRAFORM_VERSION
 RACE ?= -race
 unit:
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## allocs: the tests that count what reusing buffers saves, without the
+## race detector (under it sync.Pool drops what is put back, and they
+## skip: testenv.AllocTest).
+ALLOC_TESTS = ^(TestWriteReusesBuffers|TestPutBlobVerifyReusesBuffers)$$
+.PHONY: allocs
+allocs:
+	$(GO) test -count=1 -run '$(ALLOC_TESTS)' ./chunkstore/ ./grpcapi/
 
 ## race: the same as unit; kept for the habit.
 race: tools unit

@@ -9,6 +9,7 @@ import (
 
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/chunkstore/blobtest"
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore/memstore"
 )
 
@@ -39,6 +40,7 @@ func allocatedPerBlob(t *testing.T, c *chunkstore.Chunked, blobs [][]byte) float
 // one of 2 MiB 7.8 MiB, now 5.8 (the cutter's buffer, the compressed
 // chunks and their records remain).
 func TestWriteReusesBuffers(t *testing.T) {
+	testenv.AllocTest(t)
 	// No collection meanwhile: it would empty the pools.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	c, err := chunkstore.NewChunked(discarding{memstore.New()}, chunkstore.ChunkedOptions{})

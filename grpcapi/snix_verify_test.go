@@ -15,6 +15,7 @@ import (
 	"github.com/castore-go/castore/chunkfmt"
 	"github.com/castore-go/castore/chunkstore"
 	"github.com/castore-go/castore/grpcapi"
+	"github.com/castore-go/castore/internal/testenv"
 	"github.com/castore-go/castore/objectstore/memstore"
 )
 
@@ -119,6 +120,7 @@ func TestPutBlobVerifiesWhole(t *testing.T) {
 // blob's size and more each time). The data compresses well, so what the
 // compressed chunks take is small beside it.
 func TestPutBlobVerifyReusesBuffers(t *testing.T) {
+	testenv.AllocTest(t)
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("castore verifies a blob by its digest. "), (16<<20)/39)
 	r := rand.NewChaCha8([32]byte{3})

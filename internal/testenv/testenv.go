@@ -211,3 +211,13 @@ func errorBody(resp *http.Response) error {
 	sb.Write(buf[:n])
 	return errors.New(resp.Status + ": " + sb.String())
 }
+
+// AllocTest skips a test that counts allocations under the race detector,
+// where sync.Pool drops what is put back at random; `make allocs` (part of
+// `make test`) runs such tests without it.
+func AllocTest(t testing.TB) {
+	t.Helper()
+	if Race {
+		t.Skip("counts allocations: run without -race (make allocs, part of make test, does)")
+	}
+}
