@@ -111,10 +111,7 @@ func DecodeChunk(d castore.Digest, comp []byte, size int64) ([]byte, error) {
 // blob. It fails as DecodeChunk does for data that does not decompress
 // to size bytes.
 func Decompress(d castore.Digest, comp []byte, size int64) ([]byte, error) {
-	if size < 0 || size > MaxChunkObject {
-		return nil, fmt.Errorf("chunk %s: decompress to %d bytes: a chunk has 0 to %d: %w", d, size, MaxChunkObject, castore.ErrInvalid)
-	}
-	return decompress(nil, d, comp, size)
+	return DecompressInto(nil, d, comp, size)
 }
 
 // DecompressInto is Decompress into buf's storage where it holds size
@@ -142,13 +139,9 @@ func decompress(buf []byte, d castore.Digest, comp []byte, size int64) ([]byte, 
 	if size >= 0 && size <= MaxChunkObject && frameContentSize(comp) == size {
 		return decodeWhole(buf, d, comp, size)
 	}
-	zr, _ := decoders.Get().(*zstd.Decoder)
-	if zr == nil {
-		var err error
-		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject), zstd.IgnoreChecksum(true))
-		if err != nil {
-			return nil, err
-		}
+	zr, err := pooledDecoder(&decoders)
+	if err != nil {
+		return nil, err
 	}
 	defer decoders.Put(zr)
 	if err := zr.Reset(bytes.NewReader(comp)); err != nil {
@@ -159,7 +152,6 @@ func decompress(buf []byte, d castore.Digest, comp []byte, size int64) ([]byte, 
 		limit = MaxChunkObject
 	}
 	var data []byte
-	var err error
 	if size >= 0 && size <= MaxChunkObject {
 		data = buf[:size]
 		_, err = io.ReadFull(zr, data)
@@ -190,6 +182,15 @@ func decompress(buf []byte, d castore.Digest, comp []byte, size int64) ([]byte, 
 	return data, nil
 }
 
+// pooledDecoder takes a decoder from pool, or makes one bounded to a
+// chunk (window and memory at most MaxChunkObject).
+func pooledDecoder(pool *sync.Pool) (*zstd.Decoder, error) {
+	if zr, ok := pool.Get().(*zstd.Decoder); ok {
+		return zr, nil
+	}
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject), zstd.IgnoreChecksum(true))
+}
+
 // decodeSlack is room past a chunk's end in the buffer it is decoded
 // into: with less than 32 bytes of it, the decoder copies its last block
 // (a small file's only one) with its slower exact copies.
@@ -207,13 +208,9 @@ var wholeDecoders sync.Pool
 // hash). What a lying frame (or frames after it) may make is held to
 // MaxChunkObject by the decoder's memory bound, and refused.
 func decodeWhole(buf []byte, d castore.Digest, comp []byte, size int64) ([]byte, error) {
-	zr, _ := wholeDecoders.Get().(*zstd.Decoder)
-	if zr == nil {
-		var err error
-		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxChunkObject), zstd.WithDecoderMaxMemory(MaxChunkObject), zstd.IgnoreChecksum(true))
-		if err != nil {
-			return nil, err
-		}
+	zr, err := pooledDecoder(&wholeDecoders)
+	if err != nil {
+		return nil, err
 	}
 	defer wholeDecoders.Put(zr)
 	data, err := zr.DecodeAll(comp, buf[:0])
