@@ -11,11 +11,6 @@ import (
 // (castore.ChunkUploader: a server that then receives only the chunks it
 // lacks), else with Create.
 func create(ctx context.Context, s castore.BlobService) castore.BlobWriter {
-	if _, ok := s.(castore.ChunkUploader); !ok {
-		// Asked anyway, CreateChunked's refusal (an error naming s's
-		// type) cost 3-5% of a local import's CPU, one a file.
-		return s.Create(ctx)
-	}
 	w, err := castore.CreateChunked(ctx, s)
 	switch {
 	case err == nil:
