@@ -20,7 +20,12 @@
 // With Options.Prefetch (dir, the default, or tree), the small files of a
 // directory's subtree (or of the whole tree) are fetched into the cache
 // in batches before they are read, when the blob service is a
-// castore.Prefetcher (the mount's near/far cache).
+// castore.Prefetcher (the mount's near/far cache). Once a directory is
+// listed (or a file looked up) and the cache holds a small file's blob,
+// its contents are put into the kernel's page cache (FUSE's notify
+// store), read through the cache and verified like any read: reading it
+// then costs no request at all, and a tar of a prefetched tree waits on
+// the mount only for its listings and its large files.
 //
 // A directory or blob missing from the stores is EIO on the access that
 // needs it, logged with its digest. Store calls run under the mount's own

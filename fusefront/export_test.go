@@ -8,3 +8,12 @@ func (s *Server) Requests() map[string]int64 {
 		"OPENDIR": c.openDir.Load(), "READDIR": c.readDir.Load(), "RELEASEDIR": c.releaseDir.Load(),
 	}
 }
+
+// Pushed counts the files whose contents the mount has put into the
+// kernel's cache.
+func (s *Server) Pushed() int64 {
+	if s.fs.push == nil {
+		return 0
+	}
+	return s.fs.push.pushed.Load()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -18,6 +19,12 @@ type fileNode struct {
 	fs.Inode
 	readOnly
 	stored
+	// inKernel: its contents are in the kernel's cache, or on their way
+	// there (pushed, or read from the start).
+	inKernel atomic.Bool
+	// pushQueued, pushTries: the pusher's, under its lock.
+	pushQueued bool
+	pushTries  int
 }
 
 var (
@@ -70,6 +77,7 @@ func (n *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	}
 	want := int(min(int64(len(dest)), int64(n.node.Size)-off))
 	if off == 0 {
+		n.inKernel.Store(true)
 		n.f.pf.fileRead(n.node.Digest)
 	}
 	bp := readBufs.Get().(*[]byte)

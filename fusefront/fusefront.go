@@ -98,6 +98,7 @@ type FS struct {
 	calls   sync.WaitGroup // store calls running, even for interrupted requests
 	readers *readerPool
 	pf      *prefetcher // nil when prefetch is off
+	push    *pusher     // nil when prefetch is off
 }
 
 func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) *FS {
@@ -130,6 +131,7 @@ func newFS(blobs castore.BlobService, dirs castore.DirectoryService, o Options) 
 func (f *FS) stop() {
 	f.cancel()
 	f.pf.close()
+	f.push.close()
 	f.calls.Wait()
 	f.readers.closeAll()
 }
@@ -245,7 +247,11 @@ func (f *FS) lookupChild(ctx context.Context, parent *fs.Inode, n castore.Node, 
 	attr(n, st.Ino, &out.Attr)
 	out.SetEntryTimeout(cacheTimeout)
 	out.SetAttrTimeout(cacheTimeout)
-	return parent.NewInode(ctx, node, st)
+	in := parent.NewInode(ctx, node, st)
+	if fn, ok := in.Operations().(*fileNode); ok {
+		f.push.named(fn)
+	}
+	return in
 }
 
 // xattr answers getxattr for a node whose attributes, names, all hold value.

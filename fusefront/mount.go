@@ -46,6 +46,9 @@ func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryS
 		}
 	}
 	f.pf = newPrefetcher(f, roots)
+	if f.pf != nil {
+		f.push = newPusher(f)
+	}
 	timeout := cacheTimeout
 	opts := &fs.Options{
 		MountOptions: fuse.MountOptions{
@@ -67,7 +70,7 @@ func Mount(mountpoint string, blobs castore.BlobService, dirs castore.DirectoryS
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
 	}
-	raw := &rawFS{RawFileSystem: fs.NewNodeFS(rootNode, opts)}
+	raw := &rawFS{RawFileSystem: fs.NewNodeFS(rootNode, opts), push: f.push}
 	srv, err := fuse.NewServer(raw, abs, &opts.MountOptions)
 	if err != nil {
 		f.stop()

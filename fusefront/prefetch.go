@@ -45,6 +45,11 @@ const (
 	// PrefetchLookahead is how many files dir mode keeps fetched or on
 	// the way and not read yet.
 	PrefetchLookahead = 4096
+	// PrefetchLookaheadBytes bounds their bytes too: the cache keeps
+	// about this much of what it prefetched decoded until it is read
+	// (or pushed), so files read within the lookahead are not read back
+	// out of the cache and decoded again.
+	PrefetchLookaheadBytes = 12 << 20
 	// prefetchWorkers is how many batches are on the way at once.
 	prefetchWorkers = 2
 	// prefetchGroup is how many blobs one worker hands the cache at once
@@ -61,19 +66,20 @@ type prefetcher struct {
 	p    castore.Prefetcher
 	mode PrefetchMode
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	notices  []notice                // directories listed or looked up in, not yet seen by the walker
-	queue    []castore.ChunkMeta     // blobs to fetch, oldest first
-	seen     map[castore.Digest]bool // blobs queued already
-	unread   map[castore.Digest]bool // blobs queued in dir mode and not read since
-	complete map[castore.Digest]bool // directories whose subtrees were queued
-	own      map[castore.Digest]bool // directories whose own files were queued
-	budget   int64                   // bytes still to be queued
-	full     bool                    // the budget ran out (logged once)
-	closed   bool
-	wg       sync.WaitGroup
-	once     sync.Once
+	mu          sync.Mutex
+	cond        *sync.Cond
+	notices     []notice                  // directories listed or looked up in, not yet seen by the walker
+	queue       []castore.ChunkMeta       // blobs to fetch, oldest first
+	seen        map[castore.Digest]bool   // blobs queued already
+	unread      map[castore.Digest]uint64 // blobs queued in dir mode and not read since, with their sizes
+	unreadBytes uint64
+	complete    map[castore.Digest]bool // directories whose subtrees were queued
+	own         map[castore.Digest]bool // directories whose own files were queued
+	budget      int64                   // bytes still to be queued
+	full        bool                    // the budget ran out (logged once)
+	closed      bool
+	wg          sync.WaitGroup
+	once        sync.Once
 }
 
 // notice is a directory listed (subtree) or looked up in.
@@ -93,7 +99,7 @@ func newPrefetcher(f *FS, roots []castore.Node) *prefetcher {
 		f.log.Info("prefetch is off: the mount has no cache to fetch into", "mode", string(f.o.Prefetch))
 		return nil
 	}
-	pf := &prefetcher{f: f, p: p, mode: f.o.Prefetch, seen: map[castore.Digest]bool{}, unread: map[castore.Digest]bool{},
+	pf := &prefetcher{f: f, p: p, mode: f.o.Prefetch, seen: map[castore.Digest]bool{}, unread: map[castore.Digest]uint64{},
 		complete: map[castore.Digest]bool{}, own: map[castore.Digest]bool{}, budget: f.o.PrefetchBytes}
 	pf.cond = sync.NewCond(&pf.mu)
 	pf.wg.Add(1 + prefetchWorkers)
@@ -126,20 +132,29 @@ func (pf *prefetcher) notify(n notice) {
 	pf.mu.Unlock()
 }
 
-// fileRead tells the prefetcher a file's blob is being read: dir mode
-// keeps PrefetchLookahead files fetched ahead of the reads.
+// fileRead tells the prefetcher a file's blob is being read (or was
+// pushed into the kernel's cache): dir mode keeps PrefetchLookahead files
+// (PrefetchLookaheadBytes) fetched ahead of the reads.
 func (pf *prefetcher) fileRead(d castore.Digest) {
 	if pf == nil || pf.mode != PrefetchDir {
 		return
 	}
 	pf.mu.Lock()
-	if pf.unread[d] {
+	if size, ok := pf.unread[d]; ok {
+		full := pf.aheadFull()
 		delete(pf.unread, d)
-		if len(pf.unread) == PrefetchLookahead-1 {
+		pf.unreadBytes -= size
+		if full && !pf.aheadFull() {
 			pf.cond.Broadcast()
 		}
 	}
 	pf.mu.Unlock()
+}
+
+// aheadFull reports whether dir mode has as many files (or bytes) queued
+// and not read as the lookahead allows. Caller holds mu.
+func (pf *prefetcher) aheadFull() bool {
+	return len(pf.unread) >= PrefetchLookahead || pf.unreadBytes >= PrefetchLookaheadBytes
 }
 
 // close stops the prefetcher (the mount's context is cancelled already)
@@ -174,7 +189,7 @@ func (pf *prefetcher) walker(roots []castore.Node) {
 	var walks []*walk
 	for {
 		pf.mu.Lock()
-		for !pf.closed && len(pf.notices) == 0 && (len(walks) == 0 || len(pf.unread) >= PrefetchLookahead) {
+		for !pf.closed && len(pf.notices) == 0 && (len(walks) == 0 || pf.aheadFull()) {
 			pf.cond.Wait()
 		}
 		if pf.closed || pf.full {
@@ -248,7 +263,7 @@ func (pf *prefetcher) step(w *walk) (done, more bool) {
 		}
 	}()
 	for w.stack[ti].i < len(es) {
-		if len(pf.unread) >= PrefetchLookahead {
+		if pf.aheadFull() {
 			return false, true
 		}
 		e := es[w.stack[ti].i]
@@ -389,7 +404,8 @@ func (pf *prefetcher) queueLocked(fn castore.Node, counted bool) (ok, more bool)
 	pf.budget -= int64(fn.Size)
 	pf.seen[fn.Digest] = true
 	if counted {
-		pf.unread[fn.Digest] = true
+		pf.unread[fn.Digest] = fn.Size
+		pf.unreadBytes += fn.Size
 	}
 	pf.queue = append(pf.queue, castore.ChunkMeta{Digest: fn.Digest, Size: fn.Size})
 	return true, true
@@ -412,6 +428,9 @@ func (pf *prefetcher) worker() {
 		pf.queue = pf.queue[k:]
 		pf.mu.Unlock()
 		err := pf.p.Prefetch(pf.f.ctx, group)
+		if err == nil {
+			pf.f.push.fetched(group)
+		}
 		switch {
 		case err == nil || pf.f.ctx.Err() != nil:
 		case errors.Is(err, errors.ErrUnsupported):

@@ -34,7 +34,7 @@ func prefetchTree(t *testing.T, root func(file func(name string) castore.Entry, 
 	r := root(file, dir)
 	f := newFS(nil, dirs, Options{Prefetch: PrefetchDir})
 	t.Cleanup(f.cancel)
-	pf := &prefetcher{f: f, mode: PrefetchDir, seen: map[castore.Digest]bool{}, unread: map[castore.Digest]bool{},
+	pf := &prefetcher{f: f, mode: PrefetchDir, seen: map[castore.Digest]bool{}, unread: map[castore.Digest]uint64{},
 		complete: map[castore.Digest]bool{}, own: map[castore.Digest]bool{}, budget: f.o.PrefetchBytes}
 	pf.cond = sync.NewCond(&pf.mu)
 	return pf, r.Node.Digest, names
@@ -43,7 +43,7 @@ func prefetchTree(t *testing.T, root func(file func(name string) castore.Entry, 
 // walkAll steps w until it is over or stops.
 func walkAll(pf *prefetcher, w *walk) {
 	for {
-		if done, more := pf.step(w); done || !more || len(pf.unread) >= PrefetchLookahead {
+		if done, more := pf.step(w); done || !more || pf.aheadFull() {
 			return
 		}
 	}
@@ -124,5 +124,29 @@ func TestPrefetchLookahead(t *testing.T) {
 	}
 	if done, _ := pf.step(w); !done || len(pf.queue) != n {
 		t.Fatalf("the walk is not over after all was queued: %d of %d", len(pf.queue), n)
+	}
+}
+
+// Dir mode also keeps at most PrefetchLookaheadBytes queued and not read.
+func TestPrefetchLookaheadBytes(t *testing.T) {
+	const size = 1 << 20
+	const n = PrefetchLookaheadBytes/size + 5
+	pf, root, _ := prefetchTree(t, func(file func(string) castore.Entry, dir func(string, ...castore.Entry) castore.Entry) castore.Entry {
+		var es []castore.Entry
+		for i := range n {
+			name := fmt.Sprintf("f%05d", i)
+			es = append(es, castore.Entry{Name: castore.PathComponent(name), Node: castore.FileNode(castore.Sum([]byte(name)), size, false)})
+		}
+		return dir("", es...)
+	})
+	w := &walk{stack: []frame{{d: root}}}
+	walkAll(pf, w)
+	if want := PrefetchLookaheadBytes / size; len(pf.queue) != want {
+		t.Fatalf("queued %d files of 1 MiB ahead, want %d", len(pf.queue), want)
+	}
+	pf.fileRead(pf.queue[0].Digest)
+	walkAll(pf, w)
+	if want := PrefetchLookaheadBytes/size + 1; len(pf.queue) != want {
+		t.Fatalf("after a read, queued %d files, want %d", len(pf.queue), want)
 	}
 }

@@ -18,7 +18,9 @@ import (
 // a handle seeks to any offset). go-fuse's node filesystem does not do
 // this itself: without a handle it lists nothing.
 //
-// It also counts the requests that a walk over the mount costs, for tests.
+// It also counts the requests that a walk over the mount costs, for tests,
+// and tells the pusher when requests come and when replies that may name
+// files go (see pusher).
 type rawFS struct {
 	fuse.RawFileSystem
 	// noOpendir: every directory can be opened (the root is not an
@@ -26,6 +28,7 @@ type rawFS struct {
 	// opening directories without a request.
 	noOpendir atomic.Bool
 	counts    requestCounts
+	push      *pusher // told when a request that names files is answered
 }
 
 // requestCounts counts requests by kind.
@@ -35,6 +38,8 @@ type requestCounts struct {
 
 func (r *rawFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	r.counts.lookup.Add(1)
+	r.push.request(pushSync)
+	defer r.push.replied()
 	return r.RawFileSystem.Lookup(cancel, header, name, out)
 }
 
@@ -45,6 +50,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 
 func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
 	r.counts.read.Add(1)
+	r.push.request(0)
 	return r.RawFileSystem.Read(cancel, in, buf)
 }
 
@@ -79,10 +85,13 @@ func (r *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenO
 }
 
 func (r *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	r.push.request(0)
 	return r.readDir(cancel, in, out, r.RawFileSystem.ReadDir)
 }
 
 func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	r.push.request(pushSync)
+	defer r.push.replied()
 	return r.readDir(cancel, in, out, r.RawFileSystem.ReadDirPlus)
 }
 

@@ -47,7 +47,7 @@ func runMount(ctx context.Context, env *environment, args []string) error {
 	fs.Var(&roots, "root", "a named root NAME=ROOT[/path] (repeatable)")
 	cacheDir := fs.String("cache-dir", "", "local cache of blobs and directories (default $XDG_CACHE_HOME/castore or ~/.cache/castore); \"off\" for none")
 	cacheSize := fs.String("cache-size", "10GiB", "most bytes of blobs the cache keeps; the least recently read are evicted beyond it (directories: a mount empties their cache if it has grown past a tenth of this, at least 16 MiB)")
-	prefetch := fs.String("prefetch", "dir", "what to fetch before it is read, into the cache: off; dir (when a directory is first listed, the small files of its subtree in the order tar and cp -r read them, up to 4096 files ahead of the reads; when one is first looked up in, its own small files); tree (the small files of the whole tree, breadth first, from the start); at most half of --cache-size in all")
+	prefetch := fs.String("prefetch", "dir", "what to fetch before it is read, into the cache: off; dir (when a directory is first listed, the small files of its subtree in the order tar and cp -r read them, up to 4096 files or 12 MiB ahead of the reads; when one is first looked up in, its own small files); tree (the small files of the whole tree, breadth first, from the start); at most half of --cache-size in all. The prefetched files of a listed directory are put into the kernel's page cache, so reading them costs no request")
 	debug := fs.Bool("debug", false, "log every FUSE request")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
