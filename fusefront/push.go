@@ -129,7 +129,7 @@ func (p *pusher) request(sync int) {
 	}
 	p.mu.Unlock()
 	for _, n := range now {
-		p.push(n)
+		p.pushOrRetry(n)
 	}
 }
 
@@ -191,13 +191,20 @@ func (p *pusher) next() *fileNode {
 func (p *pusher) worker() {
 	defer p.wg.Done()
 	for n := p.next(); n != nil; n = p.next() {
-		if !p.push(n) {
-			p.mu.Lock()
-			if n.pushTries++; n.pushTries < pushTries && !p.closed {
-				p.answered = append(p.answered, n)
-			}
-			p.mu.Unlock()
-		}
+		p.pushOrRetry(n)
+	}
+}
+
+// pushOrRetry pushes n, or, if the kernel does not know its inode yet,
+// has it tried again after the next request (pushTries in all).
+func (p *pusher) pushOrRetry(n *fileNode) {
+	if p.push(n) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n.pushTries++; n.pushTries < pushTries && !p.closed {
+		p.answered = append(p.answered, n)
 	}
 }
 
