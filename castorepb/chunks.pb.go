@@ -25,6 +25,150 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type PutChunkListRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The blob's next chunks, in order.
+	Chunks []*ListedChunk `protobuf:"bytes,1,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	// The blob's BLAKE3 digest, 32 bytes: set in the last message only.
+	Digest        []byte `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutChunkListRequest) Reset() {
+	*x = PutChunkListRequest{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutChunkListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutChunkListRequest) ProtoMessage() {}
+
+func (x *PutChunkListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutChunkListRequest.ProtoReflect.Descriptor instead.
+func (*PutChunkListRequest) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PutChunkListRequest) GetChunks() []*ListedChunk {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+func (x *PutChunkListRequest) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+type ListedChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The chunk's BLAKE3 digest, 32 bytes.
+	Digest []byte `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	// The chunk's length, at least 1.
+	Size          uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListedChunk) Reset() {
+	*x = ListedChunk{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListedChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListedChunk) ProtoMessage() {}
+
+func (x *ListedChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListedChunk.ProtoReflect.Descriptor instead.
+func (*ListedChunk) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListedChunk) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *ListedChunk) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type PutChunkListResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutChunkListResponse) Reset() {
+	*x = PutChunkListResponse{}
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutChunkListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutChunkListResponse) ProtoMessage() {}
+
+func (x *PutChunkListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutChunkListResponse.ProtoReflect.Descriptor instead.
+func (*PutChunkListResponse) Descriptor() ([]byte, []int) {
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{2}
+}
+
 type PutCompressedBatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many chunks the call stored (or found stored): all it was sent.
@@ -35,7 +179,7 @@ type PutCompressedBatchResponse struct {
 
 func (x *PutCompressedBatchResponse) Reset() {
 	*x = PutCompressedBatchResponse{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +191,7 @@ func (x *PutCompressedBatchResponse) String() string {
 func (*PutCompressedBatchResponse) ProtoMessage() {}
 
 func (x *PutCompressedBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[0]
+	mi := &file_castore_v1_chunks_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +204,7 @@ func (x *PutCompressedBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCompressedBatchResponse.ProtoReflect.Descriptor instead.
 func (*PutCompressedBatchResponse) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{0}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PutCompressedBatchResponse) GetStored() uint64 {
@@ -82,7 +226,7 @@ type MissingRequest struct {
 
 func (x *MissingRequest) Reset() {
 	*x = MissingRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -94,7 +238,7 @@ func (x *MissingRequest) String() string {
 func (*MissingRequest) ProtoMessage() {}
 
 func (x *MissingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[1]
+	mi := &file_castore_v1_chunks_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -107,7 +251,7 @@ func (x *MissingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingRequest.ProtoReflect.Descriptor instead.
 func (*MissingRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{1}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MissingRequest) GetDigests() [][]byte {
@@ -134,7 +278,7 @@ type MissingResponse struct {
 
 func (x *MissingResponse) Reset() {
 	*x = MissingResponse{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	mi := &file_castore_v1_chunks_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -146,7 +290,7 @@ func (x *MissingResponse) String() string {
 func (*MissingResponse) ProtoMessage() {}
 
 func (x *MissingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[2]
+	mi := &file_castore_v1_chunks_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -159,7 +303,7 @@ func (x *MissingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingResponse.ProtoReflect.Descriptor instead.
 func (*MissingResponse) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{2}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MissingResponse) GetMissing() [][]byte {
@@ -183,7 +327,7 @@ type PutCompressedRequest struct {
 
 func (x *PutCompressedRequest) Reset() {
 	*x = PutCompressedRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	mi := &file_castore_v1_chunks_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +339,7 @@ func (x *PutCompressedRequest) String() string {
 func (*PutCompressedRequest) ProtoMessage() {}
 
 func (x *PutCompressedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[3]
+	mi := &file_castore_v1_chunks_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +352,7 @@ func (x *PutCompressedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCompressedRequest.ProtoReflect.Descriptor instead.
 func (*PutCompressedRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{3}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PutCompressedRequest) GetDigest() []byte {
@@ -240,7 +384,7 @@ type PutCompressedResponse struct {
 
 func (x *PutCompressedResponse) Reset() {
 	*x = PutCompressedResponse{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[4]
+	mi := &file_castore_v1_chunks_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -252,7 +396,7 @@ func (x *PutCompressedResponse) String() string {
 func (*PutCompressedResponse) ProtoMessage() {}
 
 func (x *PutCompressedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[4]
+	mi := &file_castore_v1_chunks_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -265,7 +409,7 @@ func (x *PutCompressedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCompressedResponse.ProtoReflect.Descriptor instead.
 func (*PutCompressedResponse) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{4}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{7}
 }
 
 type ReadCompressedBatchRequest struct {
@@ -278,7 +422,7 @@ type ReadCompressedBatchRequest struct {
 
 func (x *ReadCompressedBatchRequest) Reset() {
 	*x = ReadCompressedBatchRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[5]
+	mi := &file_castore_v1_chunks_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +434,7 @@ func (x *ReadCompressedBatchRequest) String() string {
 func (*ReadCompressedBatchRequest) ProtoMessage() {}
 
 func (x *ReadCompressedBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[5]
+	mi := &file_castore_v1_chunks_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +447,7 @@ func (x *ReadCompressedBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadCompressedBatchRequest.ProtoReflect.Descriptor instead.
 func (*ReadCompressedBatchRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{5}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReadCompressedBatchRequest) GetDigests() [][]byte {
@@ -327,7 +471,7 @@ type CompressedChunk struct {
 
 func (x *CompressedChunk) Reset() {
 	*x = CompressedChunk{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[6]
+	mi := &file_castore_v1_chunks_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +483,7 @@ func (x *CompressedChunk) String() string {
 func (*CompressedChunk) ProtoMessage() {}
 
 func (x *CompressedChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[6]
+	mi := &file_castore_v1_chunks_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +496,7 @@ func (x *CompressedChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompressedChunk.ProtoReflect.Descriptor instead.
 func (*CompressedChunk) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{6}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CompressedChunk) GetDigest() []byte {
@@ -386,7 +530,7 @@ type ReadCompressedRequest struct {
 
 func (x *ReadCompressedRequest) Reset() {
 	*x = ReadCompressedRequest{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[7]
+	mi := &file_castore_v1_chunks_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +542,7 @@ func (x *ReadCompressedRequest) String() string {
 func (*ReadCompressedRequest) ProtoMessage() {}
 
 func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[7]
+	mi := &file_castore_v1_chunks_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +555,7 @@ func (x *ReadCompressedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadCompressedRequest.ProtoReflect.Descriptor instead.
 func (*ReadCompressedRequest) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{7}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReadCompressedRequest) GetDigest() []byte {
@@ -430,7 +574,7 @@ type CompressedData struct {
 
 func (x *CompressedData) Reset() {
 	*x = CompressedData{}
-	mi := &file_castore_v1_chunks_proto_msgTypes[8]
+	mi := &file_castore_v1_chunks_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +586,7 @@ func (x *CompressedData) String() string {
 func (*CompressedData) ProtoMessage() {}
 
 func (x *CompressedData) ProtoReflect() protoreflect.Message {
-	mi := &file_castore_v1_chunks_proto_msgTypes[8]
+	mi := &file_castore_v1_chunks_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +599,7 @@ func (x *CompressedData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompressedData.ProtoReflect.Descriptor instead.
 func (*CompressedData) Descriptor() ([]byte, []int) {
-	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{8}
+	return file_castore_v1_chunks_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CompressedData) GetData() []byte {
@@ -470,7 +614,14 @@ var File_castore_v1_chunks_proto protoreflect.FileDescriptor
 const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\n" +
 	"\x17castore/v1/chunks.proto\x12\n" +
-	"castore.v1\"4\n" +
+	"castore.v1\"^\n" +
+	"\x13PutChunkListRequest\x12/\n" +
+	"\x06chunks\x18\x01 \x03(\v2\x17.castore.v1.ListedChunkR\x06chunks\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\fR\x06digest\"9\n" +
+	"\vListedChunk\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\fR\x06digest\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\x16\n" +
+	"\x14PutChunkListResponse\"4\n" +
 	"\x1aPutCompressedBatchResponse\x12\x16\n" +
 	"\x06stored\x18\x01 \x01(\x04R\x06stored\"G\n" +
 	"\x0eMissingRequest\x12\x18\n" +
@@ -492,13 +643,14 @@ const file_castore_v1_chunks_proto_rawDesc = "" +
 	"\x15ReadCompressedRequest\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\fR\x06digest\"$\n" +
 	"\x0eCompressedData\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\xbb\x03\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\x90\x04\n" +
 	"\fChunkService\x12Q\n" +
 	"\x0eReadCompressed\x12!.castore.v1.ReadCompressedRequest\x1a\x1a.castore.v1.CompressedData0\x01\x12\\\n" +
 	"\x13ReadCompressedBatch\x12&.castore.v1.ReadCompressedBatchRequest\x1a\x1b.castore.v1.CompressedChunk0\x01\x12B\n" +
 	"\aMissing\x12\x1a.castore.v1.MissingRequest\x1a\x1b.castore.v1.MissingResponse\x12T\n" +
 	"\rPutCompressed\x12 .castore.v1.PutCompressedRequest\x1a!.castore.v1.PutCompressedResponse\x12`\n" +
-	"\x12PutCompressedBatch\x12 .castore.v1.PutCompressedRequest\x1a&.castore.v1.PutCompressedBatchResponse(\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
+	"\x12PutCompressedBatch\x12 .castore.v1.PutCompressedRequest\x1a&.castore.v1.PutCompressedBatchResponse(\x01\x12S\n" +
+	"\fPutChunkList\x12\x1f.castore.v1.PutChunkListRequest\x1a .castore.v1.PutChunkListResponse(\x01B)Z'github.com/castore-go/castore/castorepbb\x06proto3"
 
 var (
 	file_castore_v1_chunks_proto_rawDescOnce sync.Once
@@ -512,34 +664,40 @@ func file_castore_v1_chunks_proto_rawDescGZIP() []byte {
 	return file_castore_v1_chunks_proto_rawDescData
 }
 
-var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_castore_v1_chunks_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_castore_v1_chunks_proto_goTypes = []any{
-	(*PutCompressedBatchResponse)(nil), // 0: castore.v1.PutCompressedBatchResponse
-	(*MissingRequest)(nil),             // 1: castore.v1.MissingRequest
-	(*MissingResponse)(nil),            // 2: castore.v1.MissingResponse
-	(*PutCompressedRequest)(nil),       // 3: castore.v1.PutCompressedRequest
-	(*PutCompressedResponse)(nil),      // 4: castore.v1.PutCompressedResponse
-	(*ReadCompressedBatchRequest)(nil), // 5: castore.v1.ReadCompressedBatchRequest
-	(*CompressedChunk)(nil),            // 6: castore.v1.CompressedChunk
-	(*ReadCompressedRequest)(nil),      // 7: castore.v1.ReadCompressedRequest
-	(*CompressedData)(nil),             // 8: castore.v1.CompressedData
+	(*PutChunkListRequest)(nil),        // 0: castore.v1.PutChunkListRequest
+	(*ListedChunk)(nil),                // 1: castore.v1.ListedChunk
+	(*PutChunkListResponse)(nil),       // 2: castore.v1.PutChunkListResponse
+	(*PutCompressedBatchResponse)(nil), // 3: castore.v1.PutCompressedBatchResponse
+	(*MissingRequest)(nil),             // 4: castore.v1.MissingRequest
+	(*MissingResponse)(nil),            // 5: castore.v1.MissingResponse
+	(*PutCompressedRequest)(nil),       // 6: castore.v1.PutCompressedRequest
+	(*PutCompressedResponse)(nil),      // 7: castore.v1.PutCompressedResponse
+	(*ReadCompressedBatchRequest)(nil), // 8: castore.v1.ReadCompressedBatchRequest
+	(*CompressedChunk)(nil),            // 9: castore.v1.CompressedChunk
+	(*ReadCompressedRequest)(nil),      // 10: castore.v1.ReadCompressedRequest
+	(*CompressedData)(nil),             // 11: castore.v1.CompressedData
 }
 var file_castore_v1_chunks_proto_depIdxs = []int32{
-	7, // 0: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
-	5, // 1: castore.v1.ChunkService.ReadCompressedBatch:input_type -> castore.v1.ReadCompressedBatchRequest
-	1, // 2: castore.v1.ChunkService.Missing:input_type -> castore.v1.MissingRequest
-	3, // 3: castore.v1.ChunkService.PutCompressed:input_type -> castore.v1.PutCompressedRequest
-	3, // 4: castore.v1.ChunkService.PutCompressedBatch:input_type -> castore.v1.PutCompressedRequest
-	8, // 5: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
-	6, // 6: castore.v1.ChunkService.ReadCompressedBatch:output_type -> castore.v1.CompressedChunk
-	2, // 7: castore.v1.ChunkService.Missing:output_type -> castore.v1.MissingResponse
-	4, // 8: castore.v1.ChunkService.PutCompressed:output_type -> castore.v1.PutCompressedResponse
-	0, // 9: castore.v1.ChunkService.PutCompressedBatch:output_type -> castore.v1.PutCompressedBatchResponse
-	5, // [5:10] is the sub-list for method output_type
-	0, // [0:5] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	1,  // 0: castore.v1.PutChunkListRequest.chunks:type_name -> castore.v1.ListedChunk
+	10, // 1: castore.v1.ChunkService.ReadCompressed:input_type -> castore.v1.ReadCompressedRequest
+	8,  // 2: castore.v1.ChunkService.ReadCompressedBatch:input_type -> castore.v1.ReadCompressedBatchRequest
+	4,  // 3: castore.v1.ChunkService.Missing:input_type -> castore.v1.MissingRequest
+	6,  // 4: castore.v1.ChunkService.PutCompressed:input_type -> castore.v1.PutCompressedRequest
+	6,  // 5: castore.v1.ChunkService.PutCompressedBatch:input_type -> castore.v1.PutCompressedRequest
+	0,  // 6: castore.v1.ChunkService.PutChunkList:input_type -> castore.v1.PutChunkListRequest
+	11, // 7: castore.v1.ChunkService.ReadCompressed:output_type -> castore.v1.CompressedData
+	9,  // 8: castore.v1.ChunkService.ReadCompressedBatch:output_type -> castore.v1.CompressedChunk
+	5,  // 9: castore.v1.ChunkService.Missing:output_type -> castore.v1.MissingResponse
+	7,  // 10: castore.v1.ChunkService.PutCompressed:output_type -> castore.v1.PutCompressedResponse
+	3,  // 11: castore.v1.ChunkService.PutCompressedBatch:output_type -> castore.v1.PutCompressedBatchResponse
+	2,  // 12: castore.v1.ChunkService.PutChunkList:output_type -> castore.v1.PutChunkListResponse
+	7,  // [7:13] is the sub-list for method output_type
+	1,  // [1:7] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_castore_v1_chunks_proto_init() }
@@ -553,7 +711,7 @@ func file_castore_v1_chunks_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_castore_v1_chunks_proto_rawDesc), len(file_castore_v1_chunks_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	ChunkService_Missing_FullMethodName             = "/castore.v1.ChunkService/Missing"
 	ChunkService_PutCompressed_FullMethodName       = "/castore.v1.ChunkService/PutCompressed"
 	ChunkService_PutCompressedBatch_FullMethodName  = "/castore.v1.ChunkService/PutCompressedBatch"
+	ChunkService_PutChunkList_FullMethodName        = "/castore.v1.ChunkService/PutChunkList"
 )
 
 // ChunkServiceClient is the client API for ChunkService service.
@@ -84,6 +85,20 @@ type ChunkServiceClient interface {
 	// PutCompressed, naming its position); chunks before it may be stored,
 	// each checked. At most 1024 chunks a call (more is INVALID_ARGUMENT).
 	PutCompressedBatch(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutCompressedRequest, PutCompressedBatchResponse], error)
+	// PutChunkList records a blob as the concatenation of chunks the server
+	// holds, as snix.castore.v1.BlobStoreService.PutBlob does, but with the
+	// chunk list sent over the stream in parts, in order, as the client
+	// learns that each part is stored: the server reads and hashes the
+	// chunks named so far while the client still cuts and uploads the rest,
+	// and has only the last part to check when the digest comes. The last
+	// message sets digest (and may name chunks too), and the server reads
+	// no message after it; a stream that ends without it, or more chunks
+	// than a PutBlob message could name, is INVALID_ARGUMENT. The checks
+	// and their codes are PutBlob's: nothing is stored unless every chunk
+	// is held, of the size given, and together they hash to digest
+	// (FAILED_PRECONDITION naming a chunk the server lacks,
+	// INVALID_ARGUMENT otherwise).
+	PutChunkList(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutChunkListRequest, PutChunkListResponse], error)
 }
 
 type chunkServiceClient struct {
@@ -165,6 +180,19 @@ func (c *chunkServiceClient) PutCompressedBatch(ctx context.Context, opts ...grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChunkService_PutCompressedBatchClient = grpc.ClientStreamingClient[PutCompressedRequest, PutCompressedBatchResponse]
 
+func (c *chunkServiceClient) PutChunkList(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutChunkListRequest, PutChunkListResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChunkService_ServiceDesc.Streams[3], ChunkService_PutChunkList_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PutChunkListRequest, PutChunkListResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChunkService_PutChunkListClient = grpc.ClientStreamingClient[PutChunkListRequest, PutChunkListResponse]
+
 // ChunkServiceServer is the server API for ChunkService service.
 // All implementations must embed UnimplementedChunkServiceServer
 // for forward compatibility.
@@ -219,6 +247,20 @@ type ChunkServiceServer interface {
 	// PutCompressed, naming its position); chunks before it may be stored,
 	// each checked. At most 1024 chunks a call (more is INVALID_ARGUMENT).
 	PutCompressedBatch(grpc.ClientStreamingServer[PutCompressedRequest, PutCompressedBatchResponse]) error
+	// PutChunkList records a blob as the concatenation of chunks the server
+	// holds, as snix.castore.v1.BlobStoreService.PutBlob does, but with the
+	// chunk list sent over the stream in parts, in order, as the client
+	// learns that each part is stored: the server reads and hashes the
+	// chunks named so far while the client still cuts and uploads the rest,
+	// and has only the last part to check when the digest comes. The last
+	// message sets digest (and may name chunks too), and the server reads
+	// no message after it; a stream that ends without it, or more chunks
+	// than a PutBlob message could name, is INVALID_ARGUMENT. The checks
+	// and their codes are PutBlob's: nothing is stored unless every chunk
+	// is held, of the size given, and together they hash to digest
+	// (FAILED_PRECONDITION naming a chunk the server lacks,
+	// INVALID_ARGUMENT otherwise).
+	PutChunkList(grpc.ClientStreamingServer[PutChunkListRequest, PutChunkListResponse]) error
 	mustEmbedUnimplementedChunkServiceServer()
 }
 
@@ -243,6 +285,9 @@ func (UnimplementedChunkServiceServer) PutCompressed(context.Context, *PutCompre
 }
 func (UnimplementedChunkServiceServer) PutCompressedBatch(grpc.ClientStreamingServer[PutCompressedRequest, PutCompressedBatchResponse]) error {
 	return status.Error(codes.Unimplemented, "method PutCompressedBatch not implemented")
+}
+func (UnimplementedChunkServiceServer) PutChunkList(grpc.ClientStreamingServer[PutChunkListRequest, PutChunkListResponse]) error {
+	return status.Error(codes.Unimplemented, "method PutChunkList not implemented")
 }
 func (UnimplementedChunkServiceServer) mustEmbedUnimplementedChunkServiceServer() {}
 func (UnimplementedChunkServiceServer) testEmbeddedByValue()                      {}
@@ -330,6 +375,13 @@ func _ChunkService_PutCompressedBatch_Handler(srv interface{}, stream grpc.Serve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChunkService_PutCompressedBatchServer = grpc.ClientStreamingServer[PutCompressedRequest, PutCompressedBatchResponse]
 
+func _ChunkService_PutChunkList_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ChunkServiceServer).PutChunkList(&grpc.GenericServerStream[PutChunkListRequest, PutChunkListResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChunkService_PutChunkListServer = grpc.ClientStreamingServer[PutChunkListRequest, PutChunkListResponse]
+
 // ChunkService_ServiceDesc is the grpc.ServiceDesc for ChunkService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -360,6 +412,11 @@ var ChunkService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "PutCompressedBatch",
 			Handler:       _ChunkService_PutCompressedBatch_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "PutChunkList",
+			Handler:       _ChunkService_PutChunkList_Handler,
 			ClientStreams: true,
 		},
 	},

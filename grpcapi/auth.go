@@ -120,6 +120,7 @@ var writeMethods = map[string]bool{
 	"/snix.castore.v1.ChunkStoreService/PutChunk": true,
 	"/castore.v1.ChunkService/PutCompressed":      true,
 	"/castore.v1.ChunkService/PutCompressedBatch": true,
+	"/castore.v1.ChunkService/PutChunkList":       true,
 	"/castore.v1.RefService/Set":                  true,
 	"/castore.v1.RefService/Delete":               true,
 }

@@ -39,6 +39,10 @@ type BlobClient struct {
 	blobMetas snixpb.BlobStoreServiceClient
 	uploads   atomic.Int32
 	uploadsMu sync.Mutex
+	// noLists is set once the server has answered
+	// castore.v1.ChunkService.PutChunkList with UNIMPLEMENTED: blobs cut
+	// here are recorded with PutBlob then.
+	noLists atomic.Bool
 	// puts gathers small blobs' chunks into batches (put_batch.go).
 	puts putBatcher
 	// PlainReads makes every read use tvix.castore.v1.BlobService.Read,

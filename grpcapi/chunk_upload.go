@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -23,10 +24,16 @@ import (
 // given with FastCDC, as a server with the default chunk size would, asks
 // the server in batches which chunks it lacks (castore.v1.ChunkService.
 // Missing), sends those compressed (PutCompressed), several at once, and
-// records the blob as its chunks (snix.castore.v1.BlobStoreService.
-// PutBlob), which the server verifies, unless the server had every chunk
-// and has the blob too (one Stat). A blob that changed in a few places
-// sends only the chunks around the changes.
+// records the blob as its chunks, which the server verifies, unless the
+// server had every chunk and has the blob too (one Stat). It records the
+// blob with castore.v1.ChunkService.PutChunkList, opened once the first
+// chunk had to be sent, each batch's chunks named on it as soon as the
+// server holds them all, so that the server checks the blob while the
+// rest is cut and sent (a 96 MiB re-import over a 10 ms link waited
+// 100 ms for PutBlob's check of the whole after the last chunk); a server
+// without it gets snix.castore.v1.BlobStoreService.PutBlob at the end. A
+// blob that changed in a few places sends only the chunks around the
+// changes.
 
 // Bounds of one writer's uploads: it asks about up to uploadBatch chunks
 // (or uploadBatchBytes of them) a call, has up to uploadBatches such
@@ -113,10 +120,29 @@ type chunkUploader struct {
 	chunks          []castore.ChunkMeta // written by the digester
 	cutErr          error
 	sent            atomic.Int64 // chunks the server lacked, sent
+
+	// The batches in the order cut, for the lister, which names each on
+	// a PutChunkList stream once it is stored.
+	batches chan *listBatch
+	listed  chan struct{} // closed when the lister has returned
+	list    grpc.ClientStreamingClient[pb.PutChunkListRequest, pb.PutChunkListResponse]
+	pending []*pb.ListedChunk  // stored, not yet named: no stream yet
+	cancel  context.CancelFunc // ends list
+}
+
+// listBatch is a batch of a blob's chunks on its way to being stored.
+type listBatch struct {
+	chunks []castore.ChunkMeta
+	sent   int           // how many the server lacked; set before stored closes
+	stored chan struct{} // closed once the server holds them all
 }
 
 func (w *chunkUploader) start() {
 	w.started = true
+	w.batches = make(chan *listBatch, 2*uploadBatches)
+	w.listed = make(chan struct{})
+	var listCtx context.Context
+	listCtx, w.cancel = context.WithCancel(w.ctx)
 	pr, pw := io.Pipe()
 	w.pw = pw
 	w.done = make(chan struct{})
@@ -145,6 +171,7 @@ func (w *chunkUploader) start() {
 			pr.CloseWithError(err)
 		}
 	}()
+	go w.lister(listCtx)
 	go func() {
 		defer close(hashed)
 		for data := range whole {
@@ -153,6 +180,7 @@ func (w *chunkUploader) start() {
 	}()
 	go func() {
 		defer func() {
+			close(w.batches)
 			close(whole)
 			<-hashed
 			close(w.done)
@@ -162,7 +190,20 @@ func (w *chunkUploader) start() {
 		flush := func() {
 			if len(batch) > 0 {
 				b := batch
-				w.g.Go(func() error { return w.c.uploadBatch(w.gctx, b, &w.sent) })
+				lb := &listBatch{chunks: w.chunks[len(w.chunks)-len(b):], stored: make(chan struct{})}
+				select {
+				case w.batches <- lb:
+				case <-w.gctx.Done():
+				}
+				w.g.Go(func() error {
+					n, err := w.c.uploadBatch(w.gctx, b)
+					if err == nil {
+						w.sent.Add(int64(n))
+						lb.sent = n
+						close(lb.stored)
+					}
+					return err
+				})
 				batch, bytesIn = nil, 0
 			}
 		}
@@ -187,6 +228,48 @@ func (w *chunkUploader) start() {
 		}
 		flush()
 	}()
+}
+
+// lister names the blob's batches on a PutChunkList stream, in order, as
+// each is stored, opening the stream at the first batch the server
+// lacked chunks of: until then the server may have the blob already
+// (Close asks), and need not be made to check it. It returns once every
+// batch is stored, or the uploads failed.
+func (w *chunkUploader) lister(ctx context.Context) {
+	defer close(w.listed)
+	failed := w.c.noLists.Load()
+	for lb := range w.batches {
+		select {
+		case <-lb.stored:
+		case <-w.gctx.Done():
+			w.cancel() // the uploads failed: the blob is not recorded
+			return
+		}
+		if failed {
+			continue // drained, so that the digester never waits
+		}
+		for _, cm := range lb.chunks {
+			w.pending = append(w.pending, &pb.ListedChunk{Digest: cm.Digest[:], Size: cm.Size})
+		}
+		if w.list == nil && lb.sent == 0 {
+			continue
+		}
+		if w.list == nil {
+			list, err := w.c.chunks.PutChunkList(ctx)
+			if err != nil {
+				failed = true // Close records the blob with PutBlob
+				continue
+			}
+			w.list = list
+		}
+		if w.list.Send(&pb.PutChunkListRequest{Chunks: w.pending}) != nil {
+			// The server ended the call (io.EOF): CloseAndRecv in
+			// Close says why.
+			failed = true
+			continue
+		}
+		w.pending = nil
+	}
 }
 
 func (w *chunkUploader) Write(p []byte) (int, error) {
@@ -245,8 +328,10 @@ func (w *chunkUploader) Close() (castore.Digest, error) {
 		}
 		return d, nil
 	}
+	defer w.cancel() // ends a PutChunkList not closed: nothing is stored
 	w.pw.Close()
 	<-w.done
+	<-w.listed // before Wait, which cancels gctx
 	gerr := w.g.Wait()
 	w.stop()
 	switch {
@@ -268,12 +353,30 @@ func (w *chunkUploader) Close() (castore.Digest, error) {
 		}
 	}
 	if len(w.chunks) > 1 {
-		_, err := w.c.blobMetas.PutBlob(w.ctx, &snixpb.PutBlobRequest{Digest: d[:], BlobMeta: snixpb.FromChunks(w.chunks)})
-		if err != nil {
+		if err := w.record(d); err != nil {
 			return castore.Digest{}, fromStatus("put blob "+d.String()+" as its chunks", err)
 		}
 	}
 	return d, nil
+}
+
+// record records the blob, d, as its chunks: the end of the PutChunkList
+// the lister began (its last chunks and d), or, if it began none (every
+// chunk was stored already) or the server has no PutChunkList, PutBlob.
+func (w *chunkUploader) record(d castore.Digest) error {
+	if w.list != nil {
+		err := w.list.Send(&pb.PutChunkListRequest{Chunks: w.pending, Digest: d[:]})
+		if err == nil || err == io.EOF {
+			// The server's answer, or why it ended the call.
+			_, err = w.list.CloseAndRecv()
+		}
+		if status.Code(err) != codes.Unimplemented {
+			return err
+		}
+		w.c.noLists.Store(true)
+	}
+	_, err := w.c.blobMetas.PutBlob(w.ctx, &snixpb.PutBlobRequest{Digest: d[:], BlobMeta: snixpb.FromChunks(w.chunks)})
+	return err
 }
 
 // pendingChunk is a chunk cut and not yet known to be stored.
@@ -283,8 +386,8 @@ type pendingChunk struct {
 }
 
 // uploadBatch asks the server which of the chunks it lacks and sends
-// those, up to uploadPuts at once, counting them in sent.
-func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk, sent *atomic.Int64) error {
+// those, up to uploadPuts at once, and returns how many it sent.
+func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk) (int, error) {
 	req := &pb.MissingRequest{AsChunks: true}
 	byDigest := make(map[castore.Digest]pendingChunk, len(batch))
 	for _, p := range batch {
@@ -295,10 +398,10 @@ func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk, sent
 	}
 	resp, err := c.chunks.Missing(ctx, req)
 	if err != nil {
-		return fromStatus(fmt.Sprintf("ask about %d chunks", len(req.Digests)), err)
+		return 0, fromStatus(fmt.Sprintf("ask about %d chunks", len(req.Digests)), err)
 	}
 	if len(resp.GetMissing()) > len(req.Digests) {
-		return fmt.Errorf("ask about %d chunks: the server says %d are missing: %w", len(req.Digests), len(resp.GetMissing()), castore.ErrCorrupt)
+		return 0, fmt.Errorf("ask about %d chunks: the server says %d are missing: %w", len(req.Digests), len(resp.GetMissing()), castore.ErrCorrupt)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(uploadPuts)
@@ -307,13 +410,12 @@ func (c *BlobClient) uploadBatch(ctx context.Context, batch []pendingChunk, sent
 		p, asked := byDigest[d]
 		if err != nil || !asked {
 			g.Wait()
-			return fmt.Errorf("ask about %d chunks: the server answers with a digest not asked about (%x): %w", len(req.Digests), b, castore.ErrCorrupt)
+			return 0, fmt.Errorf("ask about %d chunks: the server answers with a digest not asked about (%x): %w", len(req.Digests), b, castore.ErrCorrupt)
 		}
 		delete(byDigest, d) // each once
-		sent.Add(1)
 		g.Go(func() error { return c.putCompressed(gctx, p) })
 	}
-	return g.Wait()
+	return len(resp.GetMissing()), g.Wait()
 }
 
 // putCompressed sends one chunk compressed, in a call of its own.

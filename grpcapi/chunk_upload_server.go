@@ -20,8 +20,9 @@ import (
 // The upload half of castore.v1.ChunkService: Missing, so that a client
 // that cut a blob asks about its chunks in batches, and PutCompressed, so
 // that it sends the missing ones as the store keeps them. The blob is
-// then recorded with snix.castore.v1.BlobStoreService.PutBlob
-// (snix_blobstore.go), which verifies it.
+// then recorded with PutChunkList (below), which verifies it as its
+// chunk list arrives, or with snix.castore.v1.BlobStoreService.PutBlob
+// (snix_blobstore.go), which verifies it once it has the whole list.
 
 // missingAhead is how many digests of one Missing call the server asks
 // its store about at once.
@@ -209,4 +210,89 @@ func (s *ChunkServer) PutCompressedBatch(stream grpc.ClientStreamingServer[pb.Pu
 		return status.FromContextError(err).Err()
 	}
 	return stream.SendAndClose(&pb.PutCompressedBatchResponse{Stored: uint64(n)})
+}
+
+// maxListChunks bounds the chunks one PutChunkList names: about as many
+// as a PutBlob message of MaxMessageSize can (a chunk takes at least 38
+// bytes of a BlobMeta), so that the list it holds is no larger. (Their
+// sizes, each at most chunkfmt.MaxChunkObject, cannot overflow a uint64.)
+// A variable for the tests.
+var maxListChunks = MaxMessageSize / 38
+
+// PutChunkList records a blob as its chunks, named over the stream in
+// order, and checks them as they come: in a store that keeps indexes
+// (castore.IndexPutter) and compressed chunks, a storedHasher reads and
+// hashes each part of the list while the client is still cutting and
+// uploading the rest, so that the blob's digest, when it comes, leaves
+// only the last part to hash. If that fails, or the store is of another
+// kind, the whole list is checked as PutBlob checks it (putBlobMeta), which
+// also says what is wrong: nothing is stored unless the chunks are the
+// blob.
+func (s *ChunkServer) PutChunkList(stream grpc.ClientStreamingServer[pb.PutChunkListRequest, pb.PutChunkListResponse]) error {
+	svc, err := s.store()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel() // ends the hasher on every early return
+	var h *storedHasher
+	if _, ok := svc.(castore.IndexPutter); ok {
+		h = startStoredHasher(ctx, svc)
+	}
+	var chunks []castore.ChunkMeta
+	var d castore.Digest
+	for ended := false; !ended; {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return status.Error(codes.InvalidArgument, "the chunk list ended without the blob's digest")
+		}
+		if err != nil {
+			return err
+		}
+		if len(chunks)+len(req.GetChunks()) > maxListChunks {
+			return status.Errorf(codes.InvalidArgument, "chunks: a blob of at most %d", maxListChunks)
+		}
+		for _, c := range req.GetChunks() {
+			cm, err := listedChunk(len(chunks), c)
+			if err != nil {
+				return err
+			}
+			chunks = append(chunks, cm)
+			if h != nil && !h.add(cm) {
+				h = nil // gave up: putBlobMeta checks the list, and says why
+			}
+		}
+		if len(req.GetDigest()) > 0 {
+			if d, err = digestArg("digest", req.GetDigest()); err != nil {
+				return err
+			}
+			ended = true
+		}
+	}
+	if h != nil {
+		sum, ok := h.finish()
+		if ok && sum == d && len(chunks) > 1 {
+			if err := putVerifiedIndex(ctx, svc, d, chunks); err != nil {
+				return err
+			}
+			return stream.SendAndClose(&pb.PutChunkListResponse{})
+		}
+	}
+	if err := putBlobMeta(ctx, svc, d, chunks); err != nil {
+		return err
+	}
+	return stream.SendAndClose(&pb.PutChunkListResponse{})
+}
+
+// listedChunk checks chunk i of a PutChunkList.
+func listedChunk(i int, c *pb.ListedChunk) (castore.ChunkMeta, error) {
+	d, err := digestArg(fmt.Sprintf("chunks[%d].digest", i), c.GetDigest())
+	if err != nil {
+		return castore.ChunkMeta{}, err
+	}
+	size := c.GetSize()
+	if size == 0 || size > chunkfmt.MaxChunkObject {
+		return castore.ChunkMeta{}, status.Errorf(codes.InvalidArgument, "chunks[%d] (%s): size %d: a chunk has 1 to %d bytes", i, d, size, chunkfmt.MaxChunkObject)
+	}
+	return castore.ChunkMeta{Digest: d, Size: size}, nil
 }

@@ -97,6 +97,9 @@ func randomBytes(t *testing.T, path string, n int, seed byte) []byte {
 type chunkBytes struct {
 	raw, wire, blobPuts atomic.Int64
 	putBlobMetas        atomic.Int64 // snix PutBlob calls
+	// PutChunkList: calls that ended with a digest, and the chunks named
+	// before it and with it.
+	lists, listedBefore, listedLast atomic.Int64
 }
 
 func (c *chunkBytes) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -122,7 +125,14 @@ type countingStream struct {
 func (s countingStream) RecvMsg(m any) error {
 	err := s.ServerStream.RecvMsg(m)
 	if err == nil {
-		if r, ok := m.(*pb.PutCompressedRequest); ok { // PutCompressedBatch
+		if r, ok := m.(*pb.PutChunkListRequest); ok {
+			if len(r.GetDigest()) == 0 {
+				s.c.listedBefore.Add(int64(len(r.GetChunks())))
+			} else {
+				s.c.lists.Add(1)
+				s.c.listedLast.Add(int64(len(r.GetChunks())))
+			}
+		} else if r, ok := m.(*pb.PutCompressedRequest); ok { // PutCompressedBatch
 			s.c.raw.Add(int64(r.GetSize()))
 			s.c.wire.Add(int64(len(r.GetData())))
 		} else if d, ok := m.(interface{ GetData() []byte }); ok {
@@ -160,6 +170,8 @@ func TestReimportSendsOnlyChangedChunks(t *testing.T) {
 	must(t, os.WriteFile(path, data, 0o644))
 	cb.raw.Store(0)
 	cb.wire.Store(0)
+	cb.lists.Store(0)
+	cb.listedBefore.Store(0)
 	second, err := ingest.ImportPath(ctxT(t), bc, dc, dir, o)
 	must(t, err)
 	if second.Digest == first.Digest {
@@ -174,15 +186,26 @@ func TestReimportSendsOnlyChangedChunks(t *testing.T) {
 	if got := readBack(t, blobs, d); !equalBytes(got, data) {
 		t.Fatal("the re-imported file reads back differently")
 	}
+	// The blob is recorded with PutChunkList, every chunk named as its
+	// batch was stored, before the digest.
+	chunks, err := blobs.Chunks(ctxT(t), d)
+	must(t, err)
+	if cb.lists.Load() != 1 || cb.listedBefore.Load() != int64(len(chunks)) || cb.listedLast.Load() != 0 || cb.putBlobMetas.Load() != 0 {
+		t.Errorf("re-import: %d PutChunkList calls naming %d chunks before the digest and %d with it, %d PutBlob calls; want 1 naming all %d before, none",
+			cb.lists.Load(), cb.listedBefore.Load(), cb.listedLast.Load(), cb.putBlobMetas.Load(), len(chunks))
+	}
 
 	// Unchanged, and no stat cache: every chunk is there, and so is the
 	// blob, which the server is not asked to verify again.
 	cb.raw.Store(0)
 	cb.putBlobMetas.Store(0)
+	cb.lists.Store(0)
+	cb.listedBefore.Store(0)
 	third, err := ingest.ImportPath(ctxT(t), bc, dc, dir, o)
 	must(t, err)
-	if third.Digest != second.Digest || cb.raw.Load() != 0 || cb.putBlobMetas.Load() != 0 {
-		t.Errorf("unchanged re-import: root %s (want %s), sent %d bytes of chunks and %d PutBlob calls; want none", third.Digest, second.Digest, cb.raw.Load(), cb.putBlobMetas.Load())
+	if third.Digest != second.Digest || cb.raw.Load() != 0 || cb.putBlobMetas.Load() != 0 || cb.lists.Load() != 0 || cb.listedBefore.Load() != 0 {
+		t.Errorf("unchanged re-import: root %s (want %s), sent %d bytes of chunks, %d PutBlob calls, %d PutChunkList calls naming %d chunks; want none",
+			third.Digest, second.Digest, cb.raw.Load(), cb.putBlobMetas.Load(), cb.lists.Load(), cb.listedBefore.Load())
 	}
 }
 

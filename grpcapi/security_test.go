@@ -124,6 +124,12 @@ func TestTokens(t *testing.T) {
 				_, err = pcs.CloseAndRecv()
 			}
 			wantCode(t, "PutCompressedBatch", err, tc.write)
+			pls, err := pb.NewChunkServiceClient(conn).PutChunkList(ctx)
+			if err == nil {
+				pls.Send(&pb.PutChunkListRequest{Chunks: []*pb.ListedChunk{{Digest: d[:], Size: 1}}, Digest: d[:]})
+				_, err = pls.CloseAndRecv()
+			}
+			wantCode(t, "PutChunkList", err, tc.write)
 			_, err = putStream(ctx, pb.NewDirectoryServiceClient(conn), toPB(diamond(t)...))
 			wantCode(t, "directory Put", err, tc.write)
 			for name, err := range snixCalls(ctx, conn) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -143,6 +144,12 @@ func putBlobMeta(ctx context.Context, svc castore.BlobService, d castore.Digest,
 	if err := verifyChunks(ctx, svc, d, chunks, io.Discard); err != nil {
 		return err
 	}
+	return putVerifiedIndex(ctx, svc, d, chunks)
+}
+
+// putVerifiedIndex records blob d as chunks, which have been checked to
+// make it, in a store that keeps indexes (castore.IndexPutter).
+func putVerifiedIndex(ctx context.Context, svc castore.BlobService, d castore.Digest, chunks []castore.ChunkMeta) error {
 	err := castore.PutIndex(ctx, svc, d, chunks)
 	if errors.Is(err, castore.ErrUnsupported) {
 		// A store that takes writes only through Create (a near/far
@@ -181,7 +188,7 @@ func verifyChunks(ctx context.Context, svc castore.BlobService, d castore.Digest
 	}
 	ahead := int(min(8, verifyBuffered/largest))
 	if w == io.Discard {
-		if verifyWhole(ctx, svc, d, chunks, ahead) {
+		if verifyWhole(ctx, svc, d, chunks) {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -210,36 +217,119 @@ func verifyChunks(ctx context.Context, svc castore.BlobService, d castore.Digest
 }
 
 // verifyWhole reports whether chunks, as the store keeps them, make blob
-// d: it reads each chunk's compressed copy (castore.ReadCompressedChunk),
-// up to ahead at once, decompresses it to its size, and hashes them all in
-// order, without hashing each chunk against its own digest: the blob's
-// digest covers every byte, and a store took each chunk only after
-// checking it. That hashes every byte once, where reading the chunks
-// verified hashed it twice. Any failure (a store without compressed copies, a chunk it
-// lacks or holds damaged, a mismatch) makes it false: verifyChunks then
-// reads the chunks verified, and says which is wrong.
-func verifyWhole(ctx context.Context, svc castore.BlobService, d castore.Digest, chunks []castore.ChunkMeta, ahead int) bool {
-	if _, ok := svc.(castore.CompressedChunkReader); !ok {
+// d: a storedHasher fed them all. Any failure (a store without compressed
+// copies, a chunk it lacks or holds damaged, a mismatch) makes it false:
+// verifyChunks then reads the chunks verified, and says which is wrong.
+func verifyWhole(ctx context.Context, svc castore.BlobService, d castore.Digest, chunks []castore.ChunkMeta) bool {
+	h := startStoredHasher(ctx, svc)
+	if h == nil {
 		return false
 	}
+	for _, cm := range chunks {
+		if !h.add(cm) {
+			break
+		}
+	}
+	sum, ok := h.finish()
+	return ok && sum == d
+}
+
+// storedHashAhead bounds the chunks a storedHasher reads ahead of its
+// hashing (and storedHashBytes their sizes: a chunk larger counts as
+// that much).
+const (
+	storedHashAhead = 8
+	storedHashBytes = verifyBuffered
+)
+
+// A storedHasher hashes a blob's chunks, as the store keeps them, in the
+// order they are added, while more are still to come: it reads each
+// chunk's compressed copy (castore.ReadCompressedChunk), up to
+// storedHashAhead at once, decompresses it to its size, and hashes them
+// all in order, without hashing each chunk against its own digest: the
+// blob's digest covers every byte, and a store took each chunk only after
+// checking it. That hashes every byte once, where reading the chunks
+// verified hashed it twice. A chunk that cannot be read so (the store
+// lacks it, holds it damaged, or of another size) makes it give up.
+type storedHasher struct {
+	in    chan castore.ChunkMeta
+	done  chan struct{} // closed when it has returned, with sum and n set
+	added int           // chunks add handed over
+	n     int           // chunks hashed
+	sum   castore.Digest
+}
+
+// startStoredHasher starts a hasher of svc's chunks, or returns nil for a
+// store that keeps none compressed. It stops with ctx; finish, or cancel
+// ctx, to end it.
+func startStoredHasher(ctx context.Context, svc castore.BlobService) *storedHasher {
+	if _, ok := svc.(castore.CompressedChunkReader); !ok {
+		return nil
+	}
+	h := &storedHasher{in: make(chan castore.ChunkMeta), done: make(chan struct{})}
+	go h.run(ctx, svc)
+	return h
+}
+
+// add hands cm over to be hashed after the chunks added before it. It
+// returns false once the hasher has given up: add no more then.
+func (h *storedHasher) add(cm castore.ChunkMeta) bool {
+	select {
+	case h.in <- cm:
+		h.added++
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+// finish says that no more chunks come and returns the digest of those
+// added, ok only if every one was read and hashed.
+func (h *storedHasher) finish() (castore.Digest, bool) {
+	close(h.in)
+	<-h.done
+	return h.sum, h.n == h.added
+}
+
+func (h *storedHasher) run(ctx context.Context, svc castore.BlobService) {
+	defer close(h.done)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	got := make([]chan []byte, len(chunks)) // nil for a chunk that failed
-	for i := range got {
-		got[i] = make(chan []byte, 1)
+	type read struct {
+		data chan []byte // nil for a chunk that failed
+		held int64
 	}
-	slots := make(chan struct{}, max(ahead, 1))
+	queue := make(chan read, storedHashAhead)
+	slots := make(chan struct{}, storedHashAhead)
+	held := semaphore.NewWeighted(storedHashBytes)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i, cm := range chunks {
+		defer close(queue)
+		for {
+			var cm castore.ChunkMeta
+			var ok bool
+			select {
+			case cm, ok = <-h.in:
+			case <-ctx.Done():
+				return
+			}
+			if !ok {
+				return
+			}
+			w := min(int64(cm.Size), storedHashBytes)
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
+			if held.Acquire(ctx, w) != nil {
+				return
+			}
+			r := read{data: make(chan []byte, 1), held: w}
+			queue <- r // never blocks: each read holds a slot
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -251,29 +341,30 @@ func verifyWhole(ctx context.Context, svc castore.BlobService, d castore.Digest,
 				if err != nil {
 					data = nil
 				}
-				got[i] <- data
+				r.data <- data
 			}()
 		}
 	}()
-	h := castore.NewHasher()
-	for i := range chunks {
-		var data []byte
-		select {
-		case data = <-got[i]:
-		case <-ctx.Done():
-			return false
-		}
+	hasher := castore.NewHasher()
+	for r := range queue {
+		data := <-r.data
 		<-slots
 		if data == nil {
-			return false
+			cancel() // gives up: n stays short of added
+			continue
 		}
-		h.Write(data)
+		hasher.Write(data)
 		putVerifyBuf(data)
+		held.Release(r.held)
+		h.n++
 	}
-	return h.Sum() == d
+	if ctx.Err() != nil {
+		h.n = -1 // stopped before the end of what was added
+	}
+	h.sum = hasher.Sum()
 }
 
-// verifyBufs holds the buffers verifyWhole decompresses chunks into, each
+// verifyBufs holds the buffers a storedHasher decompresses chunks into, each
 // reused once hashed: a 96 MiB blob's verification allocated 96 MiB for
 // them, and the collector's assists that made took more CPU than the hash.
 var verifyBufs sync.Pool
