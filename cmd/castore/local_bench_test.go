@@ -20,7 +20,8 @@ import (
 // The local-disk benchmark (make bench-local): importing into the
 // embedded store against restic's backup and `tar | zstd`, re-imports, a
 // cold mount read against the local disk, an import while another
-// process writes 1 GiB, and how the cost grows from 10,000 to 40,000
+// process writes 1 GiB (and, to tell sharing the CPU from waiting on the
+// disk, beside a process that only keeps one core busy), and how the cost grows from 10,000 to 40,000
 // files. Each figure is a ratio against a baseline measured in the same
 // run.
 //
@@ -114,10 +115,25 @@ func BenchmarkLocal(b *testing.B) {
 		if err := writer.Start(); err != nil {
 			b.Fatal(err)
 		}
+		writerStart := time.Now()
 		noisy, _, _ := localImport(b, filepath.Join(b.TempDir(), "noisy"), src)
 		writer.Wait()
+		writerTook := time.Since(writerStart)
+		writerCPU := writer.ProcessState.UserTime() + writer.ProcessState.SystemTime()
 		b.Logf("import with another process writing 1 GiB meanwhile: %.2fs = %.2fx without (%.2fs)", noisy.Seconds(), noisy.Seconds()/quiet.Seconds(), quiet.Seconds())
+		b.Logf("  the writer: %.2fs, of it %.2fs CPU (%.0f%% of a core)", writerTook.Seconds(), writerCPU.Seconds(), 100*writerCPU.Seconds()/writerTook.Seconds())
 		b.ReportMetric(noisy.Seconds()/quiet.Seconds(), "import-noisy/quiet")
+		// The same beside a process that only keeps one core busy (no
+		// I/O): how much of the above is sharing the CPU.
+		burner := exec.Command("sh", "-c", "while :; do :; done")
+		if err := burner.Start(); err != nil {
+			b.Fatal(err)
+		}
+		busy, _, _ := localImport(b, filepath.Join(b.TempDir(), "busy"), src)
+		burner.Process.Kill()
+		burner.Wait()
+		b.Logf("import beside a process keeping one core busy (no I/O): %.2fs = %.2fx without", busy.Seconds(), busy.Seconds()/quiet.Seconds())
+		b.ReportMetric(busy.Seconds()/quiet.Seconds(), "import-cpubusy/quiet")
 
 		// How the cost grows.
 		small, large := randomTree(b, 10_000, 1), randomTree(b, 40_000, 2)
