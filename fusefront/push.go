@@ -18,7 +18,7 @@ const pushWorkers = 2
 // a process that lists a directory and then reads its files in order, as
 // tar does, would otherwise ask for the first before a worker has pushed
 // it.
-const pushSync = 4
+const pushSync = 16
 
 // pushTries is how often a push the kernel refuses because it does not
 // know the inode yet (ENOENT) is tried, each after another request has
