@@ -2,7 +2,9 @@ package chunkstore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -160,5 +162,72 @@ func TestNearFarFillsCompressed(t *testing.T) {
 	}
 	if _, err := plain.ReadCompressedChunk(t.Context(), loose); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("near/far with a memory near: %v, want unsupported", err)
+	}
+}
+
+// fillingStore records, of each reader its Get returns, the first byte
+// of the buffers Read is asked to fill, and forwards whether Head is
+// answered from memory.
+type fillingStore struct {
+	objectstore.Store
+	filled []*byte
+}
+
+func (s *fillingStore) HeadsIndexed() bool { return objectstore.HeadsIndexed(s.Store) }
+
+func (s *fillingStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := s.Store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return fillingReader{r, s}, nil
+}
+
+type fillingReader struct {
+	io.ReadCloser
+	s *fillingStore
+}
+
+func (r fillingReader) Read(p []byte) (int, error) {
+	if len(p) > 0 {
+		r.s.filled = append(r.s.filled, &p[0])
+	}
+	return r.ReadCloser.Read(p)
+}
+
+// On a pack store (Head from its index) ReadCompressedChunk has the
+// store's reader fill the slice it returns: no buffer in between, no
+// copy of it. What it hands over is the stored object, as on any store.
+func TestReadCompressedChunkOnPackReadsInPlace(t *testing.T) {
+	p := openPack(t)
+	w := chunked(t, p)
+	blob := blobtest.Put(t, w, blobtest.Data(2<<20, 8))
+	chunks, err := w.Chunks(t.Context(), blob)
+	if err != nil || len(chunks) < 2 {
+		t.Fatalf("chunks of a 2 MiB blob: %d, %v", len(chunks), err)
+	}
+	fs := &fillingStore{Store: p}
+	c, err := chunkstore.NewChunked(fs, chunkstore.ChunkedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range chunks {
+		fs.filled = nil
+		comp, err := c.ReadCompressedChunk(t.Context(), cm.Digest)
+		if err != nil {
+			t.Fatalf("chunk %s: %v", cm.Digest, err)
+		}
+		if !bytes.Equal(comp, getObject(t, p, chunkfmt.ChunkKey(cm.Digest))) {
+			t.Fatalf("chunk %s: other bytes handed over than stored", cm.Digest)
+		}
+		if len(fs.filled) == 0 || fs.filled[0] != &comp[0] {
+			t.Fatalf("chunk %s: the store's reader was asked to fill %d buffers, not the slice handed over", cm.Digest, len(fs.filled))
+		}
+	}
+	if _, err := c.ReadCompressedChunk(t.Context(), blob); !errors.Is(err, castore.ErrNotFound) {
+		t.Errorf("a blob of several chunks: %v, want not found", err)
+	}
+	if _, err := c.ReadCompressedChunk(t.Context(), castore.Sum([]byte("nope"))); !errors.Is(err, castore.ErrNotFound) {
+		t.Errorf("an unknown digest: %v, want not found", err)
 	}
 }
