@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,5 +215,82 @@ func TestCreateChunkedWithoutPutChunkList(t *testing.T) {
 	lists, puts := calls.get("/castore.v1.ChunkService/PutChunkList"), calls.get("/snix.castore.v1.BlobStoreService/PutBlob")
 	if lists != 1 || puts != 2 {
 		t.Errorf("two blobs cut here against a server without PutChunkList: %d PutChunkList and %d PutBlob calls; want 1 and 2", lists, puts)
+	}
+}
+
+// namesFirst is a ChunkService whose PutCompressed, while hold is set,
+// waits until a PutChunkList has named chunks (and fails after a while
+// if none does).
+type namesFirst struct {
+	*grpcapi.ChunkServer
+	hold  *atomic.Bool
+	once  *sync.Once
+	named chan struct{}
+}
+
+func (n namesFirst) PutCompressed(ctx context.Context, req *pb.PutCompressedRequest) (*pb.PutCompressedResponse, error) {
+	if n.hold.Load() {
+		select {
+		case <-n.named:
+		case <-time.After(20 * time.Second):
+			return nil, status.Error(codes.FailedPrecondition, "no chunks named on a PutChunkList before this chunk went up")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return n.ChunkServer.PutCompressed(ctx, req)
+}
+
+func (n namesFirst) PutChunkList(stream grpc.ClientStreamingServer[pb.PutChunkListRequest, pb.PutChunkListResponse]) error {
+	return n.ChunkServer.PutChunkList(namingStream{stream, n})
+}
+
+type namingStream struct {
+	grpc.ClientStreamingServer[pb.PutChunkListRequest, pb.PutChunkListResponse]
+	n namesFirst
+}
+
+func (s namingStream) Recv() (*pb.PutChunkListRequest, error) {
+	req, err := s.ClientStreamingServer.Recv()
+	if err == nil && len(req.GetChunks()) > 0 {
+		s.n.once.Do(func() { close(s.n.named) })
+	}
+	return req, err
+}
+
+// A blob cut here whose chunks the server holds up to a change has
+// those named on its PutChunkList as soon as the server says it lacks
+// the changed ones, before they go up: the server checks the part it
+// holds while they do.
+func TestCreateChunkedNamesHeldChunksFirst(t *testing.T) {
+	blobs := chunked(t)
+	nf := namesFirst{grpcapi.NewChunkServer(blobs), new(atomic.Bool), new(sync.Once), make(chan struct{})}
+	s := grpc.NewServer(grpcapi.ServerOptions()...)
+	pb.RegisterChunkServiceServer(s, nf)
+	snixpb.RegisterBlobStoreServiceServer(s, grpcapi.NewBlobStoreServer(blobs))
+	pb.RegisterBlobServiceServer(s, grpcapi.NewBlobServer(blobs))
+	l := listenTCP(t)
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	bc := grpcapi.NewBlobClient(dial(t, "grpc+http://"+l.Addr().String()))
+	put := func(data []byte) castore.Digest {
+		t.Helper()
+		w, err := bc.CreateChunked(ctxT(t))
+		must(t, err)
+		_, err = w.Write(data)
+		must(t, err)
+		d, err := w.Close()
+		must(t, err)
+		return d
+	}
+	data := randBytes(16<<20, 72)
+	put(data)
+	copy(data[12<<20:], randBytes(64<<10, 73)) // past the first batches
+	nf.hold.Store(true)
+	if d := put(data); d != castore.Sum(data) {
+		t.Fatalf("the changed blob is stored as %s", d)
+	}
+	if got := readBack(t, blobs, castore.Sum(data)); !bytes.Equal(got, data) {
+		t.Fatal("the changed blob reads back differently")
 	}
 }
