@@ -31,7 +31,8 @@ func TestServeMetrics(t *testing.T) {
 	c, metrics := serveWithMetrics(t)
 	// A file of the same 1 MiB twice, cut here into chunks (the client
 	// sends the second half's once FastCDC finds its way back to the
-	// same cuts, and then the blob as its chunks); imported again without
+	// same cuts, and names the blob as its chunks on a PutChunkList
+	// stream); imported again without
 	// asking first, the small file's chunk comes again and is
 	// deduplicated.
 	dir := fixtureTree(t)
@@ -48,7 +49,7 @@ func TestServeMetrics(t *testing.T) {
 		{"castore_chunk_writes_total{", `outcome="deduplicated"`},
 		{"castore_objectstore_calls_total{", `op="put_if_absent"`},
 		{"rpc_server_call_duration_seconds_count{", `rpc_method="castore.v1.ChunkService/PutCompressed"`},
-		{"rpc_server_call_duration_seconds_count{", `rpc_method="snix.castore.v1.BlobStoreService/PutBlob"`},
+		{"rpc_server_call_duration_seconds_count{", `rpc_method="castore.v1.ChunkService/PutChunkList"`},
 		{"rpc_server_call_duration_seconds_count{", `rpc_method="tvix.castore.v1.DirectoryService/Put"`},
 	} {
 		if !hasMetric(text, want[0], want[1]) {
