@@ -32,9 +32,8 @@ func TestServeMetrics(t *testing.T) {
 	// A file of the same 1 MiB twice, cut here into chunks (the client
 	// sends the second half's once FastCDC finds its way back to the
 	// same cuts, and names the blob as its chunks on a PutChunkList
-	// stream); imported again without
-	// asking first, the small file's chunk comes again and is
-	// deduplicated.
+	// stream); imported again without asking first, the small file's
+	// chunk comes again and is deduplicated.
 	dir := fixtureTree(t)
 	half := randomFile(t, filepath.Join(t.TempDir(), "half"), 1<<20, 5)
 	if err := os.WriteFile(filepath.Join(dir, "twice"), append(half, half...), 0o644); err != nil {
